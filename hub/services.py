@@ -1,0 +1,63 @@
+"""Everything a stage or route needs, built once from settings in one place.
+
+Each role has a real client and an embedded default (DESIGN.md §6); the builders below pick
+one from the settings, so the same stage code runs either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.config import Settings
+from sheets.local import LocalStore
+from sheets.store import ProspectStore
+
+
+def build_store(settings: Settings) -> ProspectStore:
+    """The Google Sheet when ``HUB_SHEET_ID`` is set, else the local SQLite store."""
+    if settings.uses_google_sheet:
+        from sheets.google import GoogleSheetStore
+
+        return GoogleSheetStore.from_settings(settings)
+    return LocalStore(settings.local_store_path)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: ProspectStore
+    # Filled by the provider modules' builders (see build_services); None = not available.
+    state: Any = None  # hub.state.State: jobs, inbox, outbox (durable, SQLite)
+    serp: Any = None  # discovery client (DataForSEO), None = import-only
+    enricher: Any = None  # Hunter, or the site crawler
+    drafter: Any = None  # Gemini, or templates
+    mailer: Any = None  # Gmail, or the outbox folder
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        for part in (self.mailer, self.enricher, self.serp, self.drafter, self.state):
+            closer = getattr(part, "close", None)
+            if callable(closer):
+                closer()
+        self.store.close()
+
+    def providers(self) -> dict[str, str]:
+        """Which implementation serves each role (for doctor and the status page)."""
+
+        def name(part: Any, default: str) -> str:
+            return getattr(part, "provider_name", None) or default
+
+        return {
+            "store": self.store.backend_name,
+            "discovery": name(self.serp, "import only"),
+            "enrichment": name(self.enricher, "none"),
+            "drafting": name(self.drafter, "none"),
+            "sending": name(self.mailer, "none"),
+        }
+
+
+def build_services(settings: Settings, *, store: ProspectStore | None = None) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    services = Services(settings=settings, store=store or build_store(settings))
+    return services

@@ -1,0 +1,76 @@
+"""The contract between the job runner and a pipeline stage.
+
+A stage is an async function ``(ctx: StageContext) -> StageResult`` registered under a job
+type with :func:`stage`. It reads the rows eligible for it from ``ctx.services.store``, works in
+chunks, writes each chunk back in one batched ``store.update`` and reports progress. It must be
+**idempotent by row state**: a second run over the same rows changes nothing, which is what
+lets the runner simply run unfinished jobs again after a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.services import Services
+
+JOB_TYPES = ("discover", "enrich", "score", "draft", "send", "followup", "check_replies")
+
+
+class JobCancelled(Exception):
+    """Raised by :meth:`StageContext.check_cancelled` so a stage stops between chunks."""
+
+
+@dataclass
+class StageContext:
+    job_id: str
+    job_type: str
+    params: dict[str, Any]
+    services: Services
+    # processed, total: the runner stores them on the job (the status page shows them live)
+    report_progress: Callable[[int, int], None] = lambda processed, total: None
+    is_cancelled: Callable[[], bool] = lambda: False
+    # outbound event (job.completed, prospect.replied, ...) into the durable outbox
+    emit: Callable[[str, dict[str, Any]], None] = lambda event_type, payload: None
+
+    @property
+    def settings(self):
+        return self.services.settings
+
+    @property
+    def store(self):
+        return self.services.store
+
+    def check_cancelled(self) -> None:
+        if self.is_cancelled():
+            raise JobCancelled(self.job_id)
+
+
+@dataclass
+class StageResult:
+    """What a stage returns; ``summary`` becomes the job's result (JSON)."""
+
+    summary: dict[str, Any] = field(default_factory=dict)
+    # True when the work continues elsewhere (DataForSEO callbacks): the job stays running
+    # until the callback/recovery code calls the runner's ``finish_job``.
+    waiting: bool = False
+    # False stops the automatic chain (discover -> enrich -> score -> draft -> send).
+    chain: bool = True
+
+
+StageFn = Callable[[StageContext], Awaitable[StageResult]]
+
+STAGES: dict[str, StageFn] = {}
+
+
+def stage(job_type: str) -> Callable[[StageFn], StageFn]:
+    if job_type not in JOB_TYPES:
+        raise ValueError(f"unknown job type {job_type!r}; expected one of {JOB_TYPES}")
+
+    def register(fn: StageFn) -> StageFn:
+        STAGES[job_type] = fn
+        return fn
+
+    return register

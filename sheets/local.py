@@ -1,0 +1,227 @@
+"""The embedded prospect store: SQLite in ``HUB_DATA_DIR``, same rules as the Google Sheet.
+
+WAL mode with a busy timeout, so ``hub serve`` and the CLI can use it at the same time.
+A row is stored as JSON of its non-empty cells (cheap at 200k rows), with ``domain`` and
+``outreach_status`` copied into indexed columns for de-duplication and counting. The header
+(user columns included, in the user's order) lives in the ``meta`` table.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+
+from sheets.columns import HUB_COLUMNS, Row, missing_columns, writable_changes
+from sheets.store import (
+    AppendReport,
+    ProspectStore,
+    SchemaReport,
+    WriteReport,
+    new_hub_id,
+    prepare_new_rows,
+    utc_now_text,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS prospects (
+    pos INTEGER PRIMARY KEY AUTOINCREMENT,
+    hub_id TEXT NOT NULL UNIQUE,
+    domain TEXT NOT NULL DEFAULT '',
+    outreach_status TEXT NOT NULL DEFAULT '',
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS prospects_domain ON prospects(domain);
+CREATE INDEX IF NOT EXISTS prospects_status ON prospects(outreach_status);
+"""
+
+
+class LocalStore(ProspectStore):
+    backend_name = "local"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.path, timeout=30, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(_SCHEMA)
+
+    # --- header ---------------------------------------------------------------------------
+    def header(self) -> list[str]:
+        found = self._db.execute("SELECT value FROM meta WHERE key='header'").fetchone()
+        return json.loads(found[0]) if found else []
+
+    def _save_header(self, header: list[str]) -> None:
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES('header', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (json.dumps(header),),
+        )
+
+    def ensure_schema(self, *, dry_run: bool = False) -> SchemaReport:
+        with self._lock:
+            header = self.header()
+            report = SchemaReport(added_columns=missing_columns(header))
+            if not dry_run and report.added_columns:
+                self._save_header(header + report.added_columns)
+            # Local rows always get a hub_id on insert, so there is nothing to assign here.
+            return report
+
+    # --- reading ----------------------------------------------------------------------------
+    def _iter_rows(self, where: str = "", params: tuple = ()) -> Iterator[Row]:
+        query = f"SELECT data FROM prospects {where} ORDER BY pos"
+        for (data,) in self._db.execute(query, params):
+            yield json.loads(data)
+
+    def rows(self) -> list[Row]:
+        with self._lock:
+            return list(self._iter_rows())
+
+    def get(self, hub_id: str) -> Row | None:
+        with self._lock:
+            found = self._db.execute(
+                "SELECT data FROM prospects WHERE hub_id=?", (hub_id,)
+            ).fetchone()
+        return json.loads(found[0]) if found else None
+
+    def select(self, predicate: Callable[[Row], bool], limit: int | None = None) -> list[Row]:
+        # Streams from the cursor, so picking 100 eligible rows of 200k never loads them all.
+        picked: list[Row] = []
+        with self._lock:
+            for row in self._iter_rows():
+                if predicate(row):
+                    picked.append(row)
+                    if limit is not None and len(picked) >= limit:
+                        break
+        return picked
+
+    def count_by_status(self) -> dict[str, int]:
+        with self._lock:
+            found = self._db.execute(
+                "SELECT outreach_status, COUNT(*) FROM prospects GROUP BY outreach_status"
+            ).fetchall()
+        return {(status or "pending"): count for status, count in found}
+
+    def domains(self) -> set[str]:
+        with self._lock:
+            return {d for (d,) in self._db.execute("SELECT domain FROM prospects") if d}
+
+    # --- writing ----------------------------------------------------------------------------
+    def append(
+        self, rows: Iterable[Mapping[str, object]], *, dedupe_by_domain: bool = True
+    ) -> AppendReport:
+        with self._lock:
+            fresh, skipped = prepare_new_rows(
+                rows, self.domains(), dedupe_by_domain=dedupe_by_domain
+            )
+            header = self.header() or list(HUB_COLUMNS)
+            extra = [c for row in fresh for c in row if c not in header]
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if extra:
+                    header += list(dict.fromkeys(extra))
+                self._save_header(header)
+                self._db.executemany(
+                    "INSERT INTO prospects(hub_id, domain, outreach_status, data) "
+                    "VALUES(?, ?, ?, ?)",
+                    [
+                        (
+                            row["hub_id"],
+                            row.get("domain", ""),
+                            row.get("outreach_status", ""),
+                            json.dumps(_compact(row)),
+                        )
+                        for row in fresh
+                    ],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return AppendReport(added=[row["hub_id"] for row in fresh], duplicates=skipped)
+
+    def update(self, changes: Mapping[str, Mapping[str, object]]) -> WriteReport:
+        report = WriteReport()
+        if not changes:
+            return report
+        now = utc_now_text()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for hub_id, wanted in changes.items():
+                    found = self._db.execute(
+                        "SELECT data FROM prospects WHERE hub_id=?", (hub_id,)
+                    ).fetchone()
+                    if found is None:
+                        report.missing.append(hub_id)
+                        continue
+                    current: Row = json.loads(found[0])
+                    allowed = writable_changes(current, wanted)
+                    kept = [c for c in wanted if c not in allowed]
+                    if kept:
+                        report.protected[hub_id] = kept
+                    if not allowed:
+                        continue
+                    current.update(allowed)
+                    current["updated_at"] = now
+                    self._db.execute(
+                        "UPDATE prospects SET data=?, domain=?, outreach_status=? WHERE hub_id=?",
+                        (
+                            json.dumps(_compact(current)),
+                            current.get("domain", ""),
+                            current.get("outreach_status", ""),
+                            hub_id,
+                        ),
+                    )
+                    report.written.append(hub_id)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return report
+
+    def delete(self, hub_id: str) -> bool:
+        """Remove a row, as a person deleting it from the sheet would (used by tests)."""
+        with self._lock:
+            cur = self._db.execute("DELETE FROM prospects WHERE hub_id=?", (hub_id,))
+        return cur.rowcount > 0
+
+    def human_edit(self, hub_id: str, column: str, value: str) -> None:
+        """Set a cell as a person would, bypassing the hub's ownership rules (tests, CSV)."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT data FROM prospects WHERE hub_id=?", (hub_id,)
+            ).fetchone()
+            if found is None:
+                raise KeyError(hub_id)
+            row = json.loads(found[0])
+            row[column] = value
+            self._db.execute(
+                "UPDATE prospects SET data=?, domain=?, outreach_status=? WHERE hub_id=?",
+                (
+                    json.dumps(_compact(row)),
+                    row.get("domain", ""),
+                    row.get("outreach_status", ""),
+                    hub_id,
+                ),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _compact(row: Mapping[str, str]) -> Row:
+    """Keep non-empty cells only: an empty cell and a missing one read the same."""
+    return {k: v for k, v in row.items() if v not in ("", None)}
+
+
+__all__ = ["LocalStore", "new_hub_id"]
