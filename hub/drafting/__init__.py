@@ -1,0 +1,1 @@
+"""Drafting a first message or a follow-up: Gemini (real) or templates (embedded default)."""

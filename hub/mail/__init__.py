@@ -1,0 +1,1 @@
+"""Sending and reading mail: the mailer interface and its implementations."""

@@ -1,0 +1,90 @@
+"""The mailer contract: Gmail (real) and the outbox folder (embedded default, dry run).
+
+Messages are built as ``email.message.EmailMessage`` with the default policy (which refuses
+CR/LF in header values) and carry a pre-made RFC 5322 ``Message-ID`` so a send whose outcome
+is unknown can be reconciled against the Sent mailbox before anything is sent again.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """What the provider kept of a message we sent."""
+
+    provider_id: str  # Gmail message id, or the outbox file name
+    thread_id: str  # Gmail threadId ("" for the outbox)
+    rfc822_message_id: str = ""
+
+
+@dataclass(frozen=True)
+class MailboxMessage:
+    """A message seen in the mailbox (metadata only), for reply/bounce detection."""
+
+    provider_id: str
+    thread_id: str
+    headers: dict[str, str]  # lower-cased header name -> value (From, To, Subject, ...)
+    snippet: str = ""
+    internal_date: datetime | None = None
+    label_ids: tuple[str, ...] = ()
+    content_type: str = ""  # top-level MIME type, e.g. multipart/report
+
+
+@dataclass
+class InboundBatch:
+    """New messages since a cursor, and the cursor to pass next time."""
+
+    messages: list[MailboxMessage] = field(default_factory=list)
+    cursor: str = ""
+
+
+class MailerError(Exception):
+    """The provider refused or failed. ``ambiguous`` means it may have sent the message
+    anyway (timeout, 5xx after the request went out): reconcile before retrying."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        ambiguous: bool = False,
+        retry_after: float | None = None,
+        quota: bool = False,
+    ):
+        super().__init__(message)
+        self.ambiguous = ambiguous
+        self.retry_after = retry_after
+        self.quota = quota
+
+
+class Mailer(abc.ABC):
+    provider_name: str = "abstract"
+    dry_run: bool = False  # True: nothing leaves the machine; rows keep their status
+
+    @abc.abstractmethod
+    def send(self, message: EmailMessage, *, thread_id: str | None = None) -> SentMessage:
+        """Send one message (a reply when ``thread_id`` is given)."""
+
+    @abc.abstractmethod
+    def find_sent(
+        self, *, rfc822_message_id: str, to: str, subject: str, since: datetime
+    ) -> SentMessage | None:
+        """Look in the Sent mailbox for a message we may already have sent: by
+        ``rfc822msgid:`` first, then by recipient + time window + subject (Gmail may
+        replace a client-supplied Message-ID)."""
+
+    @abc.abstractmethod
+    def thread_messages(self, thread_id: str) -> list[MailboxMessage]:
+        """Every message of a thread (metadata), oldest first."""
+
+    @abc.abstractmethod
+    def inbound_since(self, cursor: str | None) -> InboundBatch:
+        """Messages that arrived since ``cursor`` (None: start watching from now). The cost
+        grows with new mail, not with the number of threads ever sent."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
