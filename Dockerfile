@@ -1,0 +1,25 @@
+# Outreach Hub: `hub serve` with its state on a volume.
+#   docker build -t outreach-hub .
+#   docker run -p 8000:8000 -v hub-data:/data --env-file .env outreach-hub
+FROM python:3.12-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HUB_DATA_DIR=/data \
+    HUB_HOST=0.0.0.0 \
+    HUB_PORT=8000
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY hub ./hub
+COPY webhooks ./webhooks
+COPY sheets ./sheets
+COPY scenarios ./scenarios
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 hub \
+    && mkdir -p /data && chown hub /data
+
+USER hub
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"HUB_PORT\",\"8000\")}/healthz', timeout=4)"
+CMD ["hub", "serve"]
