@@ -66,8 +66,16 @@ class Mailer(abc.ABC):
     dry_run: bool = False  # True: nothing leaves the machine; rows keep their status
 
     @abc.abstractmethod
-    def send(self, message: EmailMessage, *, thread_id: str | None = None) -> SentMessage:
-        """Send one message (a reply when ``thread_id`` is given)."""
+    def send(
+        self,
+        message: EmailMessage,
+        *,
+        thread_id: str | None = None,
+        preview_name: str | None = None,
+    ) -> SentMessage:
+        """Send one message (a reply when ``thread_id`` is given). ``preview_name``
+        (``<hub_id>-<step>``) names the dry-run file, so a second preview overwrites the first;
+        real providers ignore it."""
 
     @abc.abstractmethod
     def find_sent(
