@@ -60,4 +60,7 @@ class Services:
 def build_services(settings: Settings, *, store: ProspectStore | None = None) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     services = Services(settings=settings, store=store or build_store(settings))
+    from hub.mail.factory import build_mailer
+
+    services.mailer = build_mailer(settings)
     return services
