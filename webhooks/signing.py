@@ -46,7 +46,7 @@ SECRET_PREFIX = "whsec_"
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 # A webhook-id goes into our dedupe key and the delivery log: printable ASCII, bounded.
-_MESSAGE_ID = re.compile(r"[\x21-\x7e]{1,255}")
+MESSAGE_ID = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 class VerificationError(Exception):
@@ -119,7 +119,7 @@ def verify_standard(
     msg_id = lowered.get(STANDARD_ID, "").strip()
     if not msg_id:
         raise VerificationError(f"the {STANDARD_ID} header is missing")
-    if not _MESSAGE_ID.fullmatch(msg_id):
+    if not MESSAGE_ID.fullmatch(msg_id):
         raise VerificationError(
             f"the {STANDARD_ID} header must be 1-255 printable characters without spaces"
         )

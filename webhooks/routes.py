@@ -1,0 +1,53 @@
+"""The Starlette routes of the inbound edge, composed in one place for the app factory.
+
+    routes = webhook_routes(config, accept=inbox.accept, record=deliveries.append)
+    app = Starlette(routes=[*routes, ...])
+
+``accept`` persists the event and returns the job (or raises ``events.Refused``); ``record``
+receives one ``events.Delivery`` per request, whatever the outcome.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from webhooks import dataforseo, make
+from webhooks.base import Build, WebhookConfig, handle
+from webhooks.events import Accept, RecordDelivery
+
+__all__ = ["WebhookConfig", "webhook_routes"]
+
+
+def webhook_routes(
+    config: WebhookConfig, accept: Accept, record: RecordDelivery
+) -> list[BaseRoute]:
+    def endpoint(route: str, build: Build):
+        async def receive(request: Request) -> Response:
+            return await handle(
+                request, route=route, build=build, accept=accept, record=record, now=config.now
+            )
+
+        return receive
+
+    return [
+        Route(
+            make.PATH,
+            endpoint(make.ROUTE, make.make_builder(config)),
+            methods=["POST"],
+            name="webhook_make",
+        ),
+        Route(
+            dataforseo.POSTBACK_PATH,
+            endpoint(dataforseo.POSTBACK_ROUTE, dataforseo.postback_builder(config)),
+            methods=["POST"],
+            name="webhook_dataforseo_postback",
+        ),
+        Route(
+            dataforseo.PINGBACK_PATH,
+            endpoint(dataforseo.PINGBACK_ROUTE, dataforseo.pingback_builder(config)),
+            methods=["GET"],
+            name="webhook_dataforseo_pingback",
+        ),
+    ]
