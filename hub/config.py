@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     gemini_api_key: SecretStr = Field(SecretStr(""), validation_alias=_env("GEMINI_API_KEY"))
     gemini_model: str = Field("gemini-2.5-flash", validation_alias=_env("GEMINI_MODEL"))
     prompt_template_file: str = Field("", validation_alias=_env("HUB_PROMPT_TEMPLATE_FILE"))
+    # a folder of first.txt / followup_1.txt / ... overriding the shipped message templates
+    templates_dir: str = Field("", validation_alias=_env("HUB_TEMPLATES_DIR"))
     sender_name: str = Field("", validation_alias=_env("HUB_SENDER_NAME"))
     sender_profile: str = Field("", validation_alias=_env("HUB_SENDER_PROFILE"))
     sender_address: str = Field("", validation_alias=_env("HUB_SENDER_ADDRESS"))

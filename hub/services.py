@@ -63,4 +63,7 @@ def build_services(settings: Settings, *, store: ProspectStore | None = None) ->
     from hub.mail.factory import build_mailer
 
     services.mailer = build_mailer(settings)
+    from hub.drafting.factory import build_drafter
+
+    services.drafter = build_drafter(settings)
     return services

@@ -1,0 +1,1 @@
+"""Shipped message templates (a package so they install with the wheel)."""

@@ -1,0 +1,254 @@
+"""The draft stage: a subject and body for every enriched row that has none yet.
+
+Three entry points share one path (:func:`draft_changes`):
+
+- the ``draft`` job (params ``max_prospects``, ``prospect_ids``) writes each chunk of drafts
+  in one ``store.update``;
+- the send and follow-up stages call :func:`draft_changes` and merge the result into their own
+  batched write (follow-ups pass ``step>=1`` and keep the text in their ledger);
+- ``POST /api/prospects/{id}/compose`` calls :func:`compose_one`.
+
+Drafts go only into EMPTY ``draft_subject``/``draft_body`` cells (``sheets.columns`` enforces it
+again at write time): a person's edit is final. A row whose two draft cells a person already
+filled moves to ``drafted`` without asking the drafter. A row the drafter refuses stays
+``enriched`` with the reason in ``hold_reason``; holds about the drafter's own output
+(``REVIEW:gemini_blocked``, ``REVIEW:bad_output``, ``REVIEW:bad_subject``) wait for a person —
+clearing the hold, composing, or naming the row in ``prospect_ids`` releases them — while
+``REVIEW:blank_field`` and ``HELD:gemini_quota`` rows are simply tried again next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from hub.drafting import rules
+from hub.drafting.base import Draft, DraftRefused
+from hub.errors import Conflict, NotFound, ProviderError
+from hub.stages.base import StageContext, StageResult, stage
+from sheets.columns import Row
+
+if TYPE_CHECKING:
+    from hub.services import Services
+
+log = logging.getLogger(__name__)
+
+# Rows drafted between two sheet writes: one Gemini call is ~1-5 s, so a chunk of 20 keeps the
+# sheet close to live without spending the Sheets write quota (60/min/user) on single rows.
+CHUNK_ROWS = 20
+# Drafts in flight at once within a chunk; the drafter's own rate limiter still applies.
+CONCURRENCY = 4
+# Statuses past drafting: composing would change nothing the person could use.
+PAST_DRAFTING = frozenset(
+    {"sending", "sent", "replied", "bounced", "unsubscribed", "skip", "do_not_contact"}
+)
+
+
+def _cell(row: Row, column: str) -> str:
+    return (row.get(column, "") or "").strip()
+
+
+def _status(row: Row) -> str:
+    return _cell(row, "outreach_status").lower()
+
+
+def is_eligible(row: Row, *, named: bool = False) -> bool:
+    """An enriched row with an address, not waiting for a person (unless named explicitly)."""
+    if _status(row) != "enriched" or not _cell(row, "contact_email"):
+        return False
+    return named or not rules.waits_for_person(_cell(row, "hold_reason"))
+
+
+def _cleared(row: Row) -> dict[str, str]:
+    """Clear drafting's own hold and error once a row drafts (never another stage's)."""
+    cleared: dict[str, str] = {}
+    if rules.is_drafting_hold(_cell(row, "hold_reason")):
+        cleared["hold_reason"] = ""
+    if _cell(row, "last_error").startswith(rules.ERROR_PREFIX):
+        cleared["last_error"] = ""
+    return cleared
+
+
+async def _draft_row(drafter: Any, row: Row, step: int) -> Draft | DraftRefused | ProviderError:
+    try:
+        outcome = await drafter.draft(row, step=step)
+    except rules.DrafterMisconfigured:
+        raise  # a refused key or unknown model fails every row alike: fail the job
+    except ProviderError as exc:  # transient after retries: this row only, next run retries
+        return exc
+    return rules.check_draft(outcome) if isinstance(outcome, Draft) else outcome
+
+
+def _changes_for(row: Row, outcome: Draft | DraftRefused | ProviderError, step: int) -> Row:
+    if isinstance(outcome, ProviderError):
+        return {"last_error": f"{rules.ERROR_PREFIX}{outcome.message}"}
+    if isinstance(outcome, DraftRefused):
+        return {**_cleared(row), "hold_reason": outcome.hold_reason}
+    changes = _cleared(row)
+    if step == 0:
+        # Only the empty cells: what we return is exactly what will be written.
+        if not _cell(row, "draft_subject"):
+            changes["draft_subject"] = outcome.subject
+        if not _cell(row, "draft_body"):
+            changes["draft_body"] = outcome.body
+        changes["outreach_status"] = "drafted"
+    else:
+        # A follow-up's text belongs to the sender's ledger, never to the row's status.
+        changes["draft_subject"] = outcome.subject
+        changes["draft_body"] = outcome.body
+    return changes
+
+
+async def draft_changes(
+    services: Services, rows: list[Row], *, step: int = 0
+) -> dict[str, dict[str, str]]:
+    """For each row (by ``hub_id``) the columns to write; writes nothing.
+
+    Step 0: ``draft_subject``/``draft_body`` (only the cells that are empty now) and
+    ``outreach_status=drafted``, clearing drafting's own earlier hold/error; or
+    ``hold_reason`` (``REVIEW:...``/``HELD:gemini_quota``) or ``last_error`` (``draft: ...``).
+    Step >= 1 (follow-ups): ``draft_subject`` ("Re: <first subject>") and ``draft_body`` with
+    no status change — keep them in the ledger, the sheet's draft cells are the first message.
+    Once Gemini's quota is used up the remaining rows are held without further calls.
+    Raises :class:`hub.drafting.rules.DrafterMisconfigured` (names GEMINI_API_KEY or
+    GEMINI_MODEL) when the drafter cannot work at all.
+    """
+    drafter = services.drafter
+    if drafter is None:
+        raise ProviderError("drafting", "no drafter is configured (services.drafter is None)")
+    results: dict[str, dict[str, str]] = {}
+    to_draft: list[Row] = []
+    for row in rows:
+        hub_id = _cell(row, "hub_id")
+        if not hub_id:
+            continue
+        if step == 0 and _cell(row, "draft_subject") and _cell(row, "draft_body"):
+            # A person wrote the message: it is final, and the drafter is not asked.
+            results[hub_id] = {**_cleared(row), "outreach_status": "drafted"}
+        else:
+            to_draft.append(row)
+
+    quota_out = asyncio.Event()
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(row: Row) -> None:
+        async with gate:
+            if quota_out.is_set():
+                outcome: Draft | DraftRefused | ProviderError = DraftRefused(rules.GEMINI_QUOTA)
+            else:
+                outcome = await _draft_row(drafter, row, step)
+            if isinstance(outcome, DraftRefused) and outcome.hold_reason.startswith(
+                rules.GEMINI_QUOTA
+            ):
+                quota_out.set()  # stop calling the provider for the rest of this batch
+            results[_cell(row, "hub_id")] = _changes_for(row, outcome, step)
+
+    await asyncio.gather(*(one(row) for row in to_draft))
+    # Keep the caller's row order (dicts preserve insertion order; gather finishes out of order).
+    order = [_cell(row, "hub_id") for row in rows]
+    return {hub_id: results[hub_id] for hub_id in order if hub_id in results}
+
+
+def _summarise(changes: dict[str, dict[str, str]], summary: dict[str, int]) -> None:
+    for change in changes.values():
+        if change.get("outreach_status") == "drafted":
+            key = "drafted"
+        elif change.get("hold_reason"):
+            key = "held"
+        elif change.get("last_error"):
+            key = "errors"
+        else:
+            key = "unchanged"
+        summary[key] = summary.get(key, 0) + 1
+
+
+def _chunks(rows: list[Row], size: int) -> Iterable[list[Row]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _select(services: Services, params: dict[str, Any]) -> list[Row]:
+    limit = params.get("max_prospects")
+    limit = int(limit) if limit not in (None, "") else None
+    named = {str(i) for i in params.get("prospect_ids") or []}
+    store = services.store
+    if named:
+        return store.select(
+            lambda row: _cell(row, "hub_id") in named and is_eligible(row, named=True), limit
+        )
+    return store.select(is_eligible, limit)
+
+
+@stage("draft")
+async def run(ctx: StageContext) -> StageResult:
+    services = ctx.services
+    rows = await asyncio.to_thread(_select, services, ctx.params)
+    summary: dict[str, int] = {"eligible": len(rows), "drafted": 0, "held": 0, "errors": 0}
+    done = 0
+    ctx.report_progress(0, len(rows))
+    for chunk in _chunks(rows, CHUNK_ROWS):
+        ctx.check_cancelled()
+        changes = await draft_changes(services, chunk)
+        report = await asyncio.to_thread(services.store.update, changes)
+        _summarise({k: v for k, v in changes.items() if k in set(report.written)}, summary)
+        # A row a person deleted meanwhile, or whose draft cells they filled in meanwhile,
+        # keeps what they did; the counts say so.
+        summary["missing"] = summary.get("missing", 0) + len(report.missing)
+        summary["kept_person_edits"] = summary.get("kept_person_edits", 0) + sum(
+            1 for cols in report.protected.values() if set(cols) & {"draft_subject", "draft_body"}
+        )
+        done += len(chunk)
+        ctx.report_progress(done, len(rows))
+    summary["drafter"] = getattr(services.drafter, "provider_name", "none")  # type: ignore[assignment]
+    return StageResult(summary=summary)
+
+
+async def compose_one(services: Services, hub_id: str) -> dict[str, Any]:
+    """Draft one row now and write it; the row as it stands afterwards, plus the outcome.
+
+    Raises ``NotFound`` for an unknown id and ``Conflict`` when both draft cells already hold
+    text (a person's edits are final: clear both cells to compose again) or the row is past
+    drafting (sent, replied, skip, ...).
+    """
+    row = await asyncio.to_thread(services.store.get, hub_id)
+    if row is None:
+        raise NotFound(f"no prospect with hub_id {hub_id!r}")
+    status = _status(row)
+    if status in PAST_DRAFTING:
+        raise Conflict(f"prospect {hub_id} is {status}: composing a new draft would change nothing")
+    if _cell(row, "draft_subject") and _cell(row, "draft_body"):
+        raise Conflict(
+            f"prospect {hub_id} already has a draft in draft_subject and draft_body, and the hub "
+            "never overwrites a person's edits: clear both cells to compose a new one"
+        )
+    changes = (await draft_changes(services, [row]))[hub_id]
+    if changes.get("outreach_status") == "drafted" and (
+        status not in ("", "pending", "enriched", "failed", "drafted")
+        or not _cell(row, "contact_email")
+    ):
+        # A draft without an address (or for a no_email row) is kept, but the row does not
+        # claim to be ready to send.
+        changes.pop("outreach_status")
+    report = await asyncio.to_thread(services.store.update, {hub_id: changes})
+    if hub_id in report.missing:
+        raise NotFound(f"prospect {hub_id} was deleted while it was being drafted")
+    after = await asyncio.to_thread(services.store.get, hub_id) or row
+    kept = [c for c in report.protected.get(hub_id, []) if c in ("draft_subject", "draft_body")]
+    if "draft_subject" in changes or "draft_body" in changes:
+        outcome = "kept_person_edit" if kept else "drafted"
+    elif changes.get("hold_reason"):
+        outcome = "held"
+    else:
+        outcome = "error"
+    return {
+        "hub_id": hub_id,
+        "outcome": outcome,
+        "drafter": getattr(services.drafter, "provider_name", "none"),
+        "outreach_status": after.get("outreach_status", ""),
+        "draft_subject": after.get("draft_subject", ""),
+        "draft_body": after.get("draft_body", ""),
+        "hold_reason": after.get("hold_reason", ""),
+        "last_error": after.get("last_error", ""),
+    }
