@@ -1,0 +1,1 @@
+"""Clients of the external services (one module each), sharing the rate limiter."""
