@@ -14,8 +14,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from webhooks import dataforseo, make
-from webhooks.base import Build, WebhookConfig, handle
-from webhooks.events import Accept, RecordDelivery
+from webhooks.base import Build, Refusal, WebhookConfig, handle
+from webhooks.events import Accept, InboundEvent, RecordDelivery
 
 __all__ = ["WebhookConfig", "webhook_routes"]
 
@@ -31,7 +31,15 @@ def webhook_routes(
 
         return receive
 
+    missing = endpoint("missing_token", _missing_token)
+    tokenless = ["/webhooks/make", "/webhooks/dataforseo/postback", "/webhooks/dataforseo/pingback"]
     return [
+        # A URL pasted without its token gets a JSON answer saying so, not a bare 404.
+        *(
+            Route(path + slash, missing, methods=["GET", "POST"])
+            for path in tokenless
+            for slash in ("", "/")
+        ),
         Route(
             make.PATH,
             endpoint(make.ROUTE, make.make_builder(config)),
@@ -51,3 +59,12 @@ def webhook_routes(
             name="webhook_dataforseo_pingback",
         ),
     ]
+
+
+async def _missing_token(request: Request) -> InboundEvent:
+    raise Refusal(
+        401,
+        "missing_token",
+        "this URL has no token: copy the whole webhook URL, including the part after "
+        f"{request.url.path.rstrip('/')}/",
+    )
