@@ -1,6 +1,8 @@
 """Pipeline stages. Importing this package registers every stage in ``STAGES``."""
 
 from hub.stages import draft as _draft  # noqa: F401 - registers the "draft" stage
+from hub.stages import followup as _followup  # noqa: F401 - registers "followup"
+from hub.stages import send as _send  # noqa: F401 - registers "send"
 from hub.stages.base import JOB_TYPES, STAGES, StageContext, StageResult, stage
 
 __all__ = ["JOB_TYPES", "STAGES", "StageContext", "StageResult", "stage"]

@@ -1,0 +1,235 @@
+"""Follow-ups: replies in the same thread, ``HUB_FOLLOWUP_DAYS`` after the first message.
+
+A follow-up is step n (1, 2, ...) of the same exactly-once path as the first message; its
+text is drafted like a first message (``draft_changes(step=n)``) into the ledger intent, never
+into the person's draft cells. It goes out as a reply: Gmail ``threadId``, ``In-Reply-To`` =
+the last message we sent, ``References`` = the whole chain, subject ``Re: <first subject>``.
+
+Immediately before each one the thread is read again: any message that is not ours (a reply,
+a bounce) cancels every pending follow-up of the row, as do an unsubscribe, a suppression
+entry or a person setting ``skip``/``do_not_contact``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+import time
+from collections.abc import Callable
+from email.utils import parseaddr
+from typing import Any
+
+from hub.mail.base import MailboxMessage
+from hub.sending import message as msg
+from hub.sending.ledger import SendRecord
+from hub.sending.limits import Hold
+from hub.sending.reconcile import followup_offsets, iso, parse_iso
+from hub.sending.runner import DEFAULT_CHUNK, STOPPING_HOLDS, status_of
+from hub.sending.service import Outcome, Planned, SendPath, summarise
+from sheets.columns import Row
+
+BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
+
+
+def is_due(row: Row, now: float) -> bool:
+    if status_of(row) != "sent":
+        return False
+    due = parse_iso(row.get("next_followup_at", ""))
+    return due is not None and due.timestamp() <= now
+
+
+def foreign_message(path: SendPath, messages: list[MailboxMessage]) -> MailboxMessage | None:
+    """The first message in the thread that we did not send (a reply or a bounce)."""
+    ours = msg.sender_email(path.settings).lower()
+    for item in messages:
+        sender = parseaddr(item.headers.get("from", ""))[1].lower()
+        if "SENT" in item.label_ids or sender == ours:
+            continue
+        return item
+    return None
+
+
+def stop_changes(found: MailboxMessage) -> tuple[str, dict[str, str]]:
+    sender = parseaddr(found.headers.get("from", ""))[1].lower()
+    bounced = found.content_type == "multipart/report" or sender.split("@")[0] in BOUNCE_SENDERS
+    status = "bounced" if bounced else "replied"
+    when = iso(found.internal_date) if found.internal_date else iso(time.time())
+    return status, {
+        "outreach_status": status,
+        "replied_at": when,
+        "reply_snippet": found.snippet[:500],
+        "next_followup_at": "",
+        "hold_reason": f"SKIP:{status}",
+    }
+
+
+async def run_followups(
+    services,
+    params: dict[str, Any] | None = None,
+    *,
+    is_cancelled: Callable[[], bool] = lambda: False,
+    report_progress: Callable[[int, int], None] = lambda done, total: None,
+    clock: Callable[[], float] = time.time,
+    rng: random.Random | None = None,
+    before_thread_check: Callable[[Row], Any] | None = None,
+) -> dict[str, Any]:
+    """``before_thread_check`` is a seam for tests (a reply landing at the worst moment)."""
+    params = params or {}
+    store = services.store
+    limit = params.get("max_prospects")
+    now = clock()
+    rows = await asyncio.to_thread(
+        store.select, lambda r: is_due(r, now), int(limit) if limit else None
+    )
+    ids = [r["hub_id"] for r in rows]
+    chunk_size = max(1, int(params.get("chunk_size") or DEFAULT_CHUNK))
+    path = SendPath(services, is_cancelled=is_cancelled, clock=clock, rng=rng)
+    outcomes: list[Outcome] = []
+    stop: list[Hold | str] = []
+    try:
+        for start in range(0, len(ids), chunk_size):
+            if is_cancelled():
+                break
+            fresh = {r["hub_id"]: r for r in await asyncio.to_thread(store.rows)}
+            path.suppression.refresh(fresh.values())
+            chunk = [fresh[h] for h in ids[start : start + chunk_size] if h in fresh]
+            planned: list[Planned] = []
+            writes: dict[str, dict[str, str]] = {}
+            for row in chunk:
+                got = await _prepare(path, row, stop, len(planned))
+                if isinstance(got, Planned):
+                    planned.append(got)
+                elif got is not None:
+                    outcomes.append(got)
+                    if got.changes:
+                        writes[got.hub_id] = got.changes
+            for item in planned:
+                outcome = await _deliver(path, item, stop, before_thread_check)
+                outcomes.append(outcome)
+                if outcome.changes:
+                    writes[outcome.hub_id] = outcome.changes
+            if writes:  # one sheet write per chunk
+                await asyncio.to_thread(store.update, writes)
+            report_progress(min(start + chunk_size, len(ids)), len(ids))
+    finally:
+        await asyncio.to_thread(path.close)
+    summary: dict[str, Any] = {"rows": len(ids), "dry_run": path.dry_run}
+    summary.update(summarise(outcomes))
+    if stop and isinstance(stop[0], Hold):
+        summary["stopped"] = stop[0].reason
+    return summary
+
+
+async def _prepare(
+    path: SendPath, row: Row, stop: list[Hold | str], pending: int
+) -> Planned | Outcome | None:
+    hub_id = row["hub_id"]
+    if not is_due(row, path.clock()):
+        return None  # a person changed the row since it was selected
+    history: list[SendRecord] = await asyncio.to_thread(path.ledger.history, hub_id)
+    if not history or history[0].step != 0:
+        return Outcome(hub_id, 0, "review", {"hold_reason": "REVIEW:no_send_record"})
+    step = len(history)
+    settled = await path.settled(hub_id, step)
+    if settled is not None:
+        return path.repair(hub_id, step, settled)
+    if step > len(followup_offsets(path.settings)):
+        return path.repair(hub_id, step, history)  # nothing left to send: clear the date
+    first, last = history[0], history[-1]
+    reason = path.suppression.reason_for(first.recipient)
+    if reason:
+        changes = {"next_followup_at": "", "hold_reason": f"SKIP:{reason}"}
+        return Outcome(hub_id, step, "suppressed", changes)
+    threading = msg.Threading(
+        thread_id=last.thread_id or first.thread_id,
+        in_reply_to=last.message_id,
+        references=" ".join(h.message_id for h in history[:-1]),
+    )
+    existing = await asyncio.to_thread(path.ledger.intent, hub_id, step)
+    if existing is not None:  # keep the text already drafted for this step
+        subject, body = existing.subject, existing.body
+    else:
+        drafted = await _draft(path, row, step)
+        if isinstance(drafted, Outcome):
+            return drafted
+        subject, body = msg.reply_subject(first.subject), drafted
+    content = msg.Content(first.recipient, subject, body, row.get("contact_name", ""))
+    try:
+        if path.dry_run:
+            return await path.preview(row, content, step, threading)
+        setup = path.setup_hold()
+        if setup:
+            return Outcome(hub_id, step, "review", {"hold_reason": setup})
+        if stop:
+            return Outcome(hub_id, step, "held", {"hold_reason": _reason(stop[0])})
+        wait = path.limits.hold_for(first.recipient_domain, pending_total=pending)
+        if wait is not None:
+            if wait.kind in STOPPING_HOLDS:
+                stop.append(wait)
+            return Outcome(hub_id, step, "held", {"hold_reason": wait.reason})
+        got = await path.plan(row, content, step, threading, revert={})
+    except msg.UnsafeHeader as exc:
+        return Outcome(hub_id, step, "review", {"hold_reason": f"REVIEW:unsafe_header {exc.field}"})
+    except msg.MissingSetup as exc:
+        return Outcome(hub_id, step, "review", {"hold_reason": exc.hold})
+    return got
+
+
+async def _draft(path: SendPath, row: Row, step: int) -> str | Outcome:
+    from hub.stages.draft import draft_changes
+
+    hub_id = row["hub_id"]
+    try:
+        changes = draft_changes(path.services, [row], step=step)
+        if inspect.isawaitable(changes):
+            changes = await changes
+    except Exception as exc:  # the drafter is down: this follow-up waits for the next run
+        return Outcome(hub_id, step, "failed", {"last_error": f"draft follow-up: {exc}"})
+    got = changes.get(hub_id, {})
+    body = (got.get("draft_body") or "").strip()
+    if not body:
+        hold = got.get("hold_reason") or "REVIEW:blank_field draft_body"
+        return Outcome(hub_id, step, "review", {"hold_reason": hold})
+    return body
+
+
+async def _deliver(
+    path: SendPath,
+    item: Planned,
+    stop: list[Hold | str],
+    before_thread_check: Callable[[Row], Any] | None,
+) -> Outcome:
+    if stop:
+        return await path.back_out(item, stop[0], "held")
+    if not await path.wait_gap():
+        stop.append("")
+        return await path.back_out(item, None, "cancelled")
+    if before_thread_check is not None:
+        hooked = before_thread_check(item.row)
+        if inspect.isawaitable(hooked):
+            await hooked
+    thread = await asyncio.to_thread(path.mailer.thread_messages, item.intent.thread_id)
+    found = foreign_message(path, thread)
+    if found is not None:
+        status, changes = stop_changes(found)
+        await asyncio.to_thread(path.suppression.add, item.intent.recipient, status)
+        outcome = await path.back_out(item, None, "cancelled")
+        return Outcome(outcome.hub_id, outcome.step, status, changes)
+    wait = path.final_hold(item)
+    if wait is not None:
+        if isinstance(wait, Hold) and wait.kind in STOPPING_HOLDS:
+            stop.append(wait)
+        if isinstance(wait, str):  # suppressed meanwhile: no more follow-ups for this row
+            await path.back_out(item, wait, "suppressed")
+            changes = {"next_followup_at": "", "hold_reason": wait}
+            return Outcome(item.intent.hub_id, item.intent.step, "suppressed", changes)
+        return await path.back_out(item, wait, "held")
+    outcome = await path.deliver(item)
+    if outcome.result == "quota":
+        stop.append("HELD:gmail_quota")
+    return outcome
+
+
+def _reason(stop: Hold | str) -> str:
+    return stop.reason if isinstance(stop, Hold) else stop

@@ -1,0 +1,385 @@
+"""The durable send ledger: the source of truth for what was (maybe) sent, in the state DB.
+
+Two tables of our own in ``settings.state_db_path`` (DESIGN.md §5):
+
+- ``send_intents``: one row per (hub_id, step) we mean to send, written and committed
+  *before* the provider is called, with the pre-made Message-ID. ``attempted_at`` is set, and
+  committed, right before the call: from then on the outcome is unknown until reconciled.
+  ``owner``/``lease_until`` keep two jobs (or two processes) from sending the same step.
+- ``sends``: one row per (hub_id, step) that the provider accepted (or that reconciliation
+  found in the Sent mailbox). Its primary key is what makes a second send of a step impossible.
+
+Caps count ``sends`` plus attempted intents (they may have gone out), so a restart never
+resets the rolling 24 h count. ``synchronous=FULL``: an intent survives a power cut, not only
+a killed process.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS send_intents (
+    hub_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    recipient_domain TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL DEFAULT '',
+    thread_id TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    attempted_at REAL,
+    owner TEXT,
+    lease_until REAL,
+    PRIMARY KEY (hub_id, step)
+);
+CREATE INDEX IF NOT EXISTS send_intents_attempted ON send_intents(attempted_at);
+CREATE TABLE IF NOT EXISTS sends (
+    hub_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    recipient_domain TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    provider_id TEXT NOT NULL DEFAULT '',
+    thread_id TEXT NOT NULL DEFAULT '',
+    sent_at REAL NOT NULL,
+    how TEXT NOT NULL DEFAULT 'sent',
+    PRIMARY KEY (hub_id, step)
+);
+CREATE INDEX IF NOT EXISTS sends_sent_at ON sends(sent_at);
+CREATE INDEX IF NOT EXISTS sends_domain ON sends(recipient_domain, sent_at);
+"""
+
+DAY_SECONDS = 24 * 3600
+# A claim outlives a crash only until this passes, or at once when its process is gone.
+DEFAULT_LEASE_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class Intent:
+    hub_id: str
+    step: int
+    message_id: str
+    recipient: str
+    recipient_domain: str
+    subject: str
+    body: str
+    thread_id: str
+    created_at: float
+    attempted_at: float | None
+    owner: str | None
+    lease_until: float | None
+
+
+@dataclass(frozen=True)
+class SendRecord:
+    hub_id: str
+    step: int
+    message_id: str
+    recipient: str
+    recipient_domain: str
+    subject: str
+    provider_id: str
+    thread_id: str
+    sent_at: float
+    how: str
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def new_owner() -> str:
+    """``<pid>:<random>``: unique per job, and tells whether its process still lives."""
+    return f"{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    if not owner:
+        return False
+    pid_text = owner.split(":", 1)[0]
+    return pid_text.isdigit() and _pid_alive(int(pid_text))
+
+
+def recipient_domain(email: str) -> str:
+    return email.rsplit("@", 1)[-1].strip().lower()
+
+
+class Ledger:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.path, timeout=30, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(_SCHEMA)
+
+    @classmethod
+    def from_settings(cls, settings) -> Ledger:
+        return cls(settings.state_db_path)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _tx(self):
+        return _Transaction(self._db, self._lock)
+
+    # --- reading ------------------------------------------------------------------------------
+    def intent(self, hub_id: str, step: int) -> Intent | None:
+        with self._lock:
+            found = self._db.execute(
+                "SELECT * FROM send_intents WHERE hub_id=? AND step=?", (hub_id, step)
+            ).fetchone()
+        return Intent(*found) if found else None
+
+    def sent(self, hub_id: str, step: int) -> SendRecord | None:
+        with self._lock:
+            found = self._db.execute(
+                "SELECT * FROM sends WHERE hub_id=? AND step=?", (hub_id, step)
+            ).fetchone()
+        return SendRecord(*found) if found else None
+
+    def history(self, hub_id: str) -> list[SendRecord]:
+        """Every message sent to this row, first message first."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT * FROM sends WHERE hub_id=? ORDER BY step", (hub_id,)
+            ).fetchall()
+        return [SendRecord(*row) for row in found]
+
+    def recipients(self, hub_id: str) -> set[str]:
+        with self._lock:
+            found = self._db.execute(
+                "SELECT recipient FROM sends WHERE hub_id=? "
+                "UNION SELECT recipient FROM send_intents WHERE hub_id=?",
+                (hub_id, hub_id),
+            ).fetchall()
+        return {r for (r,) in found}
+
+    def sends_since(self, since: float, *, domain: str | None = None) -> list[float]:
+        """Times of messages that went out (or may have) since ``since``, oldest first."""
+        where_domain = " AND recipient_domain=?" if domain else ""
+        args: tuple = (since, domain) if domain else (since,)
+        with self._lock:
+            sent = self._db.execute(
+                f"SELECT sent_at FROM sends WHERE sent_at>=?{where_domain}", args
+            ).fetchall()
+            maybe = self._db.execute(
+                f"SELECT attempted_at FROM send_intents WHERE attempted_at>=?{where_domain}", args
+            ).fetchall()
+        return sorted(t for (t,) in sent + maybe)
+
+    def count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM sends").fetchone()[0]
+
+    # --- writing --------------------------------------------------------------------------------
+    def plan(
+        self,
+        *,
+        hub_id: str,
+        step: int,
+        message_id: str,
+        recipient: str,
+        subject: str,
+        body: str = "",
+        thread_id: str = "",
+        owner: str,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        now: float | None = None,
+    ) -> Intent | None:
+        """Record (or take over) the intent to send this step; committed when this returns.
+
+        Returns the intent to use -- an existing one keeps its Message-ID, subject and body,
+        so a retried send is the same message. Returns None when the step is already sent or
+        another live job holds it.
+        """
+        now = time.time() if now is None else now
+        with self._tx() as db:
+            if db.execute(
+                "SELECT 1 FROM sends WHERE hub_id=? AND step=?", (hub_id, step)
+            ).fetchone():
+                return None
+            found = db.execute(
+                "SELECT * FROM send_intents WHERE hub_id=? AND step=?", (hub_id, step)
+            ).fetchone()
+            if found is None:
+                db.execute(
+                    "INSERT INTO send_intents VALUES(?,?,?,?,?,?,?,?,?,NULL,?,?)",
+                    (
+                        hub_id,
+                        step,
+                        message_id,
+                        recipient,
+                        recipient_domain(recipient),
+                        subject,
+                        body,
+                        thread_id,
+                        now,
+                        owner,
+                        now + lease_seconds,
+                    ),
+                )
+            else:
+                held = Intent(*found)
+                if (
+                    held.owner != owner
+                    and (held.lease_until or 0) > now
+                    and owner_alive(held.owner)
+                ):
+                    return None
+                db.execute(
+                    "UPDATE send_intents SET owner=?, lease_until=? WHERE hub_id=? AND step=?",
+                    (owner, now + lease_seconds, hub_id, step),
+                )
+                if held.attempted_at is None:
+                    # Never handed to the provider: the person may have fixed the address or
+                    # the draft since; send what the row says now (same Message-ID).
+                    db.execute(
+                        "UPDATE send_intents SET recipient=?, recipient_domain=?, subject=?, "
+                        "body=?, thread_id=? WHERE hub_id=? AND step=?",
+                        (
+                            recipient,
+                            recipient_domain(recipient),
+                            subject,
+                            body,
+                            thread_id,
+                            hub_id,
+                            step,
+                        ),
+                    )
+            row = db.execute(
+                "SELECT * FROM send_intents WHERE hub_id=? AND step=?", (hub_id, step)
+            ).fetchone()
+        return Intent(*row)
+
+    def mark_attempt(
+        self,
+        hub_id: str,
+        step: int,
+        owner: str,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        now: float | None = None,
+    ) -> bool:
+        """Committed right before the provider call; False when we no longer hold the claim."""
+        now = time.time() if now is None else now
+        with self._tx() as db:
+            changed = db.execute(
+                "UPDATE send_intents SET attempted_at=COALESCE(attempted_at, ?), lease_until=? "
+                "WHERE hub_id=? AND step=? AND owner=?",
+                (now, now + lease_seconds, hub_id, step, owner),
+            ).rowcount
+        return changed == 1
+
+    def record_sent(
+        self,
+        intent: Intent,
+        *,
+        provider_id: str,
+        thread_id: str,
+        how: str = "sent",
+        now: float | None = None,
+    ) -> SendRecord:
+        """The step went out: move the intent into ``sends`` in one transaction."""
+        now = time.time() if now is None else now
+        sent_at = intent.attempted_at if how == "reconciled" and intent.attempted_at else now
+        record = SendRecord(
+            hub_id=intent.hub_id,
+            step=intent.step,
+            message_id=intent.message_id,
+            recipient=intent.recipient,
+            recipient_domain=intent.recipient_domain,
+            subject=intent.subject,
+            provider_id=provider_id,
+            thread_id=thread_id or intent.thread_id,
+            sent_at=sent_at,
+            how=how,
+        )
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO sends VALUES(?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.hub_id,
+                    record.step,
+                    record.message_id,
+                    record.recipient,
+                    record.recipient_domain,
+                    record.subject,
+                    record.provider_id,
+                    record.thread_id,
+                    record.sent_at,
+                    record.how,
+                ),
+            )
+            db.execute(
+                "DELETE FROM send_intents WHERE hub_id=? AND step=?", (intent.hub_id, intent.step)
+            )
+        return self.sent(intent.hub_id, intent.step) or record
+
+    def release(self, hub_id: str, step: int, owner: str, *, not_sent: bool) -> None:
+        """Give up the claim. ``not_sent``: the provider certainly did not send it (refused
+        before accepting, or never called), so the intent goes and nothing counts."""
+        with self._tx() as db:
+            if not_sent:
+                db.execute(
+                    "DELETE FROM send_intents WHERE hub_id=? AND step=? AND owner=?",
+                    (hub_id, step, owner),
+                )
+            else:
+                db.execute(
+                    "UPDATE send_intents SET owner=NULL, lease_until=NULL "
+                    "WHERE hub_id=? AND step=? AND owner=?",
+                    (hub_id, step, owner),
+                )
+
+    def release_owner(self, owner: str) -> None:
+        """End of a job: intents it planned but never attempted go (nothing was sent), and
+        attempted ones stay, unclaimed, for reconciliation."""
+        with self._tx() as db:
+            db.execute("DELETE FROM send_intents WHERE owner=? AND attempted_at IS NULL", (owner,))
+            db.execute(
+                "UPDATE send_intents SET owner=NULL, lease_until=NULL WHERE owner=?", (owner,)
+            )
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``: the write lock is taken up front, so two processes
+    deciding about the same intent are serialised by SQLite."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock):
+        self.db = db
+        self.lock = lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.lock.release()

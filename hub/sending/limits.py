@@ -1,0 +1,238 @@
+"""When a message may go out: rolling 24 h caps from the ledger, a randomised gap, a window.
+
+- ``HUB_DAILY_CAP``: messages in any rolling 24 h (Gmail counts a rolling day, not a calendar
+  day), counted from the durable ledger so a restart never resets it.
+- ``HUB_PER_DOMAIN_DAILY_CAP``: the same per recipient domain (one gallery chain, one inbox
+  provider's spam filter).
+- ``HUB_SEND_GAP_SECONDS``: ``"30-90"`` waits a random 30..90 s between sends (a steady
+  machine rhythm looks like bulk mail); ``"0"`` for tests and benches.
+- ``HUB_SEND_WINDOW``: ``"mon-fri 09:00-17:00 Europe/London"``; empty = always open.
+
+A row that must wait says until when: ``HELD:daily_cap until 2026-11-29T09:14Z``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hub.sending.ledger import DAY_SECONDS, Ledger
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class LimitsConfigError(ValueError):
+    """A sending setting cannot be parsed; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Why a row waits, and until when (``None``: until a person changes something)."""
+
+    kind: str  # daily_cap, domain_cap, send_window
+    until: datetime | None = None
+
+    @property
+    def reason(self) -> str:
+        text = f"HELD:{self.kind}"
+        return f"{text} until {format_until(self.until)}" if self.until else text
+
+
+def format_until(moment: datetime) -> str:
+    """``2026-11-29T09:14Z``: UTC, rounded *up* to the minute, so "until" is never early."""
+    utc = moment.astimezone(UTC)
+    if utc.second or utc.microsecond:
+        utc = utc.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return utc.strftime("%Y-%m-%dT%H:%MZ")
+
+
+# --- the gap ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Gap:
+    low: float
+    high: float
+
+    @classmethod
+    def parse(cls, text: str) -> Gap:
+        raw = (text or "0").strip()
+        try:
+            parts = [float(p) for p in raw.split("-", 1)]
+        except ValueError as exc:
+            raise LimitsConfigError(
+                f"HUB_SEND_GAP_SECONDS={raw!r}: expected seconds like '45' or a range '30-90'"
+            ) from exc
+        low, high = (parts[0], parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+        if low < 0 or high < low:
+            raise LimitsConfigError(f"HUB_SEND_GAP_SECONDS={raw!r}: need 0 <= low <= high")
+        return cls(low, high)
+
+    def draw(self, rng: random.Random) -> float:
+        return self.low if self.high == self.low else rng.uniform(self.low, self.high)
+
+
+async def wait_interruptibly(
+    seconds: float, is_cancelled: Callable[[], bool], *, poll: float = 0.2
+) -> bool:
+    """Wait ``seconds`` unless the job is cancelled meanwhile; True when the wait ran out."""
+    deadline = _time.monotonic() + seconds
+    while True:
+        if is_cancelled():
+            return False
+        left = deadline - _time.monotonic()
+        if left <= 0:
+            return True
+        await asyncio.sleep(min(poll, left))
+
+
+# --- the window --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SendWindow:
+    days: frozenset[int]  # 0 = Monday
+    start: time
+    end: time  # end <= start: the window runs past midnight
+    zone: ZoneInfo
+
+    @classmethod
+    def parse(cls, text: str) -> SendWindow | None:
+        raw = (text or "").strip()
+        if not raw:
+            return None
+        parts = raw.split()
+        hours = next((p for p in parts if ":" in p and "-" in p), None)
+        if hours is None:
+            raise LimitsConfigError(
+                f"HUB_SEND_WINDOW={raw!r}: expected like 'mon-fri 09:00-17:00 Europe/London'"
+            )
+        rest = [p for p in parts if p is not hours]
+        day_parts = [p for p in rest if p.split(",")[0].split("-")[0].lower() in DAY_NAMES]
+        zone_parts = [p for p in rest if p not in day_parts]
+        if len(zone_parts) > 1:
+            raise LimitsConfigError(f"HUB_SEND_WINDOW={raw!r}: cannot read {zone_parts[1:]}")
+        try:
+            zone = ZoneInfo(zone_parts[0]) if zone_parts else ZoneInfo("UTC")
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise LimitsConfigError(
+                f"HUB_SEND_WINDOW={raw!r}: unknown time zone {zone_parts[0]!r}"
+            ) from exc
+        days = _parse_days(",".join(day_parts), raw) if day_parts else frozenset(range(7))
+        start, end = (_parse_clock(p, raw) for p in hours.split("-", 1))
+        if start == end:
+            raise LimitsConfigError(f"HUB_SEND_WINDOW={raw!r}: the window has no length")
+        return cls(days, start, end, zone)
+
+    def _spans(self, day: date) -> tuple[datetime, datetime] | None:
+        if day.weekday() not in self.days:
+            return None
+        opens = datetime.combine(day, self.start, tzinfo=self.zone)
+        closes_day = day if self.end > self.start else day + timedelta(days=1)
+        return opens, datetime.combine(closes_day, self.end, tzinfo=self.zone)
+
+    def next_open(self, now: datetime) -> datetime:
+        """``now`` when the window is open, else the moment it next opens."""
+        local = now.astimezone(self.zone)
+        for offset in range(-1, 9):
+            span = self._spans(local.date() + timedelta(days=offset))
+            if span and span[1] > local:
+                return now if span[0] <= local else span[0].astimezone(UTC)
+        raise LimitsConfigError("HUB_SEND_WINDOW never opens")  # unreachable: days non-empty
+
+    def is_open(self, now: datetime) -> bool:
+        return self.next_open(now) == now
+
+
+def _parse_clock(text: str, raw: str) -> time:
+    try:
+        hour, minute = (int(p) for p in text.split(":", 1))
+        return time(hour % 24, minute) if hour == 24 and minute == 0 else time(hour, minute)
+    except ValueError as exc:
+        raise LimitsConfigError(f"HUB_SEND_WINDOW={raw!r}: {text!r} is not HH:MM") from exc
+
+
+def _parse_days(text: str, raw: str) -> frozenset[int]:
+    days: set[int] = set()
+    for piece in text.lower().split(","):
+        first, _, last = piece.partition("-")
+        if first not in DAY_NAMES or (last and last not in DAY_NAMES):
+            raise LimitsConfigError(f"HUB_SEND_WINDOW={raw!r}: {piece!r} is not like 'mon-fri'")
+        a, b = DAY_NAMES.index(first), DAY_NAMES.index(last or first)
+        days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+    return frozenset(days)
+
+
+# --- putting it together -----------------------------------------------------------------------
+class Limits:
+    """Answers "may one more message to this domain go out now?" from the ledger."""
+
+    def __init__(
+        self,
+        settings,
+        ledger: Ledger,
+        *,
+        clock: Callable[[], float] = _time.time,
+        rng: random.Random | None = None,
+    ):
+        self.daily_cap = settings.daily_cap
+        self.per_domain_cap = settings.per_domain_daily_cap
+        self.gap = Gap.parse(settings.send_gap_seconds)
+        self.window = SendWindow.parse(settings.send_window)
+        self.ledger = ledger
+        self.clock = clock
+        self.rng = rng or random.Random()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def window_hold(self) -> Hold | None:
+        if self.window is None:
+            return None
+        now = self.now()
+        opens = self.window.next_open(now)
+        return None if opens == now else Hold("send_window", opens)
+
+    def cap_hold(self, *, pending: int = 0) -> Hold | None:
+        return _rolling_hold("daily_cap", self.daily_cap, self.ledger, self.clock(), pending)
+
+    def domain_hold(self, domain: str, *, pending: int = 0) -> Hold | None:
+        return _rolling_hold(
+            "domain_cap", self.per_domain_cap, self.ledger, self.clock(), pending, domain=domain
+        )
+
+    def hold_for(
+        self, domain: str, *, pending_total: int = 0, pending_domain: int = 0
+    ) -> Hold | None:
+        """The first reason this message must wait, or None when it may go now.
+
+        ``pending_*``: messages already planned in this chunk but not yet in the ledger's
+        count (they will go out within minutes, so they count as sent now).
+        """
+        return (
+            self.window_hold()
+            or self.cap_hold(pending=pending_total)
+            or self.domain_hold(domain, pending=pending_domain)
+        )
+
+    def remaining_today(self) -> int:
+        used = len(self.ledger.sends_since(self.clock() - DAY_SECONDS))
+        return max(0, self.daily_cap - used)
+
+    def next_gap(self) -> float:
+        return self.gap.draw(self.rng)
+
+
+def _rolling_hold(
+    kind: str, cap: int, ledger: Ledger, now: float, pending: int, *, domain: str | None = None
+) -> Hold | None:
+    if cap <= 0:
+        return Hold(kind)  # a cap of 0 stops sending until the setting changes
+    times = ledger.sends_since(now - DAY_SECONDS, domain=domain) + [now] * pending
+    if len(times) < cap:
+        return None
+    # The count drops below the cap when the (len - cap + 1)-th oldest send is 24 h old.
+    frees_at = times[len(times) - cap] + DAY_SECONDS
+    return Hold(kind, datetime.fromtimestamp(math.ceil(frees_at), UTC))

@@ -1,0 +1,137 @@
+"""Build the outgoing ``EmailMessage``: identity, threading and consent headers, and the footer.
+
+Every message carries (RFC 8058 / Gmail bulk-sender rules) a one-click unsubscribe link in
+``List-Unsubscribe`` with ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``, the same link
+as a visible line in the body, and the sender's postal address. The Message-ID is made by the
+caller *before* the provider is called, so a send with an unknown outcome can be found again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from webhooks.tokens import UNSUBSCRIBE_SALT, TokenError, sign_timed
+
+# Shown in dry-run previews when HUB_SENDER_ADDRESS is not set; a real send is refused instead.
+ADDRESS_PLACEHOLDER = "[HUB_SENDER_ADDRESS is not set: a real send is refused until it is]"
+# Used for previews when no Gmail sender is configured; ".invalid" can never be delivered to.
+PREVIEW_FROM = "outreach@hub.invalid"
+
+_FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
+# RFC 5322 allows 998 characters a line. With the default 78 the email package folds the long
+# List-Unsubscribe URL into RFC 2047 encoded-words, which mail clients do not decode back into a
+# URL (the one-click button would break); long body lines would also force quoted-printable.
+MESSAGE_POLICY = policy.default.clone(max_line_length=998)
+
+
+class UnsafeHeader(ValueError):
+    """A value bound for a header holds CR, LF or NUL (header injection); ``field`` names it."""
+
+    def __init__(self, field: str):
+        super().__init__(f"{field} contains a line break or NUL character")
+        self.field = field
+
+
+class MissingSetup(ValueError):
+    """A setting the message needs is missing; ``hold`` is the row's hold reason."""
+
+    def __init__(self, hold: str, message: str):
+        super().__init__(message)
+        self.hold = hold
+
+
+@dataclass(frozen=True)
+class Content:
+    """What goes into one message (first message or follow-up)."""
+
+    to: str
+    subject: str
+    body: str
+    to_name: str = ""
+
+
+@dataclass(frozen=True)
+class Threading:
+    """Where a follow-up belongs: Gmail's ``threadId`` plus RFC 5322 In-Reply-To/References."""
+
+    thread_id: str
+    in_reply_to: str
+    references: str = ""
+
+
+def check_header_value(field: str, value: str) -> str:
+    if any(ch in value for ch in _FORBIDDEN_IN_HEADERS):
+        raise UnsafeHeader(field)
+    return value
+
+
+def sender_email(settings) -> str:
+    return (settings.gmail_sender or "").strip() or PREVIEW_FROM
+
+
+def new_message_id(settings) -> str:
+    """An RFC 5322 Message-ID in the sender's own domain (``<...@example.com>``)."""
+    domain = sender_email(settings).rsplit("@", 1)[-1] or "hub.invalid"
+    return make_msgid(domain=domain)
+
+
+def unsubscribe_url(settings, hub_id: str) -> str:
+    """The one-click link for a row; the token carries the row id only, never the address."""
+    try:
+        token = sign_timed({"h": hub_id}, settings.secret_keys, UNSUBSCRIBE_SALT)
+    except TokenError as exc:
+        raise MissingSetup(
+            "REVIEW:secret_keys", "set HUB_SECRET_KEYS: unsubscribe links are signed with it"
+        ) from exc
+    return f"{settings.base_url()}/u/{token}"
+
+
+def footer(settings, link: str) -> str:
+    address = (settings.sender_address or "").strip() or ADDRESS_PLACEHOLDER
+    return f"\n\n--\n{address}\nDon't want to hear from us again? Unsubscribe: {link}\n"
+
+
+def reply_subject(subject: str) -> str:
+    text = subject.strip()
+    return text if text.lower().startswith("re:") else f"Re: {text}"
+
+
+def build_message(
+    settings,
+    content: Content,
+    *,
+    message_id: str,
+    unsubscribe_link: str,
+    threading: Threading | None = None,
+    date: datetime | None = None,
+) -> EmailMessage:
+    """The message exactly as it goes to the provider. Raises :class:`UnsafeHeader`."""
+    subject = check_header_value("subject", content.subject.strip())
+    to = check_header_value("contact_email", content.to.strip())
+    name = check_header_value("contact_name", content.to_name.strip())
+    sender_name = check_header_value("HUB_SENDER_NAME", (settings.sender_name or "").strip())
+    sender = check_header_value("GMAIL_SENDER", sender_email(settings))
+    if not subject:
+        raise MissingSetup("REVIEW:blank_field draft_subject", "the subject is empty")
+    if "@" not in to:
+        raise MissingSetup("REVIEW:contact_email", f"{to!r} is not an e-mail address")
+
+    message = EmailMessage(policy=MESSAGE_POLICY)
+    message["From"] = Address(display_name=sender_name, addr_spec=sender) if sender_name else sender
+    message["To"] = Address(display_name=name, addr_spec=to) if name else to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(date or datetime.now(UTC))
+    message["Message-ID"] = check_header_value("Message-ID", message_id)
+    if threading is not None:
+        message["In-Reply-To"] = check_header_value("In-Reply-To", threading.in_reply_to)
+        refs = f"{threading.references} {threading.in_reply_to}".strip()
+        message["References"] = check_header_value("References", refs)
+    message["List-Unsubscribe"] = f"<{check_header_value('List-Unsubscribe', unsubscribe_link)}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(content.body.rstrip() + footer(settings, unsubscribe_link))
+    return message

@@ -1,0 +1,248 @@
+"""The send job: first messages to approved, drafted rows, exactly once, within the limits.
+
+Rows go in chunks. Per chunk: one store read (fresh statuses for eligibility and suppression),
+then every sendable row gets a committed ledger intent, then ONE sheet write marks them
+``sending`` with their Message-ID, then each is delivered (gap, final checks, provider call),
+then ONE sheet write records the outcomes. A row that must wait keeps its status and says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.sending import message as msg
+from hub.sending.limits import Hold
+from hub.sending.service import Outcome, Planned, SendPath, is_approved, summarise
+from sheets.columns import HUMAN_TERMINAL_STATUSES, Row
+
+SEND_STATUSES = frozenset({"drafted", "sending", "failed"})
+DEFAULT_CHUNK = 20
+STOPPING_HOLDS = ("daily_cap", "send_window")  # no later row could go either
+
+
+def status_of(row: Row) -> str:
+    return (row.get("outreach_status", "") or "").strip().lower()
+
+
+def wants_send(row: Row, *, auto_send: bool, require_approval: bool) -> bool:
+    status = status_of(row)
+    if status in HUMAN_TERMINAL_STATUSES or not row.get("contact_email", "").strip():
+        return False
+    if status == "sending":  # an earlier run's intent: always settle it
+        return True
+    if status not in SEND_STATUSES and not (auto_send and status == "enriched"):
+        return False
+    return is_approved(row) or not require_approval
+
+
+@dataclass
+class _RunState:
+    stop: Hold | str | None = None
+    cancelled: bool = False
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+async def run_send(
+    services,
+    params: dict[str, Any] | None = None,
+    *,
+    is_cancelled: Callable[[], bool] = lambda: False,
+    report_progress: Callable[[int, int], None] = lambda done, total: None,
+    clock: Callable[[], float] = time.time,
+    rng: random.Random | None = None,
+) -> dict[str, Any]:
+    params = params or {}
+    settings, store = services.settings, services.store
+    auto_send = bool(params.get("auto_send", settings.auto_send))
+    only = set(params.get("hub_ids") or [])
+
+    def picked(row: Row) -> bool:
+        if only and row.get("hub_id") not in only:
+            return False
+        return wants_send(row, auto_send=auto_send, require_approval=settings.require_approval)
+
+    limit = params.get("max_prospects")
+    rows = await asyncio.to_thread(store.select, picked, int(limit) if limit else None)
+    if auto_send:
+        rows = await _draft_missing(services, rows)
+    ids = [row["hub_id"] for row in rows]
+    chunk_size = max(1, int(params.get("chunk_size") or DEFAULT_CHUNK))
+
+    path = SendPath(services, is_cancelled=is_cancelled, clock=clock, rng=rng)
+    state = _RunState()
+    try:
+        for start in range(0, len(ids), chunk_size):
+            if is_cancelled():
+                state.cancelled = True
+                break
+            fresh = {r["hub_id"]: r for r in await asyncio.to_thread(store.rows)}
+            path.suppression.refresh(fresh.values())
+            chunk = [fresh[h] for h in ids[start : start + chunk_size] if h in fresh]
+            chunk = [r for r in chunk if picked(r)]  # a person may have changed it meanwhile
+            await _send_chunk(path, chunk, state)
+            report_progress(min(start + chunk_size, len(ids)), len(ids))
+    finally:
+        await asyncio.to_thread(path.close)
+    summary: dict[str, Any] = {"rows": len(ids), "dry_run": path.dry_run}
+    summary.update(summarise(state.outcomes))
+    if isinstance(state.stop, Hold):
+        summary["stopped"] = state.stop.reason
+    if state.cancelled:
+        summary["cancelled"] = True
+    return summary
+
+
+async def _send_chunk(path: SendPath, rows: list[Row], state: _RunState) -> None:
+    store = path.services.store
+    done: dict[str, Outcome] = {}
+    planned: list[Planned] = []
+    by_domain: dict[str, int] = {}
+    for row in rows:
+        got = await _prepare(path, row, state, len(planned), by_domain)
+        if isinstance(got, Planned):
+            planned.append(got)
+            domain = got.intent.recipient_domain
+            by_domain[domain] = by_domain.get(domain, 0) + 1
+        elif got is not None:
+            done[got.hub_id] = got
+
+    # Write 1: the intents become visible in the sheet before any provider call.
+    marks = {
+        p.intent.hub_id: {
+            "outreach_status": "sending",
+            "message_id": p.intent.message_id,
+            "hold_reason": "",
+            "last_error": "",
+        }
+        for p in planned
+    }
+    writes = {h: o.changes for h, o in done.items() if o.changes} | marks
+    report = await asyncio.to_thread(store.update, writes) if writes else None
+    gone = set(report.missing) if report else set()
+    if report:  # a person set skip/do_not_contact between our read and our write
+        gone |= {h for h, cols in report.protected.items() if "outreach_status" in cols}
+
+    results: dict[str, dict[str, str]] = {}
+    for item in planned:
+        hub_id = item.intent.hub_id
+        if hub_id in gone:
+            outcome = await path.back_out(item, None, "skipped")
+            state.outcomes.append(outcome)
+            continue
+        outcome = await _deliver(path, item, state)
+        state.outcomes.append(outcome)
+        if outcome.changes:
+            results[hub_id] = outcome.changes
+    state.outcomes.extend(done.values())
+    # Write 2: the outcomes of this chunk.
+    if results:
+        await asyncio.to_thread(store.update, results)
+
+
+async def _prepare(
+    path: SendPath, row: Row, state: _RunState, pending: int, by_domain: dict[str, int]
+) -> Planned | Outcome | None:
+    hub_id, status = row["hub_id"], status_of(row)
+    settings = path.settings
+    before = "drafted" if status == "sending" else status
+    revert = {"outreach_status": before} if status == "sending" else {}
+
+    def hold(result: str, reason: str) -> Outcome:
+        return Outcome(hub_id, 0, result, {**revert, "hold_reason": reason})
+
+    history = await path.settled(hub_id, 0)
+    if history is not None:
+        return path.repair(hub_id, 0, history)
+    if settings.require_approval and not is_approved(row):
+        return hold("review", "REVIEW:approval")
+    email = row.get("contact_email", "").strip()
+    reason = path.suppression.reason_for(email)
+    if reason:
+        return hold("suppressed", f"SKIP:{reason}")
+    for column in ("draft_subject", "draft_body"):
+        if not row.get(column, "").strip():
+            return hold("review", f"REVIEW:blank_field {column}")
+    content = msg.Content(
+        email, row["draft_subject"], row["draft_body"], row.get("contact_name", "")
+    )
+    try:
+        if path.dry_run:
+            return await path.preview(row, content, 0)
+        setup = path.setup_hold()
+        if setup:
+            return hold("review", setup)
+        if state.stop is not None:
+            return hold("held", _reason(state.stop))
+        domain = email.rsplit("@", 1)[-1].lower()
+        wait = path.limits.hold_for(
+            domain, pending_total=pending, pending_domain=by_domain.get(domain, 0)
+        )
+        if wait is not None:
+            if wait.kind in STOPPING_HOLDS:
+                state.stop = wait
+            return hold("held", wait.reason)
+        got = await path.plan(
+            row, content, 0, revert={"outreach_status": before}, failed_status="failed"
+        )
+    except msg.UnsafeHeader as exc:
+        return hold("review", f"REVIEW:unsafe_header {exc.field}")
+    except msg.MissingSetup as exc:
+        return hold("review", exc.hold)
+    return got if isinstance(got, Planned) or got.changes else None
+
+
+async def _deliver(path: SendPath, item: Planned, state: _RunState) -> Outcome:
+    if state.stop is not None:
+        return await path.back_out(item, state.stop, "held")
+    if not await path.wait_gap():
+        state.cancelled = True
+        state.stop = ""
+        return await path.back_out(item, None, "cancelled")
+    wait = path.final_hold(item)
+    if wait is not None:
+        if isinstance(wait, Hold) and wait.kind in STOPPING_HOLDS:
+            state.stop = wait
+        result = "suppressed" if isinstance(wait, str) else "held"
+        return await path.back_out(item, wait, result)
+    outcome = await path.deliver(item)
+    if outcome.result == "quota":
+        state.stop = "HELD:gmail_quota"
+    return outcome
+
+
+def _reason(stop: Hold | str) -> str:
+    return stop.reason if isinstance(stop, Hold) else stop
+
+
+async def _draft_missing(services, rows: list[Row]) -> list[Row]:
+    """auto_send: draft the rows that have no draft yet (the drafting stage's rules), write
+    the drafts, and continue with the rows as they are now."""
+    need = [
+        r
+        for r in rows
+        if not (r.get("draft_subject", "").strip() and r.get("draft_body", "").strip())
+    ]
+    if not need:
+        return rows
+    try:
+        from hub.stages.draft import draft_changes
+    except ImportError:  # drafting not installed: those rows get REVIEW:blank_field
+        return rows
+    changes = draft_changes(services, need, step=0)
+    if inspect.isawaitable(changes):
+        changes = await changes
+    if changes:
+        await asyncio.to_thread(services.store.update, changes)
+    # A row the drafter refused keeps the drafter's hold reason; it is not sent.
+    refused = {
+        h for h, c in (changes or {}).items() if c.get("hold_reason") and not c.get("draft_body")
+    }
+    wanted = {r["hub_id"] for r in rows} - refused
+    fresh = await asyncio.to_thread(services.store.select, lambda r: r.get("hub_id") in wanted)
+    return fresh

@@ -1,0 +1,113 @@
+"""Who must never get mail: checked right before every send and every follow-up.
+
+An address is suppressed when
+- it is in our own ``suppressed`` table (one-click unsubscribes, bounces, replies recorded by
+  the hub; it outlives the row, so deleting a row never re-enables an address);
+- any row with that ``contact_email`` is ``unsubscribed``, ``bounced``, ``replied`` or a person
+  marked it ``do_not_contact``;
+- it, or its domain, is in ``HUB_SUPPRESSION_LIST`` (``a@b.com``, ``b.com`` or ``@b.com``;
+  a listed domain covers its subdomains).
+
+Addresses compare case-insensitively. The table is read on every check (an unsubscribe lands
+at once); the rows' statuses are read once per :meth:`refresh` (one store read per chunk,
+because every read of a Google Sheet costs quota).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from sheets.columns import Row
+from sheets.store import ProspectStore
+
+# Row statuses that put the row's address on the list, and the reason each one gives.
+SUPPRESSING_STATUSES = ("unsubscribed", "bounced", "replied", "do_not_contact")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS suppressed (
+    email TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    added_at REAL NOT NULL
+);
+"""
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+class Suppression:
+    def __init__(self, settings, store: ProspectStore | None = None, *, path: Path | None = None):
+        self.store = store
+        self._configured = [normalise_email(e).lstrip("@") for e in settings.suppression_list]
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            path or settings.state_db_path,
+            timeout=30,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(_SCHEMA)
+        self._from_rows: dict[str, str] | None = None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def add(self, email: str, reason: str) -> None:
+        """Suppress an address for good (the first reason recorded is kept)."""
+        address = normalise_email(email)
+        if not address:
+            return
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO suppressed(email, reason, added_at) VALUES(?,?,?)",
+                (address, reason, time.time()),
+            )
+
+    def refresh(self, rows: Iterable[Row] | None = None) -> None:
+        """Re-read the rows' statuses (once per chunk of sends; pass rows already read)."""
+        found: dict[str, str] = {}
+        if rows is None and self.store is not None:
+            rows = self.store.rows()
+        if rows is not None:
+            for row in rows:
+                status = (row.get("outreach_status", "") or "").strip().lower()
+                address = normalise_email(row.get("contact_email", ""))
+                if address and status in SUPPRESSING_STATUSES:
+                    found.setdefault(address, status)
+        self._from_rows = found
+
+    def reason_for(self, email: str) -> str | None:
+        """Why this address must not get mail, or None when it may."""
+        address = normalise_email(email)
+        if not address:
+            return None
+        with self._lock:
+            hit = self._db.execute(
+                "SELECT reason FROM suppressed WHERE email=?", (address,)
+            ).fetchone()
+        if hit:
+            return hit[0]
+        if self._from_rows is None:
+            self.refresh()
+        if address in (self._from_rows or {}):
+            return self._from_rows[address]  # type: ignore[index]
+        domain = address.rsplit("@", 1)[-1]
+        for entry in self._configured:
+            if entry == address or (
+                "@" not in entry and (domain == entry or domain.endswith("." + entry))
+            ):
+                return "suppression_list"
+        return None
+
+    def entries(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return self._db.execute(
+                "SELECT email, reason FROM suppressed ORDER BY added_at"
+            ).fetchall()

@@ -1,0 +1,23 @@
+"""The ``send`` stage: first messages, exactly once (the work is in :mod:`hub.sending.runner`).
+
+Params: ``max_prospects``, ``auto_send`` (draft rows that have none, then send; approval
+still applies unless ``HUB_REQUIRE_APPROVAL=false``), ``chunk_size``.
+"""
+
+from __future__ import annotations
+
+from hub.sending.runner import run_send
+from hub.stages.base import StageContext, StageResult, stage
+
+
+@stage("send")
+async def run(ctx: StageContext) -> StageResult:
+    summary = await run_send(
+        ctx.services,
+        ctx.params,
+        is_cancelled=ctx.is_cancelled,
+        report_progress=ctx.report_progress,
+    )
+    ctx.check_cancelled()
+    # Nothing follows a send in the chain; follow-ups run on their own schedule.
+    return StageResult(summary=summary, chain=False)
