@@ -1,0 +1,385 @@
+"""The Google Sheet backend: gspread 6 with a service account, RAW batched writes, paced calls.
+
+How a write finds its row: every chunk of an ``update`` first re-reads (one
+``values.batchGet``) the header row, the ``hub_id`` column and the columns the ownership rules
+look at, maps ids to the row numbers they have *now*, and writes only what
+:func:`sheets.columns.writable_changes` allows, in ONE ``values.batchUpdate``
+(``valueInputOption=RAW``). A retried chunk repeats the re-read, so a backoff during which a
+person sorted the sheet cannot send a result to the wrong row. An ``append`` that lost its answer
+re-reads ``hub_id`` before trying again, so a row is never added twice.
+
+The remaining window is the few milliseconds between that re-read and the write: the Sheets API
+has no conditional write, so an edit in exactly that gap is not detected.
+
+Pacing: reads (GET) and writes each go through a sliding-window limiter at ``sheets_rate`` per
+minute (the per-user quota); 429/5xx/dropped connections are retried (``sheets/retry.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import gspread
+from google.auth.exceptions import RefreshError
+from google.oauth2 import service_account
+from gspread.exceptions import APIError
+from gspread.http_client import HTTPClient
+
+from sheets.columns import HUB_COLUMNS, Row, missing_columns, normalise_domain, writable_changes
+from sheets.google_auth import GOOGLE_SHEETS_URL, load_service_account_info, rebased_session
+from sheets.google_ranges import a1_ranges, column_letters
+from sheets.ratelimit import SlidingWindowLimiter
+from sheets.retry import RetryPolicy, is_transient, status_of
+from sheets.store import (
+    AppendReport,
+    ProspectStore,
+    SchemaReport,
+    StoreError,
+    WriteReport,
+    new_hub_id,
+    prepare_new_rows,
+    utc_now_text,
+)
+
+log = logging.getLogger(__name__)
+
+SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
+# Columns whose current value writable_changes() needs to decide what may be written.
+_GUARD_COLUMNS = ("outreach_status", "draft_subject", "draft_body", "contact_email")
+# (connect, read) seconds for every Sheets call.
+TIMEOUT = (10.0, 60.0)
+
+
+class PacedHTTPClient(HTTPClient):
+    """gspread's HTTP client with one limiter for reads (GET) and one for writes."""
+
+    read_limiter: SlidingWindowLimiter | None = None
+    write_limiter: SlidingWindowLimiter | None = None
+
+    def request(self, method: str, endpoint: str, *args: Any, **kwargs: Any):
+        limiter = self.read_limiter if method.upper() == "GET" else self.write_limiter
+        if limiter is not None:
+            limiter.acquire()
+        return super().request(method, endpoint, *args, **kwargs)
+
+
+class GoogleSheetStore(ProspectStore):
+    backend_name = "google"
+
+    def __init__(
+        self,
+        client: gspread.Client,
+        spreadsheet_id: str,
+        worksheet: str,
+        *,
+        chunk_rows: int = 500,
+        retry: RetryPolicy | None = None,
+        account_email: str = "",
+    ):
+        self._http: HTTPClient = client.http_client
+        self.spreadsheet_id = spreadsheet_id
+        self.worksheet = worksheet
+        self.chunk_rows = chunk_rows
+        self.retry = retry or RetryPolicy()
+        self.account_email = account_email
+        self._sheet = gspread.utils.absolute_range_name(worksheet)  # 'Prospects'
+        self._header: list[str] | None = None
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Any,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        window: float = 60.0,
+    ) -> GoogleSheetStore:
+        """Build from ``hub.config.Settings`` (duck-typed: ``sheets`` never imports ``hub``)."""
+        info = load_service_account_info(
+            settings.google_service_account_file,
+            settings.google_service_account_json.get_secret_value(),
+        )
+        if settings.google_token_url.rstrip("/") != info.get("token_uri", "").rstrip("/"):
+            info["token_uri"] = settings.google_token_url  # HUB_GOOGLE_TOKEN_URL wins
+        try:
+            credentials = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+        except (ValueError, KeyError) as exc:
+            raise StoreError(
+                "the service-account key could not be loaded (check GOOGLE_SERVICE_ACCOUNT_FILE "
+                f"or GOOGLE_SERVICE_ACCOUNT_JSON): {type(exc).__name__}"
+            ) from None
+        session = rebased_session(credentials, settings.sheets_api_url)
+        client = gspread.Client(auth=credentials, session=session, http_client=PacedHTTPClient)
+        client.set_timeout(TIMEOUT)
+        http = client.http_client
+        assert isinstance(http, PacedHTTPClient)
+        http.read_limiter = SlidingWindowLimiter(
+            settings.sheets_rate, window, clock=clock, sleep=sleep
+        )
+        http.write_limiter = SlidingWindowLimiter(
+            settings.sheets_rate, window, clock=clock, sleep=sleep
+        )
+        return cls(
+            client,
+            settings.sheet_id,
+            settings.worksheet,
+            chunk_rows=settings.sheets_chunk_rows,
+            retry=RetryPolicy(sleep=sleep),
+            account_email=info.get("client_email", ""),
+        )
+
+    # --- plumbing -----------------------------------------------------------------------------
+    def _run(self, what: str, operation: Callable[[], Any]) -> Any:
+        """Run ``operation`` with retries; turn what is left into a StoreError that says why."""
+        try:
+            return self.retry.run(operation, what=what)
+        except APIError as exc:
+            raise StoreError(self._explain(exc, what)) from None
+        except RefreshError as exc:
+            raise StoreError(
+                f"could not {what}: the service account got no access token ({exc.args[0]}); "
+                "check GOOGLE_SERVICE_ACCOUNT_FILE / GOOGLE_SERVICE_ACCOUNT_JSON and "
+                "HUB_GOOGLE_TOKEN_URL"
+            ) from None
+        except Exception as exc:
+            if is_transient(exc):
+                raise StoreError(
+                    f"could not {what}: Google Sheets did not answer after "
+                    f"{self.retry.attempts} attempts ({type(exc).__name__}); check the network "
+                    "and HUB_SHEETS_API_URL"
+                ) from None
+            raise
+
+    def _explain(self, exc: APIError, what: str) -> str:
+        code, message = status_of(exc), exc.error.get("message", "")
+        where = f"spreadsheet {self.spreadsheet_id!r}"
+        if code == 403:
+            who = self.account_email or "the service account"
+            return (
+                f"could not {what}: Google refused access to {where} (403 {message}). Share the "
+                f"sheet with {who} as Editor, and check HUB_SHEET_ID"
+            )
+        if code == 404:
+            return f"could not {what}: {where} was not found (404); check HUB_SHEET_ID"
+        if code == 400 and "parse range" in message:
+            return (
+                f"could not {what}: no worksheet named {self.worksheet!r} in {where}; check "
+                "HUB_WORKSHEET or run `hub sheet init` to create it"
+            )
+        return f"could not {what}: Google Sheets answered {code}: {message}"
+
+    def _get(self, a1: str) -> list[list[str]]:
+        found = self._http.values_get(
+            self.spreadsheet_id, f"{self._sheet}!{a1}" if a1 else self._sheet
+        )
+        return found.get("values", [])
+
+    def _write(self, data: list[dict]) -> None:
+        if data:
+            body = {"valueInputOption": "RAW", "data": data}  # RAW: a scraped "=..." stays text
+            self._http.values_batch_update(self.spreadsheet_id, body)
+
+    def _read_columns(self, names: Iterable[str]) -> tuple[list[str], dict[str, list[str]]]:
+        """Header plus the named columns, in one batchGet (a second if columns moved)."""
+        wanted = list(dict.fromkeys(names))
+        if self._header is None:
+            self._header = _header_of(self._get("1:1"))
+        for _ in range(2):
+            header = self._header
+            present = [n for n in wanted if n in header]
+            ranges = [f"{self._sheet}!1:1"] + [
+                f"{self._sheet}!{column_letters(header.index(n))}2:{column_letters(header.index(n))}"
+                for n in present
+            ]
+            found = self._http.values_batch_get(self.spreadsheet_id, ranges)["valueRanges"]
+            now = _header_of(found[0].get("values", []))
+            if all(now.index(n) == header.index(n) if n in now else False for n in present):
+                self._header = now
+                return now, {
+                    n: [line[0] if line else "" for line in vr.get("values", [])]
+                    for n, vr in zip(present, found[1:], strict=True)
+                }
+            self._header = now  # someone moved columns since we looked: map again
+        raise StoreError("the header keeps changing while the hub reads it; try again")
+
+    # --- schema -------------------------------------------------------------------------------
+    def header(self) -> list[str]:
+        with self._lock:
+            self._header = self._run("read the header", lambda: _header_of(self._get("1:1")))
+            return list(self._header)
+
+    def ensure_schema(self, *, dry_run: bool = False) -> SchemaReport:
+        with self._lock:
+            return self._run("check the header", lambda: self._migrate(dry_run))
+
+    def _migrate(self, dry_run: bool) -> SchemaReport:
+        meta = self._http.fetch_sheet_metadata(self.spreadsheet_id)
+        props = next(
+            (s["properties"] for s in meta["sheets"] if s["properties"]["title"] == self.worksheet),
+            None,
+        )
+        if props is None:
+            if dry_run:
+                return SchemaReport(added_columns=list(HUB_COLUMNS))
+            props = self._add_worksheet()
+        values = self._get("")
+        header = _header_of(values)
+        report = SchemaReport(added_columns=missing_columns(header))
+        new_header = header + report.added_columns
+        id_col = new_header.index("hub_id")
+        needs_id = [
+            number
+            for number, line in enumerate(values[1:], start=2)
+            if any(cell != "" for cell in line) and not (line[id_col] if id_col < len(line) else "")
+        ]
+        report.ids_assigned = len(needs_id)
+        if dry_run:
+            return report
+        grid_cols = props["gridProperties"]["columnCount"]
+        if len(new_header) > grid_cols:  # grow the grid first, or the header write is a 400
+            self._http.batch_update(
+                self.spreadsheet_id,
+                {"requests": [_append_columns(props["sheetId"], len(new_header) - grid_cols)]},
+            )
+        cells = [(1, len(header) + i, name) for i, name in enumerate(report.added_columns)]
+        cells += [(number, id_col, new_hub_id()) for number in needs_id]
+        self._write(a1_ranges(self._sheet, cells))
+        self._header = new_header
+        return report
+
+    def _add_worksheet(self) -> dict:
+        grid = {"rowCount": 1000, "columnCount": len(HUB_COLUMNS)}
+        request = {"addSheet": {"properties": {"title": self.worksheet, "gridProperties": grid}}}
+        reply = self._http.batch_update(self.spreadsheet_id, {"requests": [request]})
+        return reply["replies"][0]["addSheet"]["properties"]
+
+    def _require_columns(self, names: Iterable[str]) -> None:
+        """A hub column a person deleted is put back (at the end) before writing to it."""
+        if self._header is None:
+            self._header = _header_of(self._run("read the header", lambda: self._get("1:1")))
+        if any(n in HUB_COLUMNS and n not in self._header for n in names):
+            self.ensure_schema()
+
+    # --- reading ------------------------------------------------------------------------------
+    def rows(self) -> list[Row]:
+        with self._lock:
+            values = self._run("read the sheet", lambda: self._get(""))
+        self._header = header = _header_of(values)
+        position = {name: i for i, name in reversed(list(enumerate(header))) if name}
+        found: list[Row] = []
+        for line in values[1:]:
+            row = {n: line[i] for n, i in position.items() if i < len(line) and line[i] != ""}
+            if row.get("hub_id"):
+                found.append(row)
+        return found
+
+    # --- writing ------------------------------------------------------------------------------
+    def append(
+        self, rows: Iterable[Mapping[str, object]], *, dedupe_by_domain: bool = True
+    ) -> AppendReport:
+        rows = list(rows)
+        if not rows:
+            return AppendReport()
+        with self._lock:
+            _, cols = self._run("read domains", lambda: self._read_columns(["domain"]))
+            known = {normalise_domain(d) for d in cols.get("domain", []) if d}
+            fresh, skipped = prepare_new_rows(rows, known, dedupe_by_domain=dedupe_by_domain)
+            self._require_columns({c for row in fresh for c in row})
+            for start in range(0, len(fresh), self.chunk_rows):
+                self._append_chunk(fresh[start : start + self.chunk_rows])
+        return AppendReport(added=[row["hub_id"] for row in fresh], duplicates=skipped)
+
+    def _append_chunk(self, chunk: list[Row]) -> None:
+        attempts = 0
+
+        def once() -> None:
+            nonlocal attempts
+            attempts += 1
+            todo = chunk
+            if attempts > 1:  # the last try may have landed before its answer was lost
+                _, cols = self._read_columns(["hub_id"])
+                there = set(cols.get("hub_id", []))
+                todo = [row for row in chunk if row["hub_id"] not in there]
+                if not todo:
+                    return
+            header = self._header or []
+            width = max(header.index(c) for row in todo for c in row if c in header) + 1
+            values = [[row.get(name, "") for name in header[:width]] for row in todo]
+            self._http.values_append(
+                self.spreadsheet_id,
+                f"{self._sheet}!A1",
+                params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+                body={"values": values},
+            )
+
+        self._run("append rows", once)
+
+    def update(self, changes: Mapping[str, Mapping[str, object]]) -> WriteReport:
+        report = WriteReport()
+        if not changes:
+            return report
+        with self._lock:
+            self._require_columns({c for wanted in changes.values() for c in wanted})
+            ids = list(changes)
+            for start in range(0, len(ids), self.chunk_rows):
+                chunk = ids[start : start + self.chunk_rows]
+                part = self._run("write results", lambda c=chunk: self._write_chunk(c, changes))
+                report.written += part.written
+                report.missing += part.missing
+                report.protected.update(part.protected)
+        if report.missing:
+            log.warning("rows gone from the sheet, not written: %s", ", ".join(report.missing))
+        return report
+
+    def _write_chunk(self, ids: list[str], changes: Mapping[str, Mapping[str, object]]):
+        """One attempt: re-read ids and guard columns, then one RAW batchUpdate."""
+        report = WriteReport()
+        header, cols = self._read_columns(["hub_id", *_GUARD_COLUMNS])
+        position = {name: i for i, name in reversed(list(enumerate(header))) if name}
+        row_of: dict[str, int] = {}
+        for number, hub_id in enumerate(cols.get("hub_id", []), start=2):
+            row_of.setdefault(hub_id, number)  # a copied row keeps the first one's results
+        now = utc_now_text()
+        cells: list[tuple[int, int, str]] = []
+        for hub_id in ids:
+            number = row_of.get(hub_id) if hub_id else None
+            if number is None:
+                report.missing.append(hub_id)
+                continue
+            current = {g: _at(cols.get(g, []), number - 2) for g in _GUARD_COLUMNS}
+            allowed = writable_changes(current, changes[hub_id])
+            kept = [c for c in changes[hub_id] if c not in allowed]
+            if kept:
+                report.protected[hub_id] = kept
+            allowed = {k: v for k, v in allowed.items() if k in position}
+            if not allowed:
+                continue
+            if "updated_at" in position:
+                allowed["updated_at"] = now
+            cells += [(number, position[k], v) for k, v in allowed.items()]
+            report.written.append(hub_id)
+        self._write(a1_ranges(self._sheet, cells))
+        return report
+
+
+def _header_of(values: list[list[str]]) -> list[str]:
+    header = [str(cell).strip() for cell in values[0]] if values else []
+    while header and not header[-1]:
+        header.pop()
+    return header
+
+
+def _at(column: list[str], index: int) -> str:
+    return column[index] if 0 <= index < len(column) else ""
+
+
+def _append_columns(sheet_id: int, count: int) -> dict:
+    return {"appendDimension": {"sheetId": sheet_id, "dimension": "COLUMNS", "length": count}}
+
+
+__all__ = ["GOOGLE_SHEETS_URL", "SCOPES", "GoogleSheetStore", "PacedHTTPClient"]

@@ -1,0 +1,30 @@
+"""A clock tests can compress: ``sleep`` moves time forward instead of waiting.
+
+Share one instance between the Sheets emulator's quota window and the store's limiter and
+retry sleeps, and a run that would take minutes of real pacing finishes at once, with every
+decision (wait, retry, 429) still made by the real code.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_000.0):
+        self._now = start
+        self._lock = threading.Lock()
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self._now += max(seconds, 0.0)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
