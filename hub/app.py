@@ -1,18 +1,42 @@
-"""The app factory: the one place where store, state, runner, routes and webhooks meet."""
+"""The app factory: the one place where store, state, runner, routes and webhooks meet.
+
+Start-up (lifespan): build the services (store, durable state, providers), migrate the sheet's
+header, start the job runner (which resumes unfinished jobs), the tick loop, the outbound event
+delivery loop, and re-process DataForSEO callbacks persisted but not processed before a crash.
+Routes: ``/healthz``, ``/readyz``, ``/openapi.json``, ``/api`` (bearer keys), the webhook routes
+(``/webhooks/...``, capability tokens signed with ``HUB_SECRET_KEYS`` or the embedded key file),
+and ``/u/{token}`` (unsubscribe) when ``hub.unsubscribe`` is part of the build.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import importlib
+import logging
 from importlib import resources
+from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute
 
+import hub.inbox  # registers the internal import_rows / row_changed jobs
+import hub.tick  # registers the internal tick job
+from hub.api import EXCEPTION_HANDLERS, api_routes
 from hub.config import Settings, load_settings
+from hub.events_out import EventDelivery
+from hub.inbox import Inbox
+from hub.jobs import JobRunner
 from hub.services import Services, build_services
+from hub.state import State
+from hub.state_keys import secret_keys_for
 from sheets.csvio import import_csv
+from webhooks.events import Acceptance, Delivery, InboundEvent
+from webhooks.routes import WebhookConfig, webhook_routes
+
+log = logging.getLogger("hub.app")
+
+__all__ = ["create_app", "load_demo_prospects", "secret_keys_for"]
 
 
 def load_demo_prospects(services: Services) -> int:
@@ -24,23 +48,80 @@ def load_demo_prospects(services: Services) -> int:
         return len(import_csv(services.store, path).added)
 
 
+class _LiveServices:
+    """Stands in for the services while routes are built (they exist only once the lifespan
+    has started); attribute access is forwarded to the real ones at request time."""
+
+    def __init__(self, app: Starlette):
+        self._app = app
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._app.state.services, name)
+
+
+def _optional_routes(module: str, services: Any) -> list[BaseRoute]:
+    try:
+        factory = importlib.import_module(module).routes
+    except (ImportError, AttributeError):
+        log.info("%s is not part of this build; its routes are not mounted", module)
+        return []
+    return list(factory(services))
+
+
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Starlette:
     settings = settings or load_settings()
+    keys = secret_keys_for(settings)  # read (or created) once: tokens need a stable key
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         built = services or build_services(settings)
-        built.store.ensure_schema()
+        if built.state is None:
+            built.state = State.from_settings(settings)
+        await asyncio.to_thread(built.store.ensure_schema)
         if settings.load_demo:
-            load_demo_prospects(built)
-        app.state.services = built
+            await asyncio.to_thread(load_demo_prospects, built)
+        runner = JobRunner(built)
+        built.runner = runner
+        inbox = Inbox(built, runner)
+        delivery = EventDelivery.from_settings(built.state, settings)
+        app.state.services, app.state.runner, app.state.inbox = built, runner, inbox
+        await runner.start()
+        background = [asyncio.create_task(hub.tick.tick_loop(built, runner, settings.tick_minutes))]
+        if delivery is not None:
+            background.append(asyncio.create_task(delivery.run()))
+        await inbox.resume_unprocessed()
         try:
             yield
         finally:
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await runner.stop()
+            await inbox.drain()
+            if delivery is not None:
+                await delivery.aclose()
             if services is None:
                 built.close()
 
-    async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
+    async def accept(event: InboundEvent) -> Acceptance:
+        return await app.state.inbox.accept(event)
 
-    return Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
+    def record(delivery: Delivery) -> None:
+        app.state.inbox.record(delivery)
+
+    webhook_config = WebhookConfig(
+        secret_keys=lambda: keys,
+        require_signature=settings.require_signature,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app = Starlette(lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    routes = [
+        *api_routes(lambda: settings.api_keys),
+        *webhook_routes(webhook_config, accept, record),
+        *_optional_routes("hub.unsubscribe", _LiveServices(app)),
+    ]
+    app.router.routes.extend(routes)
+    app.state.secret_keys = keys
+    return app

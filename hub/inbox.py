@@ -1,0 +1,212 @@
+"""Accepting inbound events: the ``accept`` and ``record`` callbacks handed to ``webhooks.routes``.
+
+Every delivery is persisted BEFORE it is acknowledged: the inbox row and its job are written in
+one transaction (``State.persist_inbound``), de-duplicated by ``event.dedupe_key`` within its
+window. Make actions map to jobs; DataForSEO callbacks are persisted and answered at once
+(DataForSEO drops a callback after 10 s) and processed right after the answer, and again on
+start-up if the process died in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import inspect
+import logging
+from typing import Any
+
+from hub.jobs import ChainTo, internal_stage
+from hub.stages.base import JOB_TYPES, StageContext, StageResult
+from sheets.columns import HUMAN_TERMINAL_STATUSES
+from webhooks.events import Acceptance, Delivery, InboundEvent, Refused
+
+log = logging.getLogger("hub.inbox")
+
+# Make actions that are not a pipeline stage but still run durably through the runner.
+INTERNAL_ACTIONS = ("import_rows", "row_changed", "tick")
+# Rows in these states have nowhere to go (terminal, or an outcome only reconciliation decides).
+STOPPED_STATUSES = frozenset(
+    {*HUMAN_TERMINAL_STATUSES, "unsubscribed", "bounced", "replied", "no_email", "sending"}
+)
+
+
+class Inbox:
+    def __init__(self, services: Any, runner: Any):
+        self.services = services
+        self.runner = runner
+        self.state = services.state
+        self._processing: set[asyncio.Task] = set()
+
+    # --- the callbacks ---------------------------------------------------------------------
+    async def accept(self, event: InboundEvent) -> Acceptance:
+        if event.source == "make":
+            return await self._accept_make(event)
+        if event.source.startswith("dataforseo"):
+            return await self._accept_dataforseo(event)
+        raise Refused(400, f"this hub does not accept events from {event.source!r}")
+
+    def record(self, delivery: Delivery) -> None:
+        self.state.record_delivery(
+            at=delivery.at.isoformat(),
+            route=delivery.route,
+            action=delivery.action,
+            verdict=delivery.verdict,
+            status=delivery.status,
+            reason=delivery.reason,
+            job_id=delivery.job_id,
+        )
+
+    # --- Make.com ------------------------------------------------------------------------
+    async def _accept_make(self, event: InboundEvent) -> Acceptance:
+        if event.action not in JOB_TYPES and event.action not in INTERNAL_ACTIONS:
+            raise Refused(400, f"unknown action {event.action!r}")
+        params = dict(event.payload or {})
+        saved = await asyncio.to_thread(
+            self.state.persist_inbound,
+            source=event.source,
+            action=event.action,
+            payload=event.payload,
+            dedupe_key=event.dedupe_key,
+            window_seconds=event.dedupe_window_seconds,
+            received_at=event.received_at.timestamp(),
+            job=(event.action, params),
+            tag=event.tag,
+        )
+        return Acceptance(job_id=saved.job_id, duplicate=saved.duplicate)
+
+    # --- DataForSEO ------------------------------------------------------------------------
+    async def _accept_dataforseo(self, event: InboundEvent) -> Acceptance:
+        if not event.job_id or not event.task_id:
+            raise Refused(400, "the callback names no task id (the ?id= query parameter)")
+        if not await self._is_known_task(event.job_id, event.task_id):
+            raise Refused(
+                404,
+                f"task {event.task_id} was not created by this hub for this job; nothing done",
+            )
+        saved = await asyncio.to_thread(
+            self.state.persist_inbound,
+            source=event.source,
+            action=event.action,
+            payload=event.payload,
+            dedupe_key=event.dedupe_key,
+            window_seconds=event.dedupe_window_seconds,
+            received_at=event.received_at.timestamp(),
+            job_id=event.job_id,
+            task_id=event.task_id,
+            tag=event.tag,
+        )
+        if not saved.duplicate:
+            self._process_later(saved.inbox_seq, event)
+        return Acceptance(job_id=event.job_id, duplicate=saved.duplicate)
+
+    async def _is_known_task(self, job_id: str, task_id: str) -> bool:
+        try:
+            tasks = importlib.import_module("hub.discovery.tasks")
+        except ImportError:
+            log.warning("hub.discovery is not installed: refusing DataForSEO task %s", task_id)
+            return False
+        known = tasks.is_known_task(self.services, job_id, task_id)
+        return bool(await known) if inspect.isawaitable(known) else bool(known)
+
+    def _process_later(self, inbox_seq: int | None, event: InboundEvent) -> None:
+        task = asyncio.create_task(self._process(inbox_seq, event))
+        self._processing.add(task)  # keep a reference until done (asyncio holds weak refs)
+        task.add_done_callback(self._processing.discard)
+
+    async def _process(self, inbox_seq: int | None, event: InboundEvent) -> None:
+        try:
+            callbacks = importlib.import_module("hub.discovery.callbacks")
+        except ImportError:
+            log.warning("hub.discovery is not installed: DataForSEO callback kept unprocessed")
+            return
+        error = None
+        try:
+            await callbacks.process_callback(self.services, self.runner, event)
+        except Exception as exc:  # kept in the inbox row; the sweep fetches the task again
+            log.exception("processing DataForSEO task %s failed", event.task_id)
+            error = f"{type(exc).__name__}: {exc}"
+        if inbox_seq is not None:
+            await asyncio.to_thread(self.state.mark_inbound_processed, inbox_seq, error)
+
+    async def resume_unprocessed(self) -> int:
+        """Process DataForSEO callbacks persisted before a crash but never processed."""
+        pending = await asyncio.to_thread(self.state.unprocessed_inbound, "dataforseo")
+        for row in pending:
+            event = InboundEvent(
+                source=row["source"],
+                action=row["action"],
+                payload=row["payload"],
+                dedupe_key=row["dedupe_key"] or "",
+                dedupe_window_seconds=0,
+                received_at=_utc(row["received_at"]),
+                job_id=row["job_id"],
+                task_id=row["task_id"],
+                tag=row["tag"],
+            )
+            self._process_later(row["seq"], event)
+        return len(pending)
+
+    async def drain(self) -> None:
+        """Wait for callbacks being processed (shutdown, tests)."""
+        while self._processing:
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*list(self._processing), return_exceptions=True)
+
+
+def _utc(ts: float):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC)
+
+
+# --- internal jobs the Make actions map to ----------------------------------------------------
+@internal_stage("import_rows")
+async def import_rows(ctx: StageContext) -> StageResult:
+    """Append the rows Make sent (de-duplicated by domain); then enrichment follows."""
+    rows = [row for row in ctx.params.get("rows") or [] if isinstance(row, dict)]
+    ctx.report_progress(0, len(rows))
+    report = await asyncio.to_thread(ctx.store.append, rows, dedupe_by_domain=True)
+    ctx.report_progress(len(rows), len(rows))
+    summary = {
+        "received": len(rows),
+        "added": len(report.added),
+        "duplicates": len(report.duplicates),
+    }
+    # Nothing new: no point waking the whole chain.
+    return StageResult(summary=summary, chain=bool(report.added))
+
+
+def next_stage_for(row: dict[str, str]) -> str | None:
+    """The stage that moves this row on, from its state (None: it has nowhere to go)."""
+    status = row.get("outreach_status", "") or "pending"
+    if status in STOPPED_STATUSES:
+        return None
+    if status == "sent":
+        return "followup"
+    if status == "drafted":
+        return "send"
+    if status == "pending" or not row.get("contact_email", ""):
+        return "enrich"
+    if not row.get("score", ""):
+        return "score"
+    if status == "enriched" or not (row.get("draft_subject", "") and row.get("draft_body", "")):
+        return "draft"
+    return "send"
+
+
+@internal_stage("row_changed")
+async def row_changed(ctx: StageContext) -> StageResult:
+    """A person changed a row (Make "Watch Changes"): queue that row's next stage."""
+    hub_id = str(ctx.params.get("hub_id", ""))
+    row = await asyncio.to_thread(ctx.store.get, hub_id) if hub_id else None
+    if row is None:
+        return StageResult(
+            summary={"hub_id": hub_id, "next_stage": None, "reason": "no row has this hub_id"},
+            chain=False,
+        )
+    stage = next_stage_for(row)
+    summary = {"hub_id": hub_id, "status": row.get("outreach_status", ""), "next_stage": stage}
+    if stage is None:
+        return StageResult(summary=summary, chain=False)
+    return ChainTo(summary=summary, next_job=(stage, {"prospect_ids": [hub_id]}))

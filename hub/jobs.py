@@ -1,0 +1,408 @@
+"""The job runner: durable jobs from ``hub.state``, run by in-process asyncio workers.
+
+- At most ``settings.job_concurrency`` jobs at once, and at most ONE job of a type per state DB
+  (so per store), also across processes: a job runs under a lease in the DB that a heartbeat
+  extends; a second job of the type waits until the lease is released or expires.
+- On start-up, pending jobs and running jobs whose process is gone run again; stages are
+  idempotent by row state, so a re-run only does what was left.
+- Cancel is cooperative: the stage calls ``ctx.check_cancelled()`` between chunks.
+- A finished job queues its chained successor (discover/import -> enrich -> score -> draft ->
+  send when auto-send is on) and its ``job.completed``/``job.failed`` event in the same
+  transaction that marks it finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.errors import BadRequest, HubError
+from hub.stages.base import JOB_TYPES, STAGES, JobCancelled, StageContext, StageResult
+
+log = logging.getLogger("hub.jobs")
+
+# discover -> enrich -> score -> draft (-> send with auto-send). import_rows is the inbox's
+# internal job for rows that arrive by webhook: it chains like discovery.
+CHAIN = {"discover": "enrich", "import_rows": "enrich", "enrich": "score", "score": "draft"}
+# Params a chained job inherits from its parent.
+INHERITED_PARAMS = ("auto_send", "prospect_ids")
+
+# Jobs that are not pipeline stages but run through the runner so they are durable too
+# (registered by hub.inbox and hub.tick with :func:`internal_stage`).
+INTERNAL_STAGES: dict[str, Callable[[StageContext], Awaitable[StageResult]]] = {}
+
+
+def internal_stage(job_type: str):
+    def register(fn):
+        INTERNAL_STAGES[job_type] = fn
+        return fn
+
+    return register
+
+
+@dataclass
+class ChainTo(StageResult):
+    """A result that names its successor explicitly (``row_changed`` -> that row's stage)."""
+
+    next_job: tuple[str, dict[str, Any]] | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+# --- who holds a lease ---------------------------------------------------------------------
+_HOST = socket.gethostname()
+_LIVE_RUNNERS: set[str] = set()  # nonces of runners alive in this process
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A killed child nobody reaped yet is a zombie: dead for our purposes.
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as handle:
+        return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def owner_dead(owner: str) -> bool:
+    """True when the lease holder is certainly gone (same host, process or runner ended).
+    Holders on another host are trusted until their lease expires."""
+    try:
+        host, pid_text, nonce = owner.rsplit(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if host != _HOST:
+        return False
+    if pid == os.getpid():
+        return nonce not in _LIVE_RUNNERS
+    return not _pid_alive(pid)
+
+
+class JobRunner:
+    def __init__(
+        self,
+        services: Any,
+        *,
+        lease_seconds: float = 30.0,
+        poll_interval: float = 0.5,
+        concurrency: int | None = None,
+    ):
+        self.services = services
+        self.state = services.state
+        self.settings = services.settings
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.concurrency = concurrency or self.settings.job_concurrency
+        self._nonce = uuid.uuid4().hex[:8]
+        self.owner = f"{_HOST}:{os.getpid()}:{self._nonce}"
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._running_types: set[str] = set()
+        self._cancel_flags: set[str] = set()
+        self._progress_written: dict[str, float] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._background: list[asyncio.Task] = []
+        self._stopping = False
+        _LIVE_RUNNERS.add(self._nonce)
+
+    # --- life cycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the dispatcher and heartbeat; unfinished jobs are picked up at once."""
+        self._bind_loop()
+        self._stopping = False
+        self._background = [
+            asyncio.create_task(self._dispatch_loop(), name="hub-jobs-dispatch"),
+            asyncio.create_task(self._heartbeat_loop(), name="hub-jobs-heartbeat"),
+        ]
+
+    def _bind_loop(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._wake = asyncio.Event()
+            self.state.on_change(self._on_state_change)
+        _LIVE_RUNNERS.add(self._nonce)
+
+    async def stop(self) -> None:
+        """Stop taking jobs; interrupted jobs go back to pending for the next start."""
+        self._stopping = True
+        for task in [*self._background, *self._tasks.values()]:
+            task.cancel()
+        for task in [*self._background, *self._tasks.values()]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._background.clear()
+        _LIVE_RUNNERS.discard(self._nonce)
+
+    def _on_state_change(self, kind: str) -> None:
+        if kind != "job" or self._loop is None or self._loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    # --- public API ----------------------------------------------------------------------
+    async def submit(
+        self,
+        job_type: str,
+        params: dict[str, Any] | None = None,
+        *,
+        source: str = "api",
+        parent_id: str | None = None,
+    ) -> str:
+        if job_type not in JOB_TYPES and job_type not in INTERNAL_STAGES:
+            raise BadRequest(f"unknown job type {job_type!r}; expected one of {JOB_TYPES}")
+        return await asyncio.to_thread(
+            self.state.insert_job, job_type, params or {}, source=source, parent_id=parent_id
+        )
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        return self.state.get_job(job_id)
+
+    def list(
+        self, job_type: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        return self.state.list_jobs(job_type, status, limit=limit)
+
+    async def cancel(self, job_id: str) -> dict[str, Any] | None:
+        job = await asyncio.to_thread(self.state.request_cancel, job_id)
+        if job is not None and job_id in self._tasks:
+            self._cancel_flags.add(job_id)
+        return job
+
+    async def finish_job(
+        self, job_id: str, result: dict[str, Any] | None, *, error: str | None = None
+    ) -> bool:
+        """End a job left running by a stage that returned ``waiting=True`` (DataForSEO
+        callbacks and the recovery sweep call this). False if it had already ended."""
+        job = await asyncio.to_thread(self.state.get_job, job_id)
+        if job is None or job["status"] not in ("pending", "running"):
+            return False
+        status = "failed" if error else "completed"
+        outcome = StageResult(summary=result or {})
+        child = None if error else self._next_job(job, outcome)
+        finished, _ = await asyncio.to_thread(
+            self.state.finish,
+            job_id,
+            status,
+            result=result,
+            error=error,
+            child=child,
+            event=self._event(job, status, result, error),
+        )
+        return finished
+
+    async def run_inline(
+        self,
+        job_type: str,
+        params: dict[str, Any] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+        *,
+        chain: bool = False,
+        source: str = "cli",
+    ) -> dict[str, Any]:
+        """Run one job in this process now (the CLI), waiting for its type's lease if the
+        server is running one. Without ``chain`` no successor is queued."""
+        self._bind_loop()
+        job_id = await self.submit(job_type, params, source=source)
+        while True:
+            job = await asyncio.to_thread(
+                self.state.claim_job, job_id, self.owner, self.lease_seconds, owner_dead
+            )
+            if job is not None:
+                break
+            current = self.get(job_id)
+            if current is None or current["status"] != "pending":
+                return current or {}
+            await asyncio.sleep(self.poll_interval)  # another process holds the type's lease
+        heartbeat = asyncio.create_task(self._heartbeat_loop())
+        try:
+            await self._execute(job, on_progress=on_progress, chain=chain)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        return self.get(job_id) or {}
+
+    # --- dispatching ---------------------------------------------------------------------
+    async def _dispatch_loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self._dispatch_once()
+            except Exception:  # a DB hiccup must not kill the runner
+                log.exception("job dispatch failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    async def _dispatch_once(self) -> None:
+        free = self.concurrency - len(self._tasks)
+        if free <= 0:
+            return
+        candidates = await asyncio.to_thread(self.state.runnable_jobs, owner_dead)
+        for candidate in candidates:
+            if free <= 0 or self._stopping:
+                break
+            if candidate["id"] in self._tasks or candidate["job_type"] in self._running_types:
+                continue
+            job = await asyncio.to_thread(
+                self.state.claim_job, candidate["id"], self.owner, self.lease_seconds, owner_dead
+            )
+            if job is None:
+                continue
+            self._running_types.add(job["job_type"])
+            self._tasks[job["id"]] = asyncio.create_task(
+                self._execute(job, chain=True), name=f"hub-job-{job['job_type']}-{job['id']}"
+            )
+            free -= 1
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                asked = await asyncio.to_thread(
+                    self.state.renew_leases, self.owner, self.lease_seconds
+                )
+                self._cancel_flags.update(asked)
+            except Exception:
+                log.exception("lease heartbeat failed")
+
+    # --- running one job -----------------------------------------------------------------
+    def _stage_for(self, job_type: str):
+        fn = STAGES.get(job_type) or INTERNAL_STAGES.get(job_type)
+        if fn is None:
+            raise HubError(
+                f"no stage is registered for job type {job_type!r} (not installed in this build)",
+                code="stage_missing",
+            )
+        return fn
+
+    def _context(self, job: dict[str, Any], on_progress) -> StageContext:
+        job_id = job["id"]
+
+        def report_progress(processed: int, total: int) -> None:
+            if on_progress is not None:
+                on_progress(processed, total)
+            # Throttled: a stage may report per row; the status page needs ~4 updates a second.
+            now = time.monotonic()
+            if processed >= total or now - self._progress_written.get(job_id, 0) > 0.25:
+                self._progress_written[job_id] = now
+                self.state.set_progress(job_id, processed, total)
+
+        return StageContext(
+            job_id=job_id,
+            job_type=job["job_type"],
+            params=dict(job["params"]),
+            services=self.services,
+            report_progress=report_progress,
+            is_cancelled=lambda: job_id in self._cancel_flags,
+            emit=self.state.add_event,
+        )
+
+    async def _execute(self, job: dict[str, Any], *, on_progress=None, chain: bool) -> None:
+        job_id, job_type = job["id"], job["job_type"]
+        if job["cancel_requested"]:
+            self._cancel_flags.add(job_id)
+        try:
+            ctx = self._context(job, on_progress)
+            try:
+                ctx.check_cancelled()
+                result = await self._stage_for(job_type)(ctx)
+            except JobCancelled:
+                await self._finish(job, "cancelled", None, "cancelled on request", chain=False)
+            except asyncio.CancelledError:
+                # The runner is stopping: hand the job back; the next start runs it again.
+                await asyncio.shield(asyncio.to_thread(self.state.release_job, job_id, self.owner))
+                raise
+            except Exception as exc:
+                message = (
+                    exc.message if isinstance(exc, HubError) else f"{type(exc).__name__}: {exc}"
+                )
+                log.exception("job %s (%s) failed", job_id, job_type)
+                await self._finish(job, "failed", None, message, chain=False)
+            else:
+                if result.waiting:
+                    await asyncio.to_thread(
+                        self.state.set_waiting, job_id, self.owner, result.summary
+                    )
+                else:
+                    await self._finish(job, "completed", result, None, chain=chain)
+        finally:
+            self._tasks.pop(job_id, None)
+            self._running_types.discard(job_type)
+            self._cancel_flags.discard(job_id)
+            self._progress_written.pop(job_id, None)
+            if self._wake is not None:
+                self._wake.set()
+
+    async def _finish(
+        self,
+        job: dict[str, Any],
+        status: str,
+        result: StageResult | None,
+        error: str | None,
+        *,
+        chain: bool,
+    ) -> None:
+        summary = result.summary if result is not None else None
+        child = self._next_job(job, result) if chain and result is not None else None
+        event = self._event(job, status, summary, error) if status != "cancelled" else None
+        await asyncio.to_thread(
+            self.state.finish,
+            job["id"],
+            status,
+            result=summary,
+            error=error,
+            owner=self.owner,
+            child=child,
+            event=event,
+        )
+
+    def _next_job(self, job: dict[str, Any], result: StageResult) -> tuple[str, dict] | None:
+        if isinstance(result, ChainTo):
+            return result.next_job
+        if not result.chain:
+            return None
+        params = job.get("params") or {}
+        successor = CHAIN.get(job["job_type"])
+        if job["job_type"] == "draft" and (
+            truthy(params.get("auto_send")) or self.settings.auto_send
+        ):
+            successor = "send"
+        if successor is None:
+            return None
+        return successor, {k: params[k] for k in INHERITED_PARAMS if k in params}
+
+    @staticmethod
+    def _event(
+        job: dict[str, Any], status: str, result: Any, error: str | None
+    ) -> tuple[str, dict[str, Any]] | None:
+        if status not in ("completed", "failed"):
+            return None
+        return (
+            f"job.{status}",
+            {
+                "job_id": job["id"],
+                "job_type": job["job_type"],
+                "status": status,
+                "source": job.get("source"),
+                "parent_job_id": job.get("parent_id"),
+                "result": result,
+                "error": error,
+            },
+        )

@@ -1,0 +1,217 @@
+"""The inbox (durable, de-duplicated inbound events), the delivery log and the outbound
+event outbox with its attempt log."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hub.state_codec import dumps, iso, loads, new_id
+
+
+@dataclass(frozen=True)
+class Persisted:
+    """What :meth:`EventsMixin.persist_inbound` did with a delivery."""
+
+    job_id: str | None
+    duplicate: bool
+    inbox_seq: int | None  # None for a duplicate
+
+
+class EventsMixin:
+    # provided by hub.state.State
+    now: Callable[[], float]
+    tx: Any
+    query: Any
+    _notify: Any
+    deliver_events: bool
+    max_deliveries: int
+    insert_job_in: Any
+
+    # --- inbox ---------------------------------------------------------------------------
+    def persist_inbound(
+        self,
+        *,
+        source: str,
+        action: str,
+        payload: Any,
+        dedupe_key: str | None,
+        window_seconds: float,
+        received_at: float,
+        job: tuple[str, dict[str, Any]] | None = None,
+        job_id: str | None = None,
+        task_id: str | None = None,
+        tag: str | None = None,
+    ) -> Persisted:
+        """Persist a delivery and (with ``job``) queue its job in ONE transaction, unless the
+        same ``dedupe_key`` was seen within its window: then answer with the first job's id."""
+        now = self.now()
+        with self.tx() as db:
+            if dedupe_key:
+                seen = db.execute(
+                    "SELECT job_id, expires_at FROM inbox WHERE dedupe_key=?", (dedupe_key,)
+                ).fetchone()
+                if seen is not None and seen["expires_at"] > now:
+                    return Persisted(seen["job_id"], True, None)
+                if seen is not None:  # the window passed: this one is a new request
+                    db.execute("DELETE FROM inbox WHERE dedupe_key=?", (dedupe_key,))
+            if job is not None:
+                job_id = self.insert_job_in(db, job[0], job[1], source=source)
+            cur = db.execute(
+                "INSERT INTO inbox(dedupe_key, source, action, payload, job_id, task_id, tag, "
+                "received_at, expires_at) VALUES(?,?,?,?,?,?,?,?,?)",
+                (
+                    dedupe_key or None,
+                    source,
+                    action,
+                    dumps(payload),
+                    job_id,
+                    task_id,
+                    tag,
+                    received_at,
+                    now + max(window_seconds, 0),
+                ),
+            )
+            seq = cur.lastrowid
+        if job is not None:
+            self._notify("job")
+        return Persisted(job_id, False, seq)
+
+    def unprocessed_inbound(self, source_prefix: str) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT * FROM inbox WHERE processed_at IS NULL AND source LIKE ? ORDER BY seq",
+            (source_prefix + "%",),
+        )
+        return [{**dict(r), "payload": loads(r["payload"], {})} for r in rows]
+
+    def mark_inbound_processed(self, seq: int, error: str | None = None) -> None:
+        with self.tx() as db:
+            db.execute(
+                "UPDATE inbox SET processed_at=?, error=? WHERE seq=?", (self.now(), error, seq)
+            )
+
+    def purge_inbox(self) -> int:
+        """Drop processed inbox rows whose de-duplication window has passed."""
+        with self.tx() as db:
+            cur = db.execute(
+                "DELETE FROM inbox WHERE expires_at < ? AND (processed_at IS NOT NULL "
+                "OR source NOT LIKE 'dataforseo%')",
+                (self.now(),),
+            )
+        return cur.rowcount
+
+    # --- delivery log --------------------------------------------------------------------
+    def record_delivery(
+        self,
+        *,
+        at: str,
+        route: str,
+        action: str,
+        verdict: str,
+        status: int,
+        reason: str,
+        job_id: str | None = None,
+    ) -> None:
+        with self.tx() as db:
+            cur = db.execute(
+                "INSERT INTO deliveries(at, route, action, verdict, status, reason, job_id) "
+                "VALUES(?,?,?,?,?,?,?)",
+                (at, route, action, verdict, status, reason, job_id),
+            )
+            # keep the last N only; seq is the primary key, so this is an index range delete
+            db.execute(
+                "DELETE FROM deliveries WHERE seq <= ?", (cur.lastrowid - self.max_deliveries,)
+            )
+
+    def list_deliveries(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.query("SELECT * FROM deliveries ORDER BY seq DESC LIMIT ?", (limit,))
+        return [dict(r) for r in rows]
+
+    # --- outbound events -------------------------------------------------------------------
+    def add_event_in(self, db: sqlite3.Connection, event_type: str, data: dict[str, Any]) -> str:
+        now = self.now()
+        event_id = new_id("msg_")
+        body = dumps({"type": event_type, "timestamp": iso(now), "data": data})
+        db.execute(
+            "INSERT INTO outbox(id, event_type, body, created_at, status, next_attempt_at) "
+            "VALUES(?,?,?,?,?,?)",
+            (event_id, event_type, body, now, "pending" if self.deliver_events else "local", now),
+        )
+        return event_id
+
+    def add_event(self, event_type: str, payload: dict[str, Any]) -> str:
+        """Queue an outbound event (``prospect.replied``, ...). Delivered by the events loop
+        when ``HUB_EVENTS_URL`` is set, else kept in the local event log."""
+        with self.tx() as db:
+            event_id = self.add_event_in(db, event_type, payload)
+        self._notify("event")
+        return event_id
+
+    def due_events(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT * FROM outbox WHERE status='pending' AND next_attempt_at <= ? "
+            "ORDER BY next_attempt_at, seq LIMIT ?",
+            (self.now(), limit),
+        )
+        return [dict(r) for r in rows]
+
+    def next_event_due_at(self) -> float | None:
+        found = self.query("SELECT MIN(next_attempt_at) FROM outbox WHERE status='pending'")
+        return found[0][0] if found else None
+
+    def record_attempt(
+        self,
+        event_id: str,
+        *,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: int,
+        outcome: str,
+        next_attempt_at: float | None = None,
+    ) -> None:
+        """Log one delivery attempt; ``outcome`` is delivered | retry | dead."""
+        now = self.now()
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO outbox_attempts(event_id, at, status_code, error, duration_ms) "
+                "VALUES(?,?,?,?,?)",
+                (event_id, now, status_code, error, duration_ms),
+            )
+            if outcome == "delivered":
+                db.execute(
+                    "UPDATE outbox SET status='delivered', attempts=attempts+1, delivered_at=?, "
+                    "last_error=NULL WHERE id=?",
+                    (now, event_id),
+                )
+            elif outcome == "retry":
+                db.execute(
+                    "UPDATE outbox SET attempts=attempts+1, next_attempt_at=?, last_error=? "
+                    "WHERE id=?",
+                    (next_attempt_at, error, event_id),
+                )
+            else:
+                db.execute(
+                    "UPDATE outbox SET status='dead', attempts=attempts+1, last_error=? WHERE id=?",
+                    (error, event_id),
+                )
+
+    def get_event(self, event_id: str) -> dict[str, Any] | None:
+        found = self.query("SELECT * FROM outbox WHERE id=?", (event_id,))
+        return dict(found[0]) if found else None
+
+    def list_events(self, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
+        if status:
+            rows = self.query(
+                "SELECT * FROM outbox WHERE status=? ORDER BY seq DESC LIMIT ?", (status, limit)
+            )
+        else:
+            rows = self.query("SELECT * FROM outbox ORDER BY seq DESC LIMIT ?", (limit,))
+        return [dict(r) for r in rows]
+
+    def event_attempts(self, event_id: str) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT * FROM outbox_attempts WHERE event_id=? ORDER BY seq", (event_id,)
+        )
+        return [dict(r) for r in rows]

@@ -1,0 +1,68 @@
+"""The periodic tick: follow-ups and reply checks, the DataForSEO recovery sweep, housekeeping.
+
+It runs in-process every ``HUB_TICK_MINUTES`` (0 disables it) and whenever Make sends the
+``tick`` action (for users who prefer a Make schedule). The jobs it queues are no-ops when
+nothing is due, and it does not queue a second one while one of the type is still waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from typing import Any
+
+from hub.jobs import internal_stage
+from hub.stages.base import StageContext, StageResult
+
+log = logging.getLogger("hub.tick")
+
+TICK_JOBS = ("followup", "check_replies")
+
+
+async def run_tick(services: Any, runner: Any) -> dict[str, Any]:
+    summary: dict[str, Any] = {"queued": {}, "skipped": [], "swept_tasks": None}
+    for job_type in TICK_JOBS:
+        busy = await asyncio.to_thread(_has_unfinished, services.state, job_type)
+        if busy:
+            summary["skipped"].append(job_type)
+            continue
+        summary["queued"][job_type] = await runner.submit(job_type, {}, source="tick")
+    try:
+        sweep = importlib.import_module("hub.discovery.sweep")
+    except ImportError:
+        log.debug("hub.discovery.sweep is not installed; no DataForSEO sweep")
+    else:
+        try:
+            summary["swept_tasks"] = await sweep.sweep_lost_tasks(services, runner)
+        except Exception:  # the next tick tries again; the jobs above are already queued
+            log.exception("the DataForSEO recovery sweep failed")
+            summary["swept_tasks"] = "failed"
+    summary["purged_inbox_rows"] = await asyncio.to_thread(services.state.purge_inbox)
+    return summary
+
+
+def _has_unfinished(state: Any, job_type: str) -> bool:
+    return bool(state.list_jobs(job_type, "pending", limit=1)) or bool(
+        state.list_jobs(job_type, "running", limit=1)
+    )
+
+
+async def tick_loop(services: Any, runner: Any, minutes: float) -> None:
+    """Tick every ``minutes`` until cancelled (the first tick comes one period after start)."""
+    if minutes <= 0:
+        return
+    while True:
+        await asyncio.sleep(minutes * 60)
+        try:
+            summary = await run_tick(services, runner)
+            log.info("tick: %s", summary)
+        except Exception:
+            log.exception("tick failed; next one in %s min", minutes)
+
+
+@internal_stage("tick")
+async def tick_job(ctx: StageContext) -> StageResult:
+    """The Make ``tick`` action, run durably as a job."""
+    summary = await run_tick(ctx.services, ctx.services.runner)
+    return StageResult(summary=summary, chain=False)
