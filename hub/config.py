@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     excluded_domains: CsvList = Field(
         default_factory=list, validation_alias=_env("HUB_EXCLUDED_DOMAINS")
     )
+    # A task whose callback has not come after this long is fetched by the recovery sweep.
+    discovery_sweep_minutes: float = Field(
+        5.0, ge=0, validation_alias=_env("HUB_DISCOVERY_SWEEP_MINUTES")
+    )
 
     # --- enrichment and scoring -------------------------------------------------------------
     hunter_api_key: SecretStr = Field(SecretStr(""), validation_alias=_env("HUNTER_API_KEY"))

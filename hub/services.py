@@ -70,4 +70,9 @@ def build_services(settings: Settings, *, store: ProspectStore | None = None) ->
     from hub.drafting.factory import build_drafter
 
     services.drafter = build_drafter(settings)
+    from hub.enrich import build_enricher
+    from hub.providers.dataforseo import build_serp
+
+    services.serp = build_serp(settings)
+    services.enricher = build_enricher(settings)
     return services

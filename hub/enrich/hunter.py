@@ -47,6 +47,9 @@ class HunterEnricher:
             }
         return self._clients[loop_id]
 
+    def reset_quota(self) -> None:
+        self.stopped_reason = ""
+
     def _held(self) -> EnrichResult:
         return EnrichResult.held(QUOTA_CODE, self.stopped_reason)
 

@@ -1,0 +1,1 @@
+"""Discovery: DataForSEO SERP tasks -> prospect rows (tasks, ingest, callbacks, sweep)."""
