@@ -133,6 +133,10 @@ class GoogleSheetStore(ProspectStore):
             account_email=info.get("client_email", ""),
         )
 
+    def close(self) -> None:
+        """Close pooled connections (a server shutting down otherwise waits for them)."""
+        self._http.session.close()
+
     # --- plumbing -----------------------------------------------------------------------------
     def _run(self, what: str, operation: Callable[[], Any]) -> Any:
         """Run ``operation`` with retries; turn what is left into a StoreError that says why."""
