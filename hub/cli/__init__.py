@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from hub.cli import run as _run
+from hub.cli import scenarios as _scenarios
 from hub.cli import serve as _serve
 from hub.cli import sheet as _sheet
+from hub.cli import webhook_url as _webhook_url
 
 app = typer.Typer(
     name="hub",
@@ -15,6 +18,10 @@ app = typer.Typer(
 )
 app.command("serve")(_serve.serve)
 app.add_typer(_sheet.app, name="sheet")
+app.add_typer(_scenarios.app, name="scenarios")
+app.add_typer(_run.app, name="run")
+app.command("jobs")(_run.jobs)
+app.command("webhook-url")(_webhook_url.webhook_url)
 
 
 def main() -> None:
