@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 
+# Every hub URL a Make scenario calls contains this path (webhooks.make.PATH).
+HUB_PATH = "/webhooks/make/"
+
 PLACEHOLDER = re.compile(r"__HUB_[A-Z][A-Z0-9_]*__")
 
 # __HUB_URL_DISCOVER__ -> {hub}/webhooks/make/{token for "discover"}; one per Make action.

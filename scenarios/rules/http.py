@@ -12,12 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from scenarios.lint import Finding, LintContext
-from scenarios.markers import ACTION_URL_PREFIX
+from scenarios.markers import ACTION_URL_PREFIX, HUB_PATH
 from scenarios.shapes import HTTP_MODULES
 from scenarios.tree import Site
 
 V4 = "http:MakeRequest"
-HUB_PATH = "/webhooks/make/"
 SIGNATURE_HEADER = "x-hub-signature-256"
 
 
