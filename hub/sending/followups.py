@@ -86,7 +86,8 @@ async def run_followups(
     chunk_size = max(1, int(params.get("chunk_size") or DEFAULT_CHUNK))
     path = SendPath(services, is_cancelled=is_cancelled, clock=clock, rng=rng)
     outcomes: list[Outcome] = []
-    stop: list[Hold | str] = []
+    stop: list[Hold | str] = []  # no further row is planned
+    halt: list[Hold | str] = []  # no further planned row is delivered
     try:
         for start in range(0, len(ids), chunk_size):
             if is_cancelled():
@@ -105,7 +106,9 @@ async def run_followups(
                     if got.changes:
                         writes[got.hub_id] = got.changes
             for item in planned:
-                outcome = await _deliver(path, item, stop, before_thread_check)
+                outcome = await _deliver(path, item, halt, before_thread_check)
+                if halt and not stop:
+                    stop.append(halt[0])
                 outcomes.append(outcome)
                 if outcome.changes:
                     writes[outcome.hub_id] = outcome.changes
@@ -116,8 +119,9 @@ async def run_followups(
         await asyncio.to_thread(path.close)
     summary: dict[str, Any] = {"rows": len(ids), "dry_run": path.dry_run}
     summary.update(summarise(outcomes))
-    if stop and isinstance(stop[0], Hold):
-        summary["stopped"] = stop[0].reason
+    stopped = (halt or stop)[:1]
+    if stopped and isinstance(stopped[0], Hold):
+        summary["stopped"] = stopped[0].reason
     return summary
 
 
@@ -197,13 +201,13 @@ async def _draft(path: SendPath, row: Row, step: int) -> str | Outcome:
 async def _deliver(
     path: SendPath,
     item: Planned,
-    stop: list[Hold | str],
+    halt: list[Hold | str],
     before_thread_check: Callable[[Row], Any] | None,
 ) -> Outcome:
-    if stop:
-        return await path.back_out(item, stop[0], "held")
+    if halt:
+        return await path.back_out(item, halt[0], "held")
     if not await path.wait_gap():
-        stop.append("")
+        halt.append("")
         return await path.back_out(item, None, "cancelled")
     if before_thread_check is not None:
         hooked = before_thread_check(item.row)
@@ -219,7 +223,7 @@ async def _deliver(
     wait = path.final_hold(item)
     if wait is not None:
         if isinstance(wait, Hold) and wait.kind in STOPPING_HOLDS:
-            stop.append(wait)
+            halt.append(wait)
         if isinstance(wait, str):  # suppressed meanwhile: no more follow-ups for this row
             await path.back_out(item, wait, "suppressed")
             changes = {"next_followup_at": "", "hold_reason": wait}
@@ -227,7 +231,7 @@ async def _deliver(
         return await path.back_out(item, wait, "held")
     outcome = await path.deliver(item)
     if outcome.result == "quota":
-        stop.append("HELD:gmail_quota")
+        halt.append("HELD:gmail_quota")
     return outcome
 
 

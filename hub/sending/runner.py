@@ -43,7 +43,8 @@ def wants_send(row: Row, *, auto_send: bool, require_approval: bool) -> bool:
 
 @dataclass
 class _RunState:
-    stop: Hold | str | None = None
+    stop: Hold | str | None = None  # no further row is planned
+    halt: Hold | str | None = None  # no further planned row is delivered
     cancelled: bool = False
     outcomes: list[Outcome] = field(default_factory=list)
 
@@ -198,21 +199,21 @@ async def _prepare(
 
 
 async def _deliver(path: SendPath, item: Planned, state: _RunState) -> Outcome:
-    if state.stop is not None:
-        return await path.back_out(item, state.stop, "held")
+    if state.halt is not None:
+        return await path.back_out(item, state.halt, "held")
     if not await path.wait_gap():
         state.cancelled = True
-        state.stop = ""
+        state.halt = state.stop = ""
         return await path.back_out(item, None, "cancelled")
     wait = path.final_hold(item)
     if wait is not None:
         if isinstance(wait, Hold) and wait.kind in STOPPING_HOLDS:
-            state.stop = wait
+            state.halt = state.stop = wait
         result = "suppressed" if isinstance(wait, str) else "held"
         return await path.back_out(item, wait, result)
     outcome = await path.deliver(item)
     if outcome.result == "quota":
-        state.stop = "HELD:gmail_quota"
+        state.halt = state.stop = "HELD:gmail_quota"
     return outcome
 
 
