@@ -21,6 +21,7 @@ from hub.discovery.tasks import task_book
 from hub.errors import ProviderError
 from hub.providers.dataforseo import OK, TASK_CREATED, explain
 from hub.stages.base import StageContext, StageResult, stage
+from hub.state_keys import secret_keys_for
 from webhooks.dataforseo import dataforseo_callback_urls
 
 LIVE_CONCURRENCY = 4  # DataForSEO allows 30 simultaneous live requests; stay well below
@@ -73,10 +74,10 @@ async def _run_live(ctx: StageContext, request: DiscoveryRequest) -> StageResult
 
 async def _post_tasks(ctx: StageContext, request: DiscoveryRequest) -> StageResult:
     settings = ctx.settings
-    urls = {}
-    if settings.secret_keys:
-        callback = dataforseo_callback_urls(settings.base_url(), ctx.job_id, settings.secret_keys)
-        urls = {"postback_url": callback.postback_url, "pingback_url": callback.pingback_url}
+    # The same keys the webhook routes verify with (HUB_SECRET_KEYS, else the embedded key).
+    keys = secret_keys_for(settings)
+    callback = dataforseo_callback_urls(settings.base_url(), ctx.job_id, keys)
+    urls = {"postback_url": callback.postback_url, "pingback_url": callback.pingback_url}
     book = task_book(ctx.services)
     await asyncio.to_thread(book.record_job, ctx.job_id, {"max_results": request.max_results})
     tasks = request.tasks(ctx.job_id, **urls)
@@ -107,8 +108,6 @@ async def _post_tasks(ctx: StageContext, request: DiscoveryRequest) -> StageResu
     summary: dict[str, Any] = {"mode": "task_post", "tasks_posted": created}
     if refused:
         summary["tasks_refused"] = refused[:20]
-    if not urls:
-        summary["note"] = "no HUB_SECRET_KEYS: no callbacks, results come by the recovery sweep"
     return StageResult(summary=summary, waiting=True)
 
 
