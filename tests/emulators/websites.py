@@ -74,7 +74,7 @@ def default_sites() -> dict[str, dict[str, Page]]:
             "/b": Redirect("/c"),
             "/c": Redirect("/d"),
             "/d": html("<p>too far@loop.test</p>"),
-        },  # fmt: skip
+        },
     }
 
 
