@@ -41,7 +41,7 @@ class EventDelivery:
         client: httpx.AsyncClient | None = None,
         now: Callable[[], float] = time.time,
         base_delay: float = 5.0,
-        max_delay: float = 3600.0,
+        max_delay: float = 4 * 3600.0,  # ~20 attempts spread over the 24 h
         give_up_after: float = GIVE_UP_AFTER_SECONDS,
         timeout: float = 15.0,
         poll_interval: float = 30.0,
