@@ -135,6 +135,18 @@ async def test_overloaded_model_is_retried_with_backoff(drafter, gemini):
     assert gemini.request_count == 3
 
 
+async def test_a_timed_out_call_is_retried_then_reported(gemini_settings, gemini):
+    gemini.latency = 1.0
+    gemini.script("slow", "ok", "slow", "slow")
+    drafter = GeminiDrafter.from_settings(
+        gemini_settings, timeout_seconds=0.2, backoff_initial=0.01, max_attempts=2
+    )
+    assert isinstance(await drafter.draft(ROW), Draft)
+    with pytest.raises(ProviderError, match=r"network error: .*Timeout"):
+        await drafter.draft(ROW)
+    assert gemini.answers() == {"slow": 3, "ok": 1}
+
+
 async def test_persistent_server_errors_raise_a_provider_error(drafter, gemini):
     gemini.default = "server_error"
     with pytest.raises(ProviderError) as caught:

@@ -50,6 +50,22 @@ BLOCKING_FINISH = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "LANGUAGE", "OTHER"}
 )
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    # google-genai sends through httpx2 (a fork with its own exception classes) when it is
+    # installed, which google-genai itself requires; plain httpx otherwise.
+    found: list[type[Exception]] = [httpx.TransportError]
+    try:
+        import httpx2
+
+        found.append(httpx2.TransportError)
+    except ImportError:  # pragma: no cover - depends on the google-genai release
+        pass
+    return tuple(found)
+
+
+TRANSPORT_ERRORS = _transport_errors()  # timeouts, resets, refused connections
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")  # protobuf Duration JSON, e.g. "28s"
 
 
@@ -127,6 +143,7 @@ class GeminiDrafter(Drafter):
     def _parts(self) -> tuple[genai.Client, AsyncLimiter]:
         loop = asyncio.get_running_loop()
         if self._client is None or self._limiter is None or self._loop is not loop:
+            self.close()
             self._client = genai.Client(
                 api_key=self.settings.gemini_api_key.get_secret_value(),
                 http_options=types.HttpOptions(
@@ -148,7 +165,7 @@ class GeminiDrafter(Drafter):
                 return False
             hint = retry_delay_seconds(exc)
             return hint is None or hint <= self.max_retry_wait
-        return isinstance(exc, httpx.TransportError)  # timeouts, resets, refused connections
+        return isinstance(exc, TRANSPORT_ERRORS)
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -184,7 +201,7 @@ class GeminiDrafter(Drafter):
             response = await self._generate(prompt)
         except genai_errors.APIError as exc:
             return self._refusal_for(exc)
-        except httpx.TransportError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise ProviderError("gemini", f"network error: {type(exc).__name__}") from exc
         outcome = self._read(response)
         if isinstance(outcome, Draft) and step >= 1 and first_subject(row):

@@ -24,6 +24,7 @@ sent, e.g. that only the row's facts reached the model.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -54,6 +55,7 @@ KINDS = (
     "unknown_model",  # 404 NOT_FOUND (gemini_error_404_unknown_model.json)
     "server_error",  # 500 INTERNAL
     "unavailable",  # 503 UNAVAILABLE "model is overloaded"
+    "slow",  # an "ok" answer after `latency` seconds (client timeouts)
 )
 TRIGGER = re.compile(r"gemini-emulator:([a-z_]+)")
 FACT_KEYS = ("page_title", "domain", "contact_name", "snippet", "keyword", "contact_position")
@@ -82,12 +84,14 @@ class GeminiEmulator:
         retry_delay: str = "0.01s",
         daily_quota: int | None = None,
         default: str = "ok",
+        latency: float = 2.0,
     ):
         self.api_keys = set(api_keys)
         self.models = set(models)
         self.retry_delay = retry_delay
         self.daily_quota = daily_quota
         self.default = default
+        self.latency = latency
         self.requests: list[GeminiRequest] = []
         self._script: deque[str] = deque()
         self._served = 0  # requests that reached a valid key and model (count against quota)
@@ -146,6 +150,8 @@ class GeminiEmulator:
             self.requests.append(
                 GeminiRequest(version, model, key in self.api_keys, body, prompt, answer)
             )
+        if answer == "slow":
+            await asyncio.sleep(self.latency)  # the emulator being slow, not a test waiting
         status, payload = self._answer(answer, version, model, body, prompt)
         return JSONResponse(payload, status_code=status)
 
