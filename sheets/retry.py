@@ -67,7 +67,9 @@ def retry_after_seconds(exc: BaseException | None) -> float | None:
 
 @dataclass
 class RetryPolicy:
-    attempts: int = 7  # 1 + 6 retries: waits of ~1..32 s cover a full one-minute quota bucket
+    # 1 + 7 retries: even at the low end of the jitter the waits add up to 63.5 s, more than
+    # one per-minute quota bucket, so a 429 without Retry-After always outlasts its bucket.
+    attempts: int = 8
     base: float = 1.0
     max_wait: float = 64.0
     sleep: Callable[[float], None] = time.sleep

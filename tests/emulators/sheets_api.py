@@ -79,6 +79,7 @@ class LoggedRequest:
     principal: str = ""
     value_input_option: str | None = None
     status: int = 0
+    at: float = 0.0  # the emulator's clock when the request arrived
 
 
 @dataclass
@@ -271,6 +272,7 @@ class SheetsEmulator:
         body = await request.body()
         query = {k: request.query_params.getlist(k) for k in request.query_params}
         entry = LoggedRequest(method, request.method, request.url.path, query, kind)
+        entry.at = self.clock()
         entry.value_input_option = request.query_params.get("valueInputOption")
         if method == "values.batchUpdate" and body:
             entry.value_input_option = _json_or_none(body).get("valueInputOption")
