@@ -8,7 +8,7 @@ from pydantic import SecretStr
 from hub.drafting import rules
 from hub.drafting.gemini import GeminiDrafter
 from hub.drafting.templates import TemplateDrafter
-from hub.errors import Conflict, NotFound
+from hub.errors import BadRequest, Conflict, NotFound
 from hub.services import Services, build_services
 from hub.stages import STAGES, StageContext
 from hub.stages.base import JobCancelled
@@ -268,6 +268,18 @@ async def test_chunks_report_progress_and_max_prospects(template_services, local
     assert result.summary["drafted"] == total
     assert progress == [(0, total), (CHUNK_ROWS, total), (2 * CHUNK_ROWS, total), (total, total)]
     assert local_store.count_by_status() == {"drafted": total, "enriched": 2}
+
+
+async def test_prospect_ids_as_text_and_bad_params(template_services, local_store):
+    first, second, third = add(local_store, prospect(1), prospect(2), prospect(3))
+    result = await run_stage(template_services, prospect_ids=f"{first}, {third}")
+    assert result.summary["drafted"] == 2
+    assert local_store.get(second)["outreach_status"] == "enriched"
+    for bad in ("ten", 0, -3, True):
+        with pytest.raises(BadRequest, match="max_prospects"):
+            await run_stage(template_services, max_prospects=bad)
+    with pytest.raises(BadRequest, match="prospect_ids"):
+        await run_stage(template_services, prospect_ids={"id": first})
 
 
 async def test_cancel_stops_between_chunks(template_services, local_store):

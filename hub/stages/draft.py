@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.drafting import rules
 from hub.drafting.base import Draft, DraftRefused
-from hub.errors import Conflict, NotFound, ProviderError
+from hub.errors import BadRequest, Conflict, NotFound, ProviderError
 from hub.stages.base import StageContext, StageResult, stage
 from sheets.columns import Row
 
@@ -151,7 +151,7 @@ async def draft_changes(
     return {hub_id: results[hub_id] for hub_id in order if hub_id in results}
 
 
-def _summarise(changes: dict[str, dict[str, str]], summary: dict[str, int]) -> None:
+def _summarise(changes: dict[str, dict[str, str]], summary: dict[str, Any]) -> None:
     for change in changes.values():
         if change.get("outreach_status") == "drafted":
             key = "drafted"
@@ -169,10 +169,30 @@ def _chunks(rows: list[Row], size: int) -> Iterable[list[Row]]:
         yield rows[start : start + size]
 
 
+def _params(params: dict[str, Any]) -> tuple[int | None, set[str]]:
+    """``max_prospects`` (a whole number >= 1, or absent) and ``prospect_ids`` (a list, or
+    one comma-separated string as a Make.com text field sends it)."""
+    raw_limit = params.get("max_prospects")
+    limit: int | None = None
+    if raw_limit not in (None, ""):
+        try:
+            limit = int(raw_limit)
+        except (TypeError, ValueError):
+            limit = 0
+        if limit < 1 or isinstance(raw_limit, bool):
+            raise BadRequest(
+                f"max_prospects must be a whole number of at least 1, not {raw_limit!r}"
+            )
+    ids = params.get("prospect_ids") or []
+    if isinstance(ids, str):
+        ids = ids.split(",")
+    if not isinstance(ids, list | tuple | set):
+        raise BadRequest("prospect_ids must be a list of hub_id values")
+    return limit, {str(i).strip() for i in ids if str(i).strip()}
+
+
 def _select(services: Services, params: dict[str, Any]) -> list[Row]:
-    limit = params.get("max_prospects")
-    limit = int(limit) if limit not in (None, "") else None
-    named = {str(i) for i in params.get("prospect_ids") or []}
+    limit, named = _params(params)
     store = services.store
     if named:
         return store.select(
@@ -185,7 +205,7 @@ def _select(services: Services, params: dict[str, Any]) -> list[Row]:
 async def run(ctx: StageContext) -> StageResult:
     services = ctx.services
     rows = await asyncio.to_thread(_select, services, ctx.params)
-    summary: dict[str, int] = {"eligible": len(rows), "drafted": 0, "held": 0, "errors": 0}
+    summary: dict[str, Any] = {"eligible": len(rows), "drafted": 0, "held": 0, "errors": 0}
     done = 0
     ctx.report_progress(0, len(rows))
     for chunk in _chunks(rows, CHUNK_ROWS):
@@ -201,7 +221,7 @@ async def run(ctx: StageContext) -> StageResult:
         )
         done += len(chunk)
         ctx.report_progress(done, len(rows))
-    summary["drafter"] = getattr(services.drafter, "provider_name", "none")  # type: ignore[assignment]
+    summary["drafter"] = getattr(services.drafter, "provider_name", "none")
     return StageResult(summary=summary)
 
 
