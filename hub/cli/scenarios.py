@@ -15,6 +15,7 @@ from rich.table import Table
 
 from hub.cli.common import console, err_console, settings_or_exit
 from hub.config import Settings
+from hub.state_keys import secret_keys_for
 from scenarios.lint import FileReport, LintOptions, lint_file
 from scenarios.render import (
     DEFAULT_DATAFORSEO_JOB,
@@ -125,15 +126,7 @@ def lint_blueprints(
 
 
 def secret_keys(settings: Settings) -> list[str]:
-    """HUB_SECRET_KEYS, else the embedded key file the hub creates (``hub.state_keys``)."""
-    try:
-        from hub.state_keys import secret_keys_for
-    except ImportError:  # pragma: no cover - only while the key helper is not installed
-        keys = [k for k in settings.secret_keys if k]
-        key_file = Path(settings.data_dir) / "secret_key"
-        if not keys and key_file.is_file():
-            keys = [key_file.read_text().strip()]
-        return keys
+    """HUB_SECRET_KEYS, else the embedded key file the hub uses (created once if missing)."""
     return secret_keys_for(settings)
 
 
