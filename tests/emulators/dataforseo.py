@@ -84,6 +84,7 @@ class DataForSEOEmulator:
         self.tasks: dict[str, EmulatedTask] = {}
         self.requests: Counter[str] = Counter()
         self.spend_limit_reached = False
+        self.refused_keywords: set[str] = set()  # answered 40501, as for a keyword too long
         self.deliveries: list[tuple[str, str, int | str]] = []  # (kind, task id, status)
         self._template = load_real("dataforseo_serp_organic_task_get_regular.json")
         self._lock = threading.Lock()
@@ -166,6 +167,8 @@ class DataForSEOEmulator:
         answered, created = [], []
         for raw in body:
             problem = _invalid_field(raw)
+            if isinstance(raw, dict) and raw.get("keyword") in self.refused_keywords:
+                problem = "keyword"
             task_id = _task_id()
             entry = {
                 "id": task_id,
