@@ -19,6 +19,7 @@ from tests.emulators.sheets_grid import (
     a1,
     parse_user_entered,
     resolve,
+    split_sheet,
 )
 
 if TYPE_CHECKING:
@@ -148,6 +149,15 @@ class SheetsValues:
         sheet, area = resolve(range_text, book.sheets)
         rows = len(values)
         cols = max((len(v) for v in values), default=0)
+        if ":" not in split_sheet(range_text.strip())[1]:
+            # A single cell (or a bare sheet name) is only the anchor: the data decides the size,
+            # as in the recorded PUT of 2x3 values to "...!A1" answering updatedRange A1:C2.
+            if area.row0 + rows > sheet.row_count or area.col0 + cols > sheet.column_count:
+                raise RangeError(
+                    f"Range ({range_text}) exceeds grid limits. Max rows: {sheet.row_count}, "
+                    f"max columns: {sheet.column_count}"
+                )
+            area = GridRange(area.row0, sheet.row_count, area.col0, sheet.column_count)
         if rows > area.rows or cols > area.cols:
             raise RangeError(
                 f"Requested writing within range [{range_text}], but tried writing to "
@@ -214,16 +224,30 @@ class SheetsValues:
         them, moving what is below; ``OVERWRITE`` writes over the empty rows there)."""
         option = _input_option(query.get("valueInputOption"))
         values = payload.get("values")
-        if not isinstance(values, list) or not values:
-            raise RangeError("Invalid value at 'data.values': append needs at least one row")
+        if (
+            not isinstance(values, list)
+            or not values
+            or not all(isinstance(v, list) for v in values)
+        ):
+            raise RangeError(
+                "Invalid value at 'data.values' (type.googleapis.com/google.protobuf.ListValue), "
+                f'"{values}"'
+            )
         sheet, area = resolve(range_text, book.sheets)
         last = sheet.used_rows()
         rows = len(values)
-        cols = max((len(v) for v in values if isinstance(v, list)), default=0)
+        cols = max(len(v) for v in values)
         if area.col0 + cols > sheet.column_count:
             raise RangeError(
                 f"Range ({range_text}) exceeds grid limits. Max rows: {sheet.row_count}, "
                 f"max columns: {sheet.column_count}"
+            )
+        answer: dict[str, Any] = {"spreadsheetId": book.spreadsheet_id}
+        if last:
+            used = GridRange(area.row0, last, area.col0, sheet.column_count)
+            width = max((len(line) for line in sheet.read(used)), default=1)
+            answer["tableRange"] = a1(
+                sheet, GridRange(area.row0, last, area.col0, area.col0 + width)
             )
         if query.get("insertDataOption", "OVERWRITE") == "INSERT_ROWS":
             sheet.insert_rows(last, rows)
@@ -232,10 +256,6 @@ class SheetsValues:
         target = GridRange(last, last + rows, area.col0, area.col0 + cols)
         _, target, values = self._plan(book, a1(sheet, target), values)
         cells = self._write(sheet, target, values, option)
-        answer: dict[str, Any] = {"spreadsheetId": book.spreadsheet_id}
-        if last:
-            table = GridRange(area.row0, last, area.col0, max(area.col0 + cols, area.col0 + 1))
-            answer["tableRange"] = a1(sheet, table)
         answer["updates"] = self._updated(book, sheet, target, cells)
         return 200, answer
 
