@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -10,25 +13,32 @@ from rich.table import Table
 from hub.cli.common import console, err_console, progress_bar, settings_or_exit
 from hub.services import build_store
 from sheets.csvio import export_csv, import_csv
-from sheets.store import StoreError
+from sheets.store import ProspectStore, StoreError
 
 app = typer.Typer(help="The prospect store (Google Sheet or local).", no_args_is_help=True)
 
 
-def _store():
+@contextlib.contextmanager
+def _store() -> Iterator[ProspectStore]:
+    """The configured store; a StoreError (no access, no sheet, ...) is one clear line, exit 1."""
     settings = settings_or_exit()
+    store = None
     try:
-        return build_store(settings)
+        store = build_store(settings)
+        yield store
     except StoreError as exc:
         err_console.print(f"[red]store error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        raise typer.Exit(1) from None
+    finally:
+        if store is not None:
+            store.close()
 
 
 @app.command("init")
 def init(dry_run: bool = typer.Option(False, help="Only say what would change.")) -> None:
     """Create the header, or append the hub columns it lacks (never reorders or touches data)."""
-    store = _store()
-    report = store.ensure_schema(dry_run=dry_run)
+    with _store() as store:
+        report = store.ensure_schema(dry_run=dry_run)
     verb = "would add" if dry_run else "added"
     if report.added_columns:
         console.print(
@@ -37,7 +47,8 @@ def init(dry_run: bool = typer.Option(False, help="Only say what would change.")
     else:
         console.print("header complete: nothing to add")
     if report.ids_assigned:
-        console.print(f"gave {report.ids_assigned} hand-typed rows a hub_id")
+        verb = "would give" if dry_run else "gave"
+        console.print(f"{verb} {report.ids_assigned} hand-typed rows a hub_id")
 
 
 @app.command("import")
@@ -45,16 +56,16 @@ def import_(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV with a domain column."),
 ) -> None:
     """Add rows from a CSV, de-duplicated by normalised domain."""
-    store = _store()
-    store.ensure_schema()
-    with open(file, encoding="utf-8-sig") as handle:
-        total = max(sum(1 for _ in handle) - 1, 0)
-    try:
-        with progress_bar(f"importing {file.name}", total) as advance:
-            report = import_csv(store, file, on_batch=advance)
-    except ValueError as exc:
-        err_console.print(f"[red]cannot import:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    with open(file, encoding="utf-8-sig", newline="") as handle:
+        total = sum(1 for _ in csv.reader(handle)) - 1
+    with _store() as store:
+        store.ensure_schema()
+        try:
+            with progress_bar(f"importing {file.name}", max(total, 0)) as advance:
+                report = import_csv(store, file, on_batch=advance)
+        except (ValueError, csv.Error) as exc:
+            err_console.print(f"[red]cannot import:[/red] {exc}")
+            raise typer.Exit(2) from None
     console.print(
         f"added {len(report.added)} rows; skipped {len(report.duplicates)} duplicate domains"
     )
@@ -65,15 +76,17 @@ def export(
     file: Path = typer.Argument(..., dir_okay=False, help="Where to write the CSV."),
 ) -> None:
     """Write every row to a CSV (formula-looking cells are neutralised)."""
-    count = export_csv(_store(), file)
+    with _store() as store:
+        count = export_csv(store, file)
     console.print(f"wrote {count} rows to {file}")
 
 
 @app.command("status")
 def status() -> None:
     """Rows per outreach_status, and rows on hold with the reason."""
-    store = _store()
-    rows = store.rows()
+    with _store() as store:
+        rows = store.rows()
+        backend = store.backend_name
     by_status: dict[str, int] = {}
     holds: dict[str, int] = {}
     for row in rows:
@@ -82,7 +95,7 @@ def status() -> None:
         reason = (row.get("hold_reason") or "").split(" ", 1)[0]
         if reason:
             holds[reason] = holds.get(reason, 0) + 1
-    table = Table(title=f"{len(rows)} rows ({store.backend_name} store)")
+    table = Table(title=f"{len(rows)} rows ({backend} store)")
     table.add_column("outreach_status")
     table.add_column("rows", justify="right")
     for key, count in sorted(by_status.items(), key=lambda kv: -kv[1]):
