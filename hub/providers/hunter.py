@@ -44,7 +44,11 @@ class HunterSlowDown(ProviderError):
 
 
 class HunterUnavailable(ProviderError):
-    """A network failure or a 5xx: retried a few times, then reported."""
+    """A 5xx: retried a few times (after ``Retry-After`` when given), then reported."""
+
+    def __init__(self, message: str, *, status: int, code: str, retry_after: float | None):
+        super().__init__(PROVIDER, message, provider_status=status, provider_code=code)
+        self.retry_after = retry_after
 
 
 class HunterStillRunning(Exception):
@@ -95,7 +99,7 @@ def raise_for_hunter(response: httpx.Response) -> None:
         )
     if status >= 500:
         raise HunterUnavailable(
-            PROVIDER, f"server error {status}", provider_status=status, provider_code=error_id
+            f"server error {status}", status=status, code=error_id, retry_after=retry_after
         )
     raise ProviderError(
         PROVIDER,
