@@ -33,6 +33,9 @@ class MailboxMessage:
     internal_date: datetime | None = None
     label_ids: tuple[str, ...] = ()
     content_type: str = ""  # top-level MIME type, e.g. multipart/report
+    # Plain text of the message (inbound_since fills it: classification reads return dates,
+    # "please unsubscribe me" and bounce status codes there); thread_messages may leave it "".
+    body_text: str = ""
 
 
 @dataclass

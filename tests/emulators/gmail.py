@@ -1,8 +1,11 @@
 """A Gmail API v1 emulator (Starlette) that the real google-api-python-client runs against.
 
-    oauth = GoogleOAuthEmulator(...)            # tests/emulators/google_oauth.py
-    gmail = GmailEmulator(address="me@artist.example", check_bearer=oauth.check_bearer)
-    with serve_in_thread(gmail.app) as server:  # settings.gmail_api_url = server.url + "/"
+    with gmail_world(settings) as world:   # OAuth + Gmail emulators on free ports
+        mailer = GmailMailer.from_settings(world.settings)
+        world.gmail.deliver(...); world.gmail.count("users.messages.send")
+
+or by hand: ``GmailEmulator(check_bearer=oauth.is_valid)`` (tests/emulators/google_oauth.py)
+served with ``serve_in_thread(gmail.app)``; ``settings.gmail_api_url = server.url + "/"``.
 
 Implements ``users.getProfile``, ``users.messages.send|list|get``, ``users.threads.get`` and
 ``users.history.list`` with the resource shapes of ``tests/fixtures/real/gmail_*.json``; the
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import copy
 import itertools
 import json
@@ -28,7 +32,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
@@ -36,6 +40,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime, getaddresses, make_msgid
 
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -43,6 +48,8 @@ from starlette.routing import Route
 
 from tests.emulators.gmail_payload import StoredMessage
 from tests.emulators.gmail_search import SearchError, compile_query
+from tests.emulators.google_oauth import OAuthEmulator, RefreshGrant
+from tests.emulators.serve import serve_in_thread
 from tests.fixtures import load_real
 
 # Gmail API quota units per method (developers.google.com/gmail/api/reference/quota).
@@ -56,6 +63,8 @@ UNITS = {
 }
 UNITS_PER_USER_PER_MINUTE = 15_000
 _DOCS_ERRORS = load_real("gmail_errors_official_docs.json")
+# What Google sends with a 401 (RFC 6750 §3); httplib2 parses it, so it must be well formed.
+_WWW_AUTHENTICATE = 'Bearer realm="https://accounts.google.com/", error="invalid_token"'
 
 
 def google_error(code: int, reason: str, message: str, *, domain: str = "global") -> dict:
@@ -112,7 +121,8 @@ logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
 @dataclass
 class GmailEmulator:
     address: str = "me@artist.example"
-    check_bearer: Callable[[str], bool] | None = None  # None: any non-empty bearer token
+    # Is this access token valid? (OAuthEmulator.is_valid); None: any non-empty bearer token
+    check_bearer: Callable[[str], bool] | None = None
     keep_message_id: bool = True
     units_per_minute: int = UNITS_PER_USER_PER_MINUTE
     daily_send_limit: int | None = None  # sends allowed per rolling day, then 403
@@ -304,7 +314,7 @@ class GmailEmulator:
         bearer = token[7:] if token.lower().startswith("bearer ") else ""
         if not bearer or (self.check_bearer is not None and not self.check_bearer(bearer)):
             body = copy.deepcopy(_DOCS_ERRORS["401_authError"])
-            raise _ApiError(401, "", "", body=body, headers={"WWW-Authenticate": "Bearer"})
+            raise _ApiError(401, "", "", body=body, headers={"WWW-Authenticate": _WWW_AUTHENTICATE})
         user = request.path_params["user"]
         if user not in ("me", self.address):
             raise _ApiError(403, "forbidden", "Delegation denied for " + self.address)
@@ -478,3 +488,52 @@ def _page(items: list, params) -> tuple[list, str]:
 
 def _wire(message: EmailMessage) -> bytes:
     return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+
+
+REFRESH_TOKEN = "1//emu-refresh-token"
+CLIENT_ID = "emu-client.apps.googleusercontent.com"
+CLIENT_SECRET = "emu-client-secret"
+
+
+@dataclass
+class GmailWorld:
+    gmail: GmailEmulator
+    oauth: OAuthEmulator
+    settings: object  # hub.config.Settings pointed at both emulators, HUB_MAILER=gmail
+    gmail_url: str
+    token_url: str
+
+
+@contextlib.contextmanager
+def gmail_world(settings, **emulator_options) -> Iterator[GmailWorld]:
+    """The OAuth token endpoint and Gmail, each on a free port, and settings that use them."""
+    address = emulator_options.pop("address", "me@artist.example")
+    oauth = OAuthEmulator(
+        refresh_tokens={
+            REFRESH_TOKEN: RefreshGrant(
+                CLIENT_ID,
+                CLIENT_SECRET,
+                principal=address,
+                scopes=(
+                    "https://www.googleapis.com/auth/gmail.send",
+                    "https://www.googleapis.com/auth/gmail.readonly",
+                ),
+            )
+        }
+    )
+    gmail = GmailEmulator(address=address, check_bearer=oauth.is_valid, **emulator_options)
+    with serve_in_thread(oauth.app) as token_server, serve_in_thread(gmail.app) as gmail_server:
+        configured = settings.model_copy(
+            update={
+                "mailer": "gmail",
+                "gmail_api_url": gmail_server.url + "/",
+                "google_token_url": token_server.url + "/token",
+                "gmail_client_id": CLIENT_ID,
+                "gmail_client_secret": SecretStr(CLIENT_SECRET),
+                "gmail_refresh_token": SecretStr(REFRESH_TOKEN),
+                "gmail_sender": address,
+            }
+        )
+        yield GmailWorld(
+            gmail, oauth, configured, gmail_server.url + "/", token_server.url + "/token"
+        )
