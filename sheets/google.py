@@ -273,7 +273,7 @@ class GoogleSheetStore(ProspectStore):
     def rows(self) -> list[Row]:
         with self._lock:
             values = self._run("read the sheet", lambda: self._get(""))
-        self._header = header = _header_of(values)
+            self._header = header = _header_of(values)
         position = {name: i for i, name in reversed(list(enumerate(header))) if name}
         found: list[Row] = []
         for line in values[1:]:

@@ -389,11 +389,18 @@ class StoreContract:
         assert harness.grid() == before
 
     def test_partial_header_is_migrated_without_touching_cells(self, harness):
-        header = ["domain", "notes", "hub_id", "my column", "page_title", "outreach_status"]
-        grid = [
-            header,
-            ["a.example", "call Tue", "h_a", "x", "A title", "skip"],
-            ["b.example", "", "h_b", "", "=not a formula", ""],
+        # Every other hub column, with the person's own columns in between.
+        header = list(HUB_COLUMNS[::2])
+        header.insert(2, "notes")
+        header.insert(6, "my column")
+        assert "hub_id" in header and "contact_email" not in header
+        cells = {
+            "h_a": {"notes": "call Tue", "my column": "x", "page_url": "https://a.example/"},
+            "h_b": {"page_url": "https://b.example/", "snippet": "=not a formula"},
+        }
+        grid = [header] + [
+            [{"hub_id": hub_id, **row}.get(name, "") for name in header]
+            for hub_id, row in cells.items()
         ]
         store = harness.seed(grid)
         old = harness.grid()
