@@ -230,6 +230,8 @@ def test_pingback_is_a_get_with_an_empty_payload(client, inbox, deliveries):
     )
     assert event.dedupe_key == f"dfs:{TASK_ID}"
     assert client.post(url, content=b"{}").status_code == 405
+    assert client.head(url).status_code == 405  # a link checker's HEAD queues nothing
+    assert len(inbox.events) == 1
     assert deliveries[-1].route == "dataforseo_pingback"
 
 

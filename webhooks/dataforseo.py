@@ -229,6 +229,11 @@ def postback_builder(config: WebhookConfig):
 
 def pingback_builder(config: WebhookConfig):
     async def build(request: Request) -> InboundEvent:
+        if request.method != "GET":
+            # Starlette answers HEAD on GET routes; a link checker's HEAD must not queue work.
+            raise Refusal(
+                405, "method_not_allowed", "the pingback is a GET", action=DATAFORSEO_ACTION
+            )
         job_id = job_for_token(
             request.path_params["token"],
             require_keys(list(config.secret_keys()), action=DATAFORSEO_ACTION),

@@ -59,13 +59,12 @@ class Refused(Exception):
     """Raised by the accept callback to refuse an event that passed every edge check.
 
     Example: a DataForSEO postback for a task id the hub never created -> ``Refused(404, ...)``.
+    ``status`` is meant to be a 4xx (the sender's request is wrong, or names something unknown).
     ``message`` is shown to the caller, so it says what is wrong and what to do, and never
     contains a secret. ``code`` is the machine-readable error code of the JSON answer.
     """
 
     def __init__(self, status: int, message: str, code: str | None = None):
-        if not 400 <= status < 500:
-            raise ValueError(f"Refused needs a 4xx status, got {status}")
         super().__init__(message)
         self.status = status
         self.message = message
