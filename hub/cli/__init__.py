@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from hub.cli import discover as _discover
 from hub.cli import run as _run
 from hub.cli import scenarios as _scenarios
 from hub.cli import serve as _serve
@@ -17,6 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("serve")(_serve.serve)
+app.command("discover")(_discover.discover)
 app.add_typer(_sheet.app, name="sheet")
 app.add_typer(_scenarios.app, name="scenarios")
 app.add_typer(_run.app, name="run")

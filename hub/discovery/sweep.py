@@ -56,3 +56,21 @@ async def sweep_lost_tasks(services, runner, *, older_than_seconds: float | None
         if await handle_task_answer(services, runner, record.job_id, record.task_id, answer):
             recovered += 1
     return recovered
+
+
+async def collect_ready(services, runner, job_id: str) -> int:
+    """Fetch the tasks of one job that DataForSEO lists as ready (``hub discover`` polls this
+    when no server is there to receive the callbacks). Returns how many changed state."""
+    book = task_book(services)
+    waiting = {
+        t.task_id for t in await asyncio.to_thread(book.job_tasks, job_id) if t.status == "posted"
+    }
+    if not waiting:
+        return 0
+    ready = {entry.get("id") for entry in await services.serp.tasks_ready()}
+    changed = 0
+    for task_id in sorted(waiting & ready):
+        answer = await services.serp.task_get(task_id)
+        if await handle_task_answer(services, runner, job_id, task_id, answer):
+            changed += 1
+    return changed

@@ -101,7 +101,6 @@ async def _post_tasks(ctx: StageContext, request: DiscoveryRequest) -> StageResu
                 status="failed",
                 error=error,
             )
-    ctx.report_progress(0, created)
     if not created:
         first = refused[0] if refused else "no task was accepted"
         raise ProviderError("DataForSEO", f"no task was created; {first}")
