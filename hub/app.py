@@ -29,7 +29,7 @@ from hub.inbox import Inbox
 from hub.jobs import JobRunner
 from hub.services import Services, build_services
 from hub.state import State
-from hub.state_keys import secret_keys_for
+from hub.state_keys import adopt_secret_keys, secret_keys_for
 from sheets.csvio import import_csv
 from webhooks.events import Acceptance, Delivery, InboundEvent
 from webhooks.routes import WebhookConfig, webhook_routes
@@ -70,7 +70,8 @@ def _optional_routes(module: str, services: Any) -> list[BaseRoute]:
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Starlette:
     settings = settings or load_settings()
-    keys = secret_keys_for(settings)  # read (or created) once: tokens need a stable key
+    # read (or created) once, and adopted into settings so every module signs alike
+    keys = adopt_secret_keys(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):

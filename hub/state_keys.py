@@ -47,3 +47,12 @@ def secret_keys_for(settings: Any) -> list[str]:
     """``HUB_SECRET_KEYS`` (oldest first, newest last), else the embedded key file's key."""
     keys = [k for k in settings.secret_keys if k]
     return keys or [load_or_create_secret_key(secret_key_path(settings))]
+
+
+def adopt_secret_keys(settings: Any) -> list[str]:
+    """Make ``settings.secret_keys`` the keys in force (the embedded one when none is set), so
+    every module that signs or verifies (unsubscribe links, webhook URLs) agrees on them."""
+    keys = secret_keys_for(settings)
+    if not settings.secret_keys:
+        settings.secret_keys = keys
+    return keys

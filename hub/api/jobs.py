@@ -42,10 +42,12 @@ class ListParams(BaseModel):
 def job_status(job: dict[str, Any]) -> dict[str, Any]:
     """The old API's status shape (plus ``source`` and ``params``)."""
     processed, total = job["processed"], job["total"]
-    if total:
+    if job["status"] == "completed":
+        percent = 100.0  # a stage that finished through callbacks may not report its last chunk
+    elif total:
         percent = round(min(processed / total, 1.0) * 100, 1)
     else:
-        percent = 100.0 if job["status"] == "completed" else 0.0
+        percent = 0.0
     return {
         "job_id": job["id"],
         "job_type": job["job_type"],

@@ -76,7 +76,10 @@ def _command(job_type: str):
             params["auto_send"] = True
         if prospect_ids:
             params["prospect_ids"] = list(prospect_ids)
+        from hub.state_keys import adopt_secret_keys
+
         settings = settings_or_exit()
+        adopt_secret_keys(settings)  # unsubscribe links need the same key as the server
         services = build_services(settings)
         try:
             services.store.ensure_schema()
