@@ -3,8 +3,9 @@
 - :func:`gmail_world` serves the OAuth and Gmail v1 emulators on free ports in this process and
   yields the settings that point the real Gmail client (google-api-python-client) at them.
 - :func:`add_rows` puts approved, drafted prospects into the store.
-- ``python -m tests.helpers_send_crash DATA_DIR SETTINGS_JSON`` runs the send job in a child
-  process against those emulators (the crash test SIGKILLs it at chosen moments).
+- ``python -m tests.helpers_send_crash DATA_DIR SETTINGS_JSON [UNITS_PER_MINUTE]`` runs the send
+  job in a child process against those emulators (the crash test SIGKILLs it at chosen
+  moments); UNITS_PER_MINUTE raises the Gmail client's quota limiter to match the emulator.
 """
 
 from __future__ import annotations
@@ -95,13 +96,26 @@ def sent_recipients(gmail) -> list[str]:
     return [str(m.parsed["To"].addresses[0].addr_spec).lower() for m in gmail.sent()]
 
 
-def _main(data_dir: str, settings_json: str) -> None:
+def _main(data_dir: str, settings_json: str, units_per_minute: str = "") -> None:
     from hub.config import Settings
     from hub.sending.runner import run_send
     from hub.services import build_services
 
     settings = Settings(_env_file=None, data_dir=Path(data_dir), **json.loads(settings_json))
     services = build_services(settings)
+    if units_per_minute:
+        from hub.mail.gmail import GmailMailer
+
+        services.mailer.close()
+        services.mailer = GmailMailer(
+            api_url=settings.gmail_api_url,
+            token_url=settings.google_token_url,
+            client_id=settings.gmail_client_id,
+            client_secret=settings.gmail_client_secret.get_secret_value(),
+            refresh_token=settings.gmail_refresh_token.get_secret_value(),
+            sender=settings.gmail_sender,
+            units_per_minute=int(units_per_minute),
+        )
     try:
         summary = asyncio.run(run_send(services, {"chunk_size": 10}))
     finally:
@@ -110,4 +124,4 @@ def _main(data_dir: str, settings_json: str) -> None:
 
 
 if __name__ == "__main__":
-    _main(sys.argv[1], sys.argv[2])
+    _main(*sys.argv[1:4])
