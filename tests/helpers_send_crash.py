@@ -97,17 +97,18 @@ def sent_recipients(gmail) -> list[str]:
 
 
 def _main(data_dir: str, settings_json: str, units_per_minute: str = "") -> None:
+    # Only what the send job needs (the rows already have drafts): a short start-up means
+    # more kill/restart cycles per second of test time.
     from hub.config import Settings
+    from hub.mail.gmail import GmailMailer
     from hub.sending.runner import run_send
-    from hub.services import build_services
+    from hub.services import Services
+    from sheets.local import LocalStore
 
     settings = Settings(_env_file=None, data_dir=Path(data_dir), **json.loads(settings_json))
-    services = build_services(settings)
+    mailer = GmailMailer.from_settings(settings)
     if units_per_minute:
-        from hub.mail.gmail import GmailMailer
-
-        services.mailer.close()
-        services.mailer = GmailMailer(
+        mailer = GmailMailer(
             api_url=settings.gmail_api_url,
             token_url=settings.google_token_url,
             client_id=settings.gmail_client_id,
@@ -116,6 +117,7 @@ def _main(data_dir: str, settings_json: str, units_per_minute: str = "") -> None
             sender=settings.gmail_sender,
             units_per_minute=int(units_per_minute),
         )
+    services = Services(settings, LocalStore(settings.local_store_path), mailer=mailer)
     try:
         summary = asyncio.run(run_send(services, {"chunk_size": 10}))
     finally:
