@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from hub.sending.ledger import Ledger
 from hub.sending.suppression import Suppression, normalise_email
+from hub.state_keys import secret_keys_for
 from webhooks.tokens import UNSUBSCRIBE_SALT, TokenError, verify_timed
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,8 @@ def _bad_token(exc: TokenError) -> HTMLResponse:
 
 
 def _hub_id(services, token: str) -> str:
-    data = verify_timed(token, services.settings.secret_keys, UNSUBSCRIBE_SALT, TOKEN_MAX_AGE)
+    keys = secret_keys_for(services.settings)
+    data = verify_timed(token, keys, UNSUBSCRIBE_SALT, TOKEN_MAX_AGE)
     hub_id = data.get("h") if isinstance(data, dict) else None
     if not isinstance(hub_id, str) or not hub_id:
         raise TokenError("the link is not valid")

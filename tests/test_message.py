@@ -64,10 +64,12 @@ def test_unsubscribe_token_names_the_row_only(sender_settings):
     assert data == {"h": "h_0123456789abcdef"}
 
 
-def test_missing_secret_keys_is_a_review_hold(settings):
-    with pytest.raises(msg.MissingSetup) as caught:
-        msg.unsubscribe_url(settings, "h_1")
-    assert caught.value.hold == "REVIEW:secret_keys"
+def test_without_hub_secret_keys_links_use_the_embedded_key(settings):
+    from hub.state_keys import secret_keys_for
+
+    link = msg.unsubscribe_url(settings, "h_1")
+    token = link.rsplit("/", 1)[1]
+    assert verify_timed(token, secret_keys_for(settings), UNSUBSCRIBE_SALT, 60) == {"h": "h_1"}
 
 
 @pytest.mark.parametrize(

@@ -159,6 +159,15 @@ async def test_real_send_needs_a_postal_address(world, data_dir):
     services.close()
 
 
+async def test_real_send_needs_a_public_url_for_the_unsubscribe_link(world, data_dir):
+    services = _services(data_dir, **(world.settings | {"public_url": ""}))
+    [hub_id] = add_rows(services.store, 1)
+    await run_send(services)
+    assert world.gmail.count("users.messages.send") == 0
+    assert _row(services, hub_id)["hold_reason"] == "REVIEW:public_url"
+    services.close()
+
+
 async def test_daily_cap_holds_the_rest_and_survives_a_restart(world, data_dir):
     services = _services(data_dir, **(world.settings | {"daily_cap": 3}))
     ids = add_rows(services.store, 5)

@@ -122,3 +122,26 @@ def test_forged_tokens_are_refused_with_a_clear_page(hub, kind):
     assert "not valid" in answer.text
     assert services.store.get(hub_id)["outreach_status"] == "sent"
     assert Suppression(services.settings).entries() == []
+
+
+def test_the_app_serves_one_click_unsubscribe_without_auth(settings):
+    from hub.app import create_app
+
+    configured = settings.model_copy(
+        update={"api_keys": ["api-key-for-tests"], "public_url": "https://hub.example"}
+    )
+    app = create_app(configured)
+    with TestClient(app, base_url="https://hub.example") as client:
+        services = app.state.services
+        [hub_id] = services.store.append(
+            [{"domain": "gallery.example", "contact_email": "grace@gallery.example"}]
+        ).added
+        path = _path(services, hub_id)  # signed with the key the app adopted
+        assert client.get(path).status_code == 200
+        assert services.store.get(hub_id)["outreach_status"] == "pending"
+        answer = client.post(path, content=b"List-Unsubscribe=One-Click")
+        assert answer.status_code == 200
+        assert services.store.get(hub_id)["outreach_status"] == "unsubscribed"
+        assert [e["event_type"] for e in services.state.list_events(10)] == [
+            "prospect.unsubscribed"
+        ]

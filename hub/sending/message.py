@@ -82,8 +82,10 @@ def new_message_id(settings) -> str:
 
 def unsubscribe_url(settings, hub_id: str) -> str:
     """The one-click link for a row; the token carries the row id only, never the address."""
+    from hub.state_keys import secret_keys_for  # HUB_SECRET_KEYS, else the embedded key
+
     try:
-        token = sign_timed({"h": hub_id}, settings.secret_keys, UNSUBSCRIBE_SALT)
+        token = sign_timed({"h": hub_id}, secret_keys_for(settings), UNSUBSCRIBE_SALT)
     except TokenError as exc:
         raise MissingSetup(
             "REVIEW:secret_keys", "set HUB_SECRET_KEYS: unsubscribe links are signed with it"

@@ -97,13 +97,12 @@ class SendPath:
 
     # --- checks shared by both stages ---------------------------------------------------------
     def setup_hold(self) -> str | None:
-        """A real send needs a postal address and a reachable unsubscribe link."""
+        """A real send needs a postal address and an unsubscribe link reachable from outside
+        (``HUB_PUBLIC_URL``; the default ``http://127.0.0.1:8000`` would be a dead link)."""
         if self.dry_run:
             return None
         if not (self.settings.sender_address or "").strip():
             return "REVIEW:sender_address"
-        if not self.settings.secret_keys:
-            return "REVIEW:secret_keys"
         if not self.settings.public_url:
             return "REVIEW:public_url"
         return None
