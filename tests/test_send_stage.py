@@ -302,3 +302,52 @@ async def test_send_one_sends_and_answers_with_the_row(gmail_hub):
     services.store.update({second: {"outreach_status": "replied"}})
     with pytest.raises(Conflict, match="only drafted rows are sent"):
         await send_one(services, second)
+
+
+async def test_rows_after_the_cap_are_all_told_why_without_more_work(world, data_dir):
+    services = _services(data_dir, **(world.settings | {"daily_cap": 2}))
+    ids = add_rows(services.store, 9)
+    summary = await run_send(services, {"chunk_size": 2})
+    assert summary["sent"] == 2 and summary["held"] == 7 and summary["rows"] == 9
+    held = [_row(services, h) for h in ids[2:]]
+    assert all(r["hold_reason"].startswith("HELD:daily_cap until ") for r in held)
+    assert all(r["outreach_status"] == "drafted" for r in held)
+    services.close()
+
+
+async def test_gmail_daily_limit_holds_the_rest_of_the_run(gmail_hub):
+    world, services = gmail_hub
+    ids = add_rows(services.store, 3)
+    world.gmail.inject("403_daily", api_method="users.messages.send")
+    summary = await run_send(services)
+    assert summary["quota"] == 1 and world.gmail.sent() == []
+    for hub_id in ids:
+        row = _row(services, hub_id)
+        assert row["outreach_status"] == "drafted"
+        assert row["hold_reason"] == "HELD:gmail_quota"
+    # Nothing was sent, so nothing counts against the cap; the next run sends all three.
+    await run_send(services)
+    assert len(world.gmail.sent()) == 3
+
+
+async def test_send_stage_is_registered_and_its_gap_wait_stops_on_cancel(world, data_dir):
+    from hub.stages import STAGES
+    from hub.stages.base import JobCancelled, StageContext
+
+    services = _services(data_dir, **(world.settings | {"send_gap_seconds": "3600"}))
+    ids = add_rows(services.store, 3)
+    cancel = {"now": False}
+
+    def progress_or_cancel() -> bool:
+        # Cancel as soon as the first message is out (the job then waits out a 1 h gap).
+        cancel["now"] = cancel["now"] or len(world.gmail.sent()) >= 1
+        return cancel["now"]
+
+    ctx = StageContext("job-1", "send", {}, services, is_cancelled=progress_or_cancel)
+    with pytest.raises(JobCancelled):
+        await STAGES["send"](ctx)
+    assert len(world.gmail.sent()) == 1
+    statuses = sorted(_row(services, h)["outreach_status"] for h in ids)
+    assert statuses == ["drafted", "drafted", "sent"]  # the planned rows were put back
+    assert Ledger.from_settings(services.settings).intent(ids[1], 0) is None
+    services.close()

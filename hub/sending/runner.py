@@ -78,19 +78,27 @@ async def run_send(
     path = SendPath(services, is_cancelled=is_cancelled, clock=clock, rng=rng)
     state = _RunState()
     try:
-        for start in range(0, len(ids), chunk_size):
+        start, total, held_rest = 0, len(ids), False
+        while start < len(ids):
             if is_cancelled():
                 state.cancelled = True
                 break
+            if isinstance(state.stop, Hold) and not held_rest:
+                # The cap or the window closed: no later row can go this run. Say so on all
+                # of them in big writes, and keep only rows in `sending` (to settle them).
+                ids = ids[:start] + await _hold_rest(services, rows, ids[start:], state)
+                held_rest = True
+                continue
             fresh = {r["hub_id"]: r for r in await asyncio.to_thread(store.rows)}
             path.suppression.refresh(fresh.values())
             chunk = [fresh[h] for h in ids[start : start + chunk_size] if h in fresh]
             chunk = [r for r in chunk if picked(r)]  # a person may have changed it meanwhile
             await _send_chunk(path, chunk, state)
-            report_progress(min(start + chunk_size, len(ids)), len(ids))
+            start += chunk_size
+            report_progress(min(start, len(ids)), len(ids))
     finally:
         await asyncio.to_thread(path.close)
-    summary: dict[str, Any] = {"rows": len(ids), "dry_run": path.dry_run}
+    summary: dict[str, Any] = {"rows": total, "dry_run": path.dry_run}
     summary.update(summarise(state.outcomes))
     if isinstance(state.stop, Hold):
         summary["stopped"] = state.stop.reason
@@ -215,6 +223,21 @@ async def _deliver(path: SendPath, item: Planned, state: _RunState) -> Outcome:
     if outcome.result == "quota":
         state.halt = state.stop = "HELD:gmail_quota"
     return outcome
+
+
+async def _hold_rest(services, rows: list[Row], rest: list[str], state: _RunState) -> list[str]:
+    """Write the stop's hold on every remaining row not in ``sending``; return the others."""
+    hold = state.stop
+    assert isinstance(hold, Hold)
+    status = {r["hub_id"]: status_of(r) for r in rows}
+    settle = [h for h in rest if status.get(h) == "sending"]
+    waiting = [h for h in rest if status.get(h) != "sending"]
+    size = services.settings.sheets_chunk_rows
+    for first in range(0, len(waiting), size):
+        batch = {h: {"hold_reason": hold.reason} for h in waiting[first : first + size]}
+        await asyncio.to_thread(services.store.update, batch)
+    state.outcomes.extend(Outcome(h, 0, "held") for h in waiting)
+    return settle
 
 
 def _reason(stop: Hold | str) -> str:
