@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         *api_routes(lambda: settings.api_keys),
         *webhook_routes(webhook_config, accept, record),
         *_optional_routes("hub.unsubscribe", _LiveServices(app)),
+        *_optional_routes("hub.web.routes", settings),  # the status page (GET /)
     ]
     app.router.routes.extend(routes)
     app.state.secret_keys = keys
