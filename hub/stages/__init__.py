@@ -1,5 +1,6 @@
 """Pipeline stages. Importing this package registers every stage in ``STAGES``."""
 
+from hub.stages import check_replies as _check_replies  # noqa: F401 - registers it
 from hub.stages import discover as _discover  # noqa: F401 - registers "discover"
 from hub.stages import draft as _draft  # noqa: F401 - registers the "draft" stage
 from hub.stages import enrich as _enrich  # noqa: F401 - registers "enrich"

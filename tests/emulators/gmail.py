@@ -140,6 +140,7 @@ class GmailEmulator:
         self._history_id = self.history_start
         self._history_floor = 0  # startHistoryId below this answers 404 (history expired)
         self._history: list[tuple[int, str]] = []  # (history id, message id) messageAdded
+        self._threads_by_message_id: dict[str, str] = {}  # RFC 5322 Message-ID -> threadId
         self._spent: deque[tuple[float, int]] = deque()  # (time, units) in the last minute
         self._sends: deque[float] = deque()
         self.app = Starlette(routes=self._routes())
@@ -177,6 +178,11 @@ class GmailEmulator:
         raw = message if isinstance(message, bytes) else _wire(message)
         return self._store(raw, list(labels), thread_id=None, when=when)
 
+    def place_sent(self, message: EmailMessage, *, when: datetime | None = None) -> StoredMessage:
+        """A message already in Sent (sent before the test began), without spending quota:
+        lets a test set up hundreds of sent threads cheaply."""
+        return self._store(_wire(message), ["SENT"], thread_id=None, when=when)
+
     def sent(self) -> list[StoredMessage]:
         with self._lock:
             return [m for m in self.messages.values() if "SENT" in m.label_ids]
@@ -191,10 +197,9 @@ class GmailEmulator:
 
     def _thread_for(self, parsed: EmailMessage) -> str | None:
         ids = (str(parsed.get("In-Reply-To", "")) + " " + str(parsed.get("References", ""))).split()
-        wanted = {i.strip().strip("<>") for i in ids if i.strip()}
-        for stored in self.messages.values():
-            if stored.header("Message-ID").strip().strip("<>") in wanted:
-                return stored.thread_id
+        for ref in reversed(ids):  # the nearest parent first
+            if thread_id := self._threads_by_message_id.get(ref.strip().strip("<>")):
+                return thread_id
         return None
 
     def _store(
@@ -214,6 +219,9 @@ class GmailEmulator:
                 history_id=self._next_history(),
             )
             self.messages[message_id] = stored
+            rfc_id = stored.header("Message-ID").strip().strip("<>")
+            if rfc_id:
+                self._threads_by_message_id.setdefault(rfc_id, stored.thread_id)
             self._history.append((stored.history_id, message_id))
             return stored
 

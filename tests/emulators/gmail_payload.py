@@ -26,10 +26,15 @@ class StoredMessage:
     internal_date_ms: int
     history_id: int
     _text: str | None = field(default=None, repr=False)
+    _headers: dict[str, str] = field(default_factory=dict, repr=False)
 
     def header(self, name: str) -> str:
-        value = self.parsed.get(name)
-        return str(value) if value is not None else ""
+        # Parsing a header with the default policy is slow; searches read the same ones often.
+        key = name.lower()
+        if key not in self._headers:
+            value = self.parsed.get(name)
+            self._headers[key] = str(value) if value is not None else ""
+        return self._headers[key]
 
     def text(self) -> str:
         """The first text/plain part (what Gmail's snippet and full-text search look at)."""

@@ -1,0 +1,98 @@
+"""The ``check_replies`` stage: read new mail, find its rows, mark replies, bounces and
+unsubscribes, push follow-ups past an out-of-office return date.
+
+Its cost grows with new mail, not with the rows ever sent: the mailer reads only what arrived
+since the durable cursor (Gmail ``history.list``), the store is read once and only when there
+is new mail, and every change is written in one ``store.update``. The cursor moves only after
+the write, so a crash re-reads the same mail, which is harmless (transitions are idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from hub.mail.base import MailerError
+from hub.replies import MailboxCursor, plan_replies
+from hub.stages.base import StageContext, StageResult, stage
+
+log = logging.getLogger(__name__)
+
+
+def _own_addresses(ctx: StageContext) -> list[str]:
+    settings = ctx.settings
+    mailer = ctx.services.mailer
+    return [
+        a
+        for a in (settings.gmail_sender, settings.sender_address, getattr(mailer, "sender", ""))
+        if a
+    ]
+
+
+def _mailbox_key(ctx: StageContext) -> str:
+    mailer = ctx.services.mailer
+    return f"{mailer.provider_name}:{getattr(mailer, 'sender', '') or ctx.settings.gmail_sender}"
+
+
+def _suppress(ctx: StageContext, entries: list[tuple[str, str, str]]) -> int:
+    """Record bounced/unsubscribed/replied addresses in the sending engineer's suppression list
+    (imported lazily: the stage still marks the rows if that module is not available)."""
+    if not entries:
+        return 0
+    try:
+        from hub.sending.suppression import Suppression
+    except ImportError:  # pragma: no cover - only while hub.sending is absent
+        log.warning(
+            "hub.sending.suppression missing: %d addresses only marked on rows", len(entries)
+        )
+        return 0
+    suppression = Suppression(ctx.settings, ctx.store)
+    try:
+        for _hub_id, email, reason in entries:
+            suppression.add(email, reason)
+    finally:
+        suppression.close()
+    return len(entries)
+
+
+@stage("check_replies")
+async def run(ctx: StageContext) -> StageResult:
+    mailer = ctx.services.mailer
+    if mailer is None:
+        return StageResult(summary={"skipped": "no mailer configured"}, chain=False)
+    cursors = MailboxCursor(ctx.settings.state_db_path)
+    try:
+        key = _mailbox_key(ctx)
+        try:
+            batch = await asyncio.to_thread(mailer.inbound_since, cursors.get(key))
+        except MailerError as exc:
+            # Nothing was changed; the next check starts from the same cursor.
+            return StageResult(summary={"error": str(exc), "quota": exc.quota}, chain=False)
+        summary: dict = {"new_messages": len(batch.messages), "rows_changed": 0}
+        ctx.report_progress(0, len(batch.messages))
+        if batch.messages:
+            ctx.check_cancelled()
+            rows = await asyncio.to_thread(ctx.store.rows)
+            plan = plan_replies(
+                rows, batch.messages, own_addresses=_own_addresses(ctx), now=datetime.now(UTC)
+            )
+            written: set[str] = set()
+            if plan.changes:
+                report = await asyncio.to_thread(ctx.store.update, plan.changes)
+                written = set(report.written)
+                summary["missing_rows"] = len(report.missing)
+            summary["rows_changed"] = len(written)
+            summary["suppressed"] = await asyncio.to_thread(
+                _suppress, ctx, [entry for entry in plan.suppress if entry[0] in written]
+            )
+            for hub_id, event_type, payload in plan.events:
+                if hub_id in written:
+                    ctx.emit(event_type, payload)
+            summary["kinds"] = dict(plan.counts)
+            summary["unmatched"] = plan.unmatched
+            ctx.report_progress(len(batch.messages), len(batch.messages))
+        cursors.set(key, batch.cursor)
+        return StageResult(summary=summary, chain=False)
+    finally:
+        cursors.close()
