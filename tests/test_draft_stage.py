@@ -302,6 +302,19 @@ async def test_draft_changes_writes_nothing_and_keeps_row_order(template_service
     assert changes[ids[1]] == {"hold_reason": "REVIEW:blank_field page_title"}
 
 
+async def test_draft_changes_never_moves_a_row_back_to_drafted(template_services, local_store):
+    sent, skipped, no_address = add(
+        local_store,
+        prospect(1, outreach_status="sent"),
+        prospect(2, outreach_status="do_not_contact", draft_subject="S", draft_body="B"),
+        prospect(3, outreach_status="no_email", contact_email=""),
+    )
+    changes = await draft_changes(template_services, local_store.rows())
+    assert "outreach_status" not in changes[sent] and changes[sent]["draft_subject"]
+    assert changes[skipped] == {}
+    assert "outreach_status" not in changes[no_address]
+
+
 async def test_followup_step_changes_no_status(template_services, local_store):
     (hub_id,) = add(
         local_store,
@@ -358,6 +371,13 @@ async def test_compose_one_releases_a_review_hold(gemini_services, local_store, 
     held = await compose_one(gemini_services, other)
     assert held["outcome"] == "held" and held["hold_reason"] == "REVIEW:gemini_blocked SAFETY"
     assert held["outreach_status"] == "enriched"
+
+
+async def test_compose_one_without_an_address_keeps_the_status(template_services, local_store):
+    (hub_id,) = add(local_store, prospect(1, outreach_status="no_email", contact_email=""))
+    result = await compose_one(template_services, hub_id)
+    assert result["outcome"] == "drafted" and result["draft_subject"]
+    assert result["outreach_status"] == "no_email"
 
 
 async def test_build_services_wires_the_template_drafter(sender, local_store):

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 CHUNK_ROWS = 20
 # Drafts in flight at once within a chunk; the drafter's own rate limiter still applies.
 CONCURRENCY = 4
+# Statuses a draft may move to ``drafted`` (with an address); any other keeps its status, so
+# a caller can never push a sent or skipped row back to ``drafted``.
+MAY_BECOME_DRAFTED = frozenset({"", "pending", "enriched", "drafted"})
 # Statuses past drafting: composing would change nothing the person could use.
 PAST_DRAFTING = frozenset(
     {"sending", "sent", "replied", "bounced", "unsubscribed", "skip", "do_not_contact"}
@@ -59,6 +62,12 @@ def is_eligible(row: Row, *, named: bool = False) -> bool:
     if _status(row) != "enriched" or not _cell(row, "contact_email"):
         return False
     return named or not rules.waits_for_person(_cell(row, "hold_reason"))
+
+
+def _drafted(row: Row) -> dict[str, str]:
+    if _status(row) in MAY_BECOME_DRAFTED and _cell(row, "contact_email"):
+        return {"outreach_status": "drafted"}
+    return {}
 
 
 def _cleared(row: Row) -> dict[str, str]:
@@ -93,7 +102,7 @@ def _changes_for(row: Row, outcome: Draft | DraftRefused | ProviderError, step: 
             changes["draft_subject"] = outcome.subject
         if not _cell(row, "draft_body"):
             changes["draft_body"] = outcome.body
-        changes["outreach_status"] = "drafted"
+        changes.update(_drafted(row))
     else:
         # A follow-up's text belongs to the sender's ledger, never to the row's status.
         changes["draft_subject"] = outcome.subject
@@ -107,7 +116,8 @@ async def draft_changes(
     """For each row (by ``hub_id``) the columns to write; writes nothing.
 
     Step 0: ``draft_subject``/``draft_body`` (only the cells that are empty now) and
-    ``outreach_status=drafted``, clearing drafting's own earlier hold/error; or
+    ``outreach_status=drafted`` (only from pending/enriched/drafted with a contact_email: a
+    sent or skipped row keeps its status), clearing drafting's own earlier hold/error; or
     ``hold_reason`` (``REVIEW:...``/``HELD:gemini_quota``) or ``last_error`` (``draft: ...``).
     Step >= 1 (follow-ups): ``draft_subject`` ("Re: <first subject>") and ``draft_body`` with
     no status change — keep them in the ledger, the sheet's draft cells are the first message.
@@ -126,7 +136,7 @@ async def draft_changes(
             continue
         if step == 0 and _cell(row, "draft_subject") and _cell(row, "draft_body"):
             # A person wrote the message: it is final, and the drafter is not asked.
-            results[hub_id] = {**_cleared(row), "outreach_status": "drafted"}
+            results[hub_id] = {**_cleared(row), **_drafted(row)}
         else:
             to_draft.append(row)
 
@@ -243,14 +253,9 @@ async def compose_one(services: Services, hub_id: str) -> dict[str, Any]:
             f"prospect {hub_id} already has a draft in draft_subject and draft_body, and the hub "
             "never overwrites a person's edits: clear both cells to compose a new one"
         )
+    # A draft for a row without an address (or a no_email row) is kept, but the row does not
+    # claim to be ready to send: draft_changes leaves its status alone.
     changes = (await draft_changes(services, [row]))[hub_id]
-    if changes.get("outreach_status") == "drafted" and (
-        status not in ("", "pending", "enriched", "failed", "drafted")
-        or not _cell(row, "contact_email")
-    ):
-        # A draft without an address (or for a no_email row) is kept, but the row does not
-        # claim to be ready to send.
-        changes.pop("outreach_status")
     report = await asyncio.to_thread(services.store.update, {hub_id: changes})
     if hub_id in report.missing:
         raise NotFound(f"prospect {hub_id} was deleted while it was being drafted")
