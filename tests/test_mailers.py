@@ -328,3 +328,35 @@ def test_bounce_body_carries_the_delivery_status(world, mailer):
     batch = mailer.inbound_since(start.cursor)
     assert batch.messages[0].content_type == "multipart/report"
     assert "Status: 5.1.1" in batch.messages[0].body_text
+
+
+# --- hub outbox -------------------------------------------------------------------------------
+
+
+def test_hub_outbox_lists_the_dry_run_messages(settings, monkeypatch):
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+
+    monkeypatch.setenv("HUB_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+    empty = runner.invoke(app, ["outbox"])
+    assert empty.exit_code == 0 and "empty" in empty.output
+    mailer = build_mailer(settings)
+    mailer.send(make_message(subject="First note"), preview_name="h_a-initial")
+    mailer.send(make_message(to="jo@mag.example", subject="Other"), preview_name="h_b-initial")
+    listed = runner.invoke(app, ["outbox"])
+    assert listed.exit_code == 0, listed.output
+    for text in (
+        "h_a-initial.eml",
+        "h_b-initial.eml",
+        "First note",
+        "jo@mag.example",
+        "2025-06-02",
+    ):
+        assert text in listed.output
+    shown = runner.invoke(app, ["outbox", "--show", "h_a-initial.eml"])
+    assert shown.exit_code == 0 and "would you like to see my work?" in shown.output
+    missing = runner.invoke(app, ["outbox", "--show", "../secrets"])
+    assert missing.exit_code == 1
