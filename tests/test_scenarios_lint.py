@@ -199,3 +199,39 @@ def test_custom_functions_can_be_declared():
     document["flow"][1]["mapper"]["value"] = "{{myFn(1.original_text)}}"
     assert [f.code for f in lint_document(document)] == ["unknown-function"]
     assert lint_document(document, options) == []
+
+
+def _if_else_blueprint(mapped: str) -> dict:
+    def variable(module_id: int, name: str, value: str) -> dict:
+        return {
+            "id": module_id,
+            "module": "util:SetVariable2",
+            "version": 1,
+            "mapper": {"name": name, "scope": "roundtrip", "value": value},
+            "metadata": {"designer": {"x": 0, "y": 0}},
+        }
+
+    return {
+        "name": "if/else",
+        "flow": [
+            variable(1, "a", "x"),
+            {
+                "id": 2,
+                "module": "builtin:BasicIfElse",
+                "version": 1,
+                "branches": [
+                    {"flow": [variable(3, "b", "{{1.a}}")]},
+                    {"flow": [variable(4, "c", mapped)]},
+                ],
+                "metadata": {"designer": {"x": 300, "y": 0}},
+            },
+        ],
+        "metadata": {"scenario": {"dlq": False}},
+    }
+
+
+def test_if_else_branches_see_the_modules_before_them_but_not_each_other():
+    assert lint_document(_if_else_blueprint("{{1.a}}")) == []
+    findings = lint_document(_if_else_blueprint("{{3.b}}"))
+    assert [(f.code, f.module_id) for f in findings] == [("out-of-scope", 4)]
+    assert "another route" in findings[0].message

@@ -290,3 +290,12 @@ def test_duplicate_module_ids():
     module(document, 20)["id"] = 13
     found = errors(document)
     assert ("duplicate-id", 13) in found
+
+
+def test_set_variable_without_interface_uses_its_known_shape():
+    document = fresh(OPSWAT)
+    variable = module(document, 11)  # util:SetVariable2 "array_links"
+    del variable["metadata"]["interface"]
+    assert errors(document) == set()
+    replace_text(document, 16, "{{11.array_links}}", "{{11.array_link}}")
+    assert errors(document) == {("unknown-field", 16)}
