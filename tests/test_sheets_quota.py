@@ -53,8 +53,8 @@ def _max_in_any_window(times: list[float], window: float) -> int:
 @pytest.mark.parametrize("chunk", [1000, 100], ids=["one-call", "stage-chunks-of-100"])
 def test_enrichment_results_for_1000_rows_cost_at_most_25_requests(
     data_dir,
-    emulator_servers,
-    chunk,  # noqa: F811
+    emulator_servers,  # noqa: F811
+    chunk,
 ):
     with google_sheet_env(data_dir, servers=emulator_servers) as env:
         _fill(env, 1000)
