@@ -135,9 +135,11 @@ class JobsMixin:
 
     def runnable_jobs(self, owner_dead: OwnerDead, limit: int = 200) -> list[dict[str, Any]]:
         """Pending jobs and running ones whose process is gone, oldest first."""
+        # Only the oldest pending job of each type can start next (one per type runs), so a
+        # backlog of hundreds of queued jobs costs one row per type here, not hundreds.
         rows = self.query(
-            "SELECT * FROM jobs WHERE status='pending' OR (status='running' AND waiting=0) "
-            "ORDER BY seq LIMIT ?",
+            "SELECT * FROM jobs WHERE seq IN (SELECT MIN(seq) FROM jobs WHERE status='pending' "
+            "GROUP BY job_type) OR (status='running' AND waiting=0) ORDER BY seq LIMIT ?",
             (limit,),
         )
         jobs = [job_from_row(r) for r in rows]
