@@ -134,3 +134,16 @@ async def test_follow_up_after_an_error_once_gmail_stored_it_is_not_repeated(sen
     await run_followups(services, clock=_later(3))
     assert len(world.gmail.sent()) == 2
     assert services.store.get(hub_id)["followups_sent"] == "1"
+
+
+def test_follow_up_dates_count_from_the_first_message_in_calendar_or_business_days(settings):
+    from datetime import UTC, datetime
+
+    from hub.sending.reconcile import next_followup_at
+
+    friday = datetime(2026, 11, 27, 10, 0, tzinfo=UTC).timestamp()
+    assert next_followup_at(settings, friday, 0) == "2026-11-30T10:00:00Z"  # +3 days
+    assert next_followup_at(settings, friday, 1) == "2026-12-04T10:00:00Z"  # +7 days
+    assert next_followup_at(settings, friday, 2) == ""  # HUB_FOLLOWUP_DAYS=3,7: no third
+    business = settings.model_copy(update={"followup_business_days": True})
+    assert next_followup_at(business, friday, 0) == "2026-12-02T10:00:00Z"  # Mon, Tue, Wed
