@@ -86,7 +86,7 @@ def unsubscribe(services, hub_id: str) -> bool:
     finally:
         ledger.close()
     addresses.discard("")
-    suppression = Suppression(settings)
+    suppression = Suppression(settings, services.store)
     try:
         fresh = any(suppression.reason_for(a) != "unsubscribed" for a in addresses)
         for address in addresses:

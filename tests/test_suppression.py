@@ -68,3 +68,12 @@ def test_suppression_list_setting_is_read_from_the_environment(monkeypatch, data
     suppression = Suppression(configured)
     assert suppression.reason_for("x@c.example") == "suppression_list"
     assert suppression.reason_for("a@b.example") == "suppression_list"
+
+
+def test_without_a_store_the_configured_store_is_read(settings, local_store):
+    local_store.append(
+        [{"domain": "a.example", "contact_email": "x@a.example", "outreach_status": "bounced"}]
+    )
+    suppression = Suppression(settings)  # settings name the same local store file
+    assert suppression.reason_for("x@a.example") == "bounced"
+    suppression.close()

@@ -42,7 +42,10 @@ def normalise_email(email: str) -> str:
 
 class Suppression:
     def __init__(self, settings, store: ProspectStore | None = None, *, path: Path | None = None):
+        # Without a store the configured one is opened on first need (and closed by close()).
+        self.settings = settings
         self.store = store
+        self._own_store: ProspectStore | None = None
         self._configured = [normalise_email(e).lstrip("@") for e in settings.suppression_list]
         self._lock = threading.RLock()
         self._db = sqlite3.connect(
@@ -58,6 +61,8 @@ class Suppression:
 
     def close(self) -> None:
         self._db.close()
+        if self._own_store is not None:
+            self._own_store.close()
 
     def add(self, email: str, reason: str) -> None:
         """Suppress an address for good (the first reason recorded is kept)."""
@@ -73,7 +78,11 @@ class Suppression:
     def refresh(self, rows: Iterable[Row] | None = None) -> None:
         """Re-read the rows' statuses (once per chunk of sends; pass rows already read)."""
         found: dict[str, str] = {}
-        if rows is None and self.store is not None:
+        if rows is None:
+            if self.store is None:
+                from hub.services import build_store
+
+                self.store = self._own_store = build_store(self.settings)
             rows = self.store.rows()
         if rows is not None:
             for row in rows:
