@@ -30,7 +30,7 @@ class MultiWindowLimiter:
         self,
         windows: Sequence[Window],
         *,
-        margin: float = 0.04,
+        margin: float = 0.03,
         clock: Callable[[], float] = time.monotonic,
     ):
         if not windows:
@@ -43,6 +43,9 @@ class MultiWindowLimiter:
         self._sent: deque[float] = deque(maxlen=max(w.limit for w in self.windows))
         fastest = min(self.windows, key=lambda w: w.seconds / w.limit)
         self._gap = fastest.seconds / fastest.limit * self._stretch
+        # Spacing follows a schedule (slot after slot), not the actual send times: a sleep
+        # that overshoots by a millisecond must not push every later call back with it.
+        self._next_slot = 0.0
         self._lock = asyncio.Lock()
 
     @property
@@ -50,9 +53,7 @@ class MultiWindowLimiter:
         return min(w.limit / w.seconds for w in self.windows)
 
     def _earliest(self, now: float) -> float:
-        start = now
-        if self._sent:
-            start = max(start, self._sent[-1] + self._gap)
+        start = max(now, self._next_slot)
         for window in self.windows:
             if len(self._sent) >= window.limit:
                 # the call `limit` back must have left the window before we may go
@@ -67,6 +68,7 @@ class MultiWindowLimiter:
                 start = self._earliest(now)
                 if start <= now:
                     self._sent.append(now)
+                    self._next_slot = start + self._gap
                     return
                 await asyncio.sleep(start - now)
 
