@@ -77,7 +77,8 @@ class GatedStore(LocalStore):
 def seed(store: LocalStore) -> None:
     def rows(n: int, status: str, **cells: str) -> list[dict[str, str]]:
         return [
-            {"domain": f"{status}-{len(cells)}-{i}.example", "outreach_status": status, **cells} for i in range(n)
+            {"domain": f"{status}-{len(cells)}-{i}.example", "outreach_status": status, **cells}
+            for i in range(n)
         ]
 
     store.append(

@@ -212,3 +212,60 @@ async def test_the_job_stream_ends_after_its_lifetime_so_shutdown_is_not_held(da
         assert messages[0].startswith("retry: ") and len(messages) == 2  # retry + one snapshot
     finally:
         state.close()
+
+
+# --- a Google Sheet store (real gspread against the Sheets emulator) -----------------------------
+def test_on_a_google_sheet_the_page_counts_requests_and_spares_the_quota(data_dir):
+    from tests.store_contract import google_sheet_env
+
+    with google_sheet_env(data_dir) as env:
+        settings = env.settings(api_keys=[KEY], tick_minutes=0)
+        with TestClient(create_app(settings), follow_redirects=False) as client:
+            env.store().append([{"domain": f"g{i}.example"} for i in range(5)])
+            token = CSRF.search(client.get("/").text).group(1)
+            client.post("/signin", data={"key": KEY, "csrf": token})
+            first = client.get("/").text
+            reads = env.sheets.count("read")
+            assert '<strong class="total">5</strong>' in first
+            limits = section(first, "limits")
+            assert re.search(r"\d+ reads of 60 and \d+ writes of 60 in the last minute", limits)
+            providers = dict(re.findall(r"<td>(\w+)</td><td>[^<]*</td><td>([^<]+)</td>", limits))
+            assert providers["store"] == "real"
+            # a refresh, the rows page and a row's page reuse the snapshot: no new Sheets read
+            client.get("/")
+            rows = client.get("/rows").text
+            hub_id = re.search(r'href="/rows/(h_\w+)"', rows).group(1)
+            assert client.get(f"/rows/{hub_id}").status_code == 200
+            assert env.sheets.count("read") == reads
+
+
+def test_the_snapshot_is_read_again_once_it_is_older_than_its_backends_reuse(settings):
+    from hub.web.rows import RowsSnapshot
+
+    class CountingStore:  # a boundary stand-in: only what RowsSnapshot calls
+        backend_name = "google"
+
+        def __init__(self):
+            self.reads = 0
+
+        def header(self):
+            return ["hub_id", "domain"]
+
+        def rows(self):
+            self.reads += 1
+            return [{"hub_id": "h_1", "domain": f"read{self.reads}.example"}]
+
+    now = [0.0]
+    store = CountingStore()
+    snapshot = RowsSnapshot(store, clock=lambda: now[0])
+
+    async def run():
+        assert (await snapshot.rows())[0]["domain"] == "read1.example"
+        now[0] += snapshot.ttl - 1
+        row, header = await snapshot.row("h_1")
+        assert row["domain"] == "read1.example" and header == ["hub_id", "domain"]
+        now[0] += 1
+        assert (await snapshot.rows())[0]["domain"] == "read2.example"
+
+    asyncio.run(run())
+    assert store.reads == 2

@@ -22,7 +22,7 @@ POLL_SECONDS = 0.25  # the runner's progress throttle: polling faster shows noth
 KEEPALIVE_SECONDS = 15.0  # a comment line, so proxies do not close an idle stream
 # A stream ends after this long and the browser reconnects (EventSource does it by itself):
 # an open stream would otherwise hold a server that is shutting down (uvicorn waits for it).
-STREAM_SECONDS = 20.0
+STREAM_SECONDS = 10.0
 RECONNECT_MS = 500
 
 

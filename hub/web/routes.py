@@ -183,8 +183,7 @@ async def row_page(request: Request) -> Response:
     services = _services(request)
     hub_id = request.path_params["hub_id"]
     try:
-        row = await asyncio.to_thread(services.store.get, hub_id)
-        header = await asyncio.to_thread(services.store.header) if row else []
+        row, header = await _snapshot(request).row(hub_id)
     except Exception as exc:
         return render(request, "row.html", {"error": _problem("the prospect store", exc)})
     if row is None:

@@ -25,22 +25,37 @@ DEFAULT_SNAPSHOT_SECONDS = 15.0
 
 
 class RowsSnapshot:
-    """The store's rows, re-read when older than the backend's ``SNAPSHOT_SECONDS``."""
+    """The store's rows (and header), re-read when older than the backend's
+    ``SNAPSHOT_SECONDS``; with no reuse (the local store) every call reads the store."""
 
     def __init__(self, store: Any, *, clock=time.monotonic):
         self.store = store
         self.ttl = SNAPSHOT_SECONDS.get(store.backend_name, DEFAULT_SNAPSHOT_SECONDS)
         self.clock = clock
         self._rows: list[dict[str, str]] | None = None
+        self._header: list[str] = []
         self._taken = 0.0
         self._lock = asyncio.Lock()
 
+    def _read(self) -> tuple[list[str], list[dict[str, str]]]:
+        return self.store.header(), self.store.rows()
+
     async def rows(self) -> list[dict[str, str]]:
+        if self.ttl <= 0:
+            return await asyncio.to_thread(self.store.rows)
         async with self._lock:  # one read at a time, even with many tabs open
             if self._rows is None or self.clock() - self._taken >= self.ttl:
-                self._rows = await asyncio.to_thread(self.store.rows)
+                self._header, self._rows = await asyncio.to_thread(self._read)
                 self._taken = self.clock()
             return self._rows
+
+    async def row(self, hub_id: str) -> tuple[dict[str, str] | None, list[str]]:
+        """One row and the header (user columns included, in the sheet's order)."""
+        if self.ttl <= 0:
+            row = await asyncio.to_thread(self.store.get, hub_id)
+            return row, (await asyncio.to_thread(self.store.header) if row else [])
+        rows = await self.rows()
+        return next((r for r in rows if r.get("hub_id") == hub_id), None), self._header
 
 
 @dataclass(frozen=True)
