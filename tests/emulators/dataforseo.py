@@ -86,6 +86,8 @@ class DataForSEOEmulator:
         self.spend_limit_reached = False
         self.refused_keywords: set[str] = set()  # answered 40501, as for a keyword too long
         self.deliveries: list[tuple[str, str, int | str]] = []  # (kind, task id, status)
+        self.login = login
+        self.balance = 100.0  # USD left on the account, as appendix/user_data reports it
         self._template = load_real("dataforseo_serp_organic_task_get_regular.json")
         self._lock = threading.Lock()
         self.app = Starlette(
@@ -94,6 +96,7 @@ class DataForSEOEmulator:
                 Route(f"{SERP}/tasks_ready", self.tasks_ready),
                 Route(f"{SERP}/task_get/{{kind}}/{{task_id}}", self.task_get),
                 Route(f"{SERP}/live/{{kind}}", self.live, methods=["POST"]),
+                Route("/v3/appendix/user_data", self.user_data),
             ]
         )
 
@@ -259,6 +262,29 @@ class DataForSEOEmulator:
             return JSONResponse(_envelope([entry]))
         task = EmulatedTask(id=_task_id(), request=dict(body[0]), ready=True, collected=True)
         return JSONResponse(_envelope([self.task_answer(task, "live")]))
+
+    async def user_data(self, request: Request) -> JSONResponse:
+        """``GET /v3/appendix/user_data``: the account's login, limits and money (free call)."""
+        refused = self._refuse(request, "user_data")
+        if refused is not None:
+            return refused
+        limits = {"day": {"serp": 100000}, "minute": {"serp": 2000}}
+        result = {
+            "login": self.login,
+            "timezone": "UTC",
+            "rates": {"limits": limits, "statistics": {"day": {}, "minute": {}}},
+            "money": {
+                "total": 100.0,
+                "balance": self.balance,
+                "limits": {"day": {"total": 0}, "minute": {"total": 0}},
+                "statistics": {"day": {"total": 0}, "minute": {"total": 0}},
+            },
+            "price": {},
+        }
+        entry = {"id": _task_id(), "status_code": 20000, "status_message": "Ok.",
+                 "path": ["v3", "appendix", "user_data"], "cost": 0, "result_count": 1,
+                 "data": {"api": "appendix", "function": "user_data"}, "result": [result]}  # fmt: skip
+        return JSONResponse(_envelope([entry]))
 
     # --- completion and callbacks -------------------------------------------------------------
     async def complete(self, task_ids: list[str] | None = None) -> None:

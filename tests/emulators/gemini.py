@@ -102,7 +102,8 @@ class GeminiEmulator:
                     "/{version:str}/models/{model:str}:generateContent",
                     self._generate,
                     methods=["POST"],
-                )
+                ),
+                Route("/{version:str}/models/{model:str}", self._get_model, methods=["GET"]),
             ]
         )
 
@@ -154,6 +155,28 @@ class GeminiEmulator:
             await asyncio.sleep(self.latency)  # the emulator being slow, not a test waiting
         status, payload = self._answer(answer, version, model, body, prompt)
         return JSONResponse(payload, status_code=status)
+
+    async def _get_model(self, request: Request) -> JSONResponse:
+        """``models.get``: the model's description; no quota is spent (hub doctor uses it)."""
+        version, model = request.path_params["version"], request.path_params["model"]
+        if request.headers.get("x-goog-api-key", "") not in self.api_keys:
+            return JSONResponse(load_real("gemini_error_400_api_key_invalid.json"), 400)
+        if version not in ("v1", "v1beta") or model not in self.models:
+            status, payload = self._answer("unknown_model", version, model, {}, "")
+            return JSONResponse(payload, status_code=status)
+        return JSONResponse(
+            {
+                "name": f"models/{model}",
+                "version": model.split("-")[1] if "-" in model else "001",
+                "displayName": model.replace("-", " ").title(),
+                "inputTokenLimit": 1048576,
+                "outputTokenLimit": 65536,
+                "supportedGenerationMethods": ["generateContent", "countTokens"],
+                "temperature": 1.0,
+                "topP": 0.95,
+                "topK": 64,
+            }
+        )
 
     def _choose(self, version: str, model: str, key: str, prompt: str) -> str:
         if version not in ("v1", "v1beta"):
