@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from hub.cli import discover as _discover
+from hub.cli import doctor as _doctor
 from hub.cli import outbox as _outbox
 from hub.cli import run as _run
 from hub.cli import scenarios as _scenarios
@@ -26,6 +27,7 @@ app.add_typer(_run.app, name="run")
 app.command("jobs")(_run.jobs)
 app.command("webhook-url")(_webhook_url.webhook_url)
 app.command("outbox")(_outbox.outbox)
+app.command("doctor")(_doctor.doctor)
 
 
 def main() -> None:
