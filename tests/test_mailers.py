@@ -91,6 +91,7 @@ from hub.mail.base import MailerError  # noqa: E402
 from hub.mail.gmail import GmailMailer  # noqa: E402
 from tests.emulators import gmail_messages as inbound  # noqa: E402
 from tests.emulators.gmail import gmail_world  # noqa: E402
+from tests.emulators.serve import wait_until  # noqa: E402
 
 
 @pytest.fixture
@@ -360,3 +361,35 @@ def test_hub_outbox_lists_the_dry_run_messages(settings, monkeypatch):
     assert shown.exit_code == 0 and "would you like to see my work?" in shown.output
     missing = runner.invoke(app, ["outbox", "--show", "../secrets"])
     assert missing.exit_code == 1
+
+
+def test_send_timeout_is_ambiguous_even_when_gmail_keeps_the_message(world, waits):
+    mailer = GmailMailer.from_settings(world.settings)
+    mailer.profile()  # token refreshed; the send below is the slow one
+    slow = GmailMailer(
+        api_url=world.gmail_url,
+        token_url=world.token_url,
+        client_id=world.settings.gmail_client_id,
+        client_secret=world.settings.gmail_client_secret.get_secret_value(),
+        refresh_token=world.settings.gmail_refresh_token.get_secret_value(),
+        sender=world.settings.gmail_sender,
+        timeout=0.3,
+        sleep=waits.append,
+    )
+    world.gmail.inject("latency", api_method="users.messages.send", seconds=1.0)
+    with pytest.raises(MailerError) as caught:
+        slow.send(make_message(msgid="<slow.1@hub.example>"))
+    assert caught.value.ambiguous is True
+    # The emulator finishes the send after our timeout: reconciliation finds it.
+    found = wait_until(
+        lambda: mailer.find_sent(
+            rfc822_message_id="<slow.1@hub.example>", to="", subject="", since=datetime.now(UTC)
+        ),
+        timeout=5,
+        interval=0.05,
+        what="the slow send to land",
+    )
+    assert found.rfc822_message_id == "<slow.1@hub.example>"
+    assert world.gmail.count("users.messages.send") == 1
+    slow.close()
+    mailer.close()

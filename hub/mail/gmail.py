@@ -118,6 +118,7 @@ class GmailMailer(Mailer):
             cache_discovery=False,
             client_options={"api_endpoint": api_url if api_url.endswith("/") else api_url + "/"},
         )
+        self._http = http
         self._users = self._service.users()
         self._lock = threading.Lock()  # httplib2 connections are not thread-safe
 
@@ -252,6 +253,11 @@ class GmailMailer(Mailer):
     def profile(self) -> dict:
         """``users.getProfile``: emailAddress, messagesTotal, threadsTotal, historyId."""
         return self._execute("getProfile", self._users.getProfile(userId="me"))
+
+    def close(self) -> None:
+        for authorized in (self._http, self._send_http):
+            for connection in list(authorized.http.connections.values()):
+                connection.close()
 
     # --- new mail -----------------------------------------------------------------------------
     def inbound_since(self, cursor: str | None) -> InboundBatch:

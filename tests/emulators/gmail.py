@@ -328,6 +328,9 @@ class GmailEmulator:
             raise _ApiError(403, "forbidden", "Delegation denied for " + self.address)
         fault = self._take_fault(api_method)
         if fault and fault.kind == "latency":
+            # Read the request first: a client that times out meanwhile has still sent it,
+            # and Gmail carries it out (the ambiguous "timeout after sending" case).
+            await request.body()
             await asyncio.sleep(fault.seconds)
             fault = None
         if fault and fault.kind == "429":
