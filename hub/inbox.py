@@ -16,6 +16,7 @@ import inspect
 import logging
 from typing import Any
 
+from hub.inbox_writer import InboundWriter
 from hub.jobs import ChainTo, internal_stage
 from hub.stages.base import JOB_TYPES, StageContext, StageResult
 from sheets.columns import HUMAN_TERMINAL_STATUSES
@@ -36,6 +37,7 @@ class Inbox:
         self.services = services
         self.runner = runner
         self.state = services.state
+        self.writer = InboundWriter(self.state)  # group commit (see hub.inbox_writer)
         self._processing: set[asyncio.Task] = set()
 
     # --- the callbacks ---------------------------------------------------------------------
@@ -47,7 +49,8 @@ class Inbox:
         raise Refused(400, f"this hub does not accept events from {event.source!r}")
 
     def record(self, delivery: Delivery) -> None:
-        self.state.record_delivery(
+        # Queued, and written with the next group commit: not a synchronous write on the loop.
+        self.state.queue_delivery(
             at=delivery.at.isoformat(),
             route=delivery.route,
             action=delivery.action,
@@ -56,14 +59,17 @@ class Inbox:
             reason=delivery.reason,
             job_id=delivery.job_id,
         )
+        try:
+            self.writer.kick()
+        except RuntimeError:  # no running loop (a synchronous caller): write it now
+            self.state.flush_deliveries()
 
     # --- Make.com ------------------------------------------------------------------------
     async def _accept_make(self, event: InboundEvent) -> Acceptance:
         if event.action not in JOB_TYPES and event.action not in INTERNAL_ACTIONS:
             raise Refused(400, f"unknown action {event.action!r}")
         params = dict(event.payload or {})
-        saved = await asyncio.to_thread(
-            self.state.persist_inbound,
+        saved = await self.writer.persist(
             source=event.source,
             action=event.action,
             payload=event.payload,
@@ -148,7 +154,8 @@ class Inbox:
         return len(pending)
 
     async def drain(self) -> None:
-        """Wait for callbacks being processed (shutdown, tests)."""
+        """Wait for callbacks being processed and deliveries being written (shutdown, tests)."""
+        await self.writer.drain()
         while self._processing:
             with contextlib.suppress(Exception):
                 await asyncio.gather(*list(self._processing), return_exceptions=True)

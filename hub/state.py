@@ -146,6 +146,9 @@ class State(JobsMixin, EventsMixin):
         self.deliver_events = deliver_events
         self.max_deliveries = max_deliveries
         self._lock = threading.RLock()
+        # delivery-log lines waiting for the next inbound group commit (EventsMixin)
+        self._queued_deliveries: list[dict[str, Any]] = []
+        self._queued_lock = threading.Lock()
         self._db = connect(self.path)
         with self._lock:
             self._db.executescript(_SCHEMA)
@@ -187,6 +190,8 @@ class State(JobsMixin, EventsMixin):
                 listener(kind)
 
     def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.flush_deliveries()
         with self._lock:
             self._db.close()
 

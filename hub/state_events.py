@@ -29,6 +29,8 @@ class EventsMixin:
     deliver_events: bool
     max_deliveries: int
     insert_job_in: Any
+    _queued_deliveries: list[dict[str, Any]]
+    _queued_lock: Any
 
     # --- inbox ---------------------------------------------------------------------------
     def persist_inbound(
@@ -47,36 +49,92 @@ class EventsMixin:
     ) -> Persisted:
         """Persist a delivery and (with ``job``) queue its job in ONE transaction, unless the
         same ``dedupe_key`` was seen within its window: then answer with the first job's id."""
-        now = self.now()
         with self.tx() as db:
-            if dedupe_key:
-                seen = db.execute(
-                    "SELECT job_id, expires_at FROM inbox WHERE dedupe_key=?", (dedupe_key,)
-                ).fetchone()
-                if seen is not None and seen["expires_at"] > now:
-                    return Persisted(seen["job_id"], True, None)
-                if seen is not None:  # the window passed: this one is a new request
-                    db.execute("DELETE FROM inbox WHERE dedupe_key=?", (dedupe_key,))
-            if job is not None:
-                job_id = self.insert_job_in(db, job[0], job[1], source=source)
-            cur = db.execute(
-                "INSERT INTO inbox(dedupe_key, source, action, payload, job_id, task_id, tag, "
-                "received_at, expires_at) VALUES(?,?,?,?,?,?,?,?,?)",
-                (
-                    dedupe_key or None,
-                    source,
-                    action,
-                    dumps(payload),
-                    job_id,
-                    task_id,
-                    tag,
-                    received_at,
-                    now + max(window_seconds, 0),
-                ),
+            saved = self.persist_inbound_in(
+                db,
+                source=source,
+                action=action,
+                payload=payload,
+                dedupe_key=dedupe_key,
+                window_seconds=window_seconds,
+                received_at=received_at,
+                job=job,
+                job_id=job_id,
+                task_id=task_id,
+                tag=tag,
             )
-            seq = cur.lastrowid
-        if job is not None:
+        if job is not None and not saved.duplicate:
             self._notify("job")
+        return saved
+
+    def persist_inbound_many(self, items: list[dict[str, Any]]) -> list[Persisted | Exception]:
+        """Group commit: persist many deliveries (each the keyword arguments of
+        :meth:`persist_inbound`) in ONE transaction, with the delivery-log lines queued so far.
+
+        Under load the webhook route hands over every delivery that arrived while the previous
+        group was being written, so one thread hop and one commit serve them all. Each item runs
+        in its own savepoint: one that fails gets its exception back, the others are kept.
+        Nothing is acknowledged before this returns, so the durability is that of
+        :meth:`persist_inbound` (committed in WAL mode = survives SIGKILL).
+        """
+        results: list[Persisted | Exception] = []
+        with self.tx() as db:
+            self._write_deliveries_in(db, self._take_queued_deliveries())
+            for item in items:
+                db.execute("SAVEPOINT inbound_item")
+                try:
+                    results.append(self.persist_inbound_in(db, **item))
+                except Exception as exc:
+                    db.execute("ROLLBACK TO inbound_item")
+                    results.append(exc)
+                db.execute("RELEASE inbound_item")
+        if any(isinstance(r, Persisted) and not r.duplicate and r.job_id for r in results):
+            self._notify("job")
+        return results
+
+    def persist_inbound_in(
+        self,
+        db: sqlite3.Connection,
+        *,
+        source: str,
+        action: str,
+        payload: Any,
+        dedupe_key: str | None,
+        window_seconds: float,
+        received_at: float,
+        job: tuple[str, dict[str, Any]] | None = None,
+        job_id: str | None = None,
+        task_id: str | None = None,
+        tag: str | None = None,
+    ) -> Persisted:
+        """:meth:`persist_inbound` inside the caller's transaction."""
+        now = self.now()
+        if dedupe_key:
+            seen = db.execute(
+                "SELECT job_id, expires_at FROM inbox WHERE dedupe_key=?", (dedupe_key,)
+            ).fetchone()
+            if seen is not None and seen["expires_at"] > now:
+                return Persisted(seen["job_id"], True, None)
+            if seen is not None:  # the window passed: this one is a new request
+                db.execute("DELETE FROM inbox WHERE dedupe_key=?", (dedupe_key,))
+        if job is not None:
+            job_id = self.insert_job_in(db, job[0], job[1], source=source)
+        cur = db.execute(
+            "INSERT INTO inbox(dedupe_key, source, action, payload, job_id, task_id, tag, "
+            "received_at, expires_at) VALUES(?,?,?,?,?,?,?,?,?)",
+            (
+                dedupe_key or None,
+                source,
+                action,
+                dumps(payload),
+                job_id,
+                task_id,
+                tag,
+                received_at,
+                now + max(window_seconds, 0),
+            ),
+        )
+        seq = cur.lastrowid
         return Persisted(job_id, False, seq)
 
     def unprocessed_inbound(self, source_prefix: str) -> list[dict[str, Any]]:
@@ -125,7 +183,42 @@ class EventsMixin:
                 "DELETE FROM deliveries WHERE seq <= ?", (cur.lastrowid - self.max_deliveries,)
             )
 
+    def queue_delivery(self, **fields: Any) -> None:
+        """A delivery-log line (the fields of :meth:`record_delivery`) written with the next
+        group of inbound deliveries, or by :meth:`flush_deliveries`: the webhook route must not
+        wait for its own commit (nor block the event loop) for a status-page line."""
+        with self._queued_lock:
+            self._queued_deliveries.append(fields)
+
+    def flush_deliveries(self) -> None:
+        queued = self._take_queued_deliveries()
+        if queued:
+            with self.tx() as db:
+                self._write_deliveries_in(db, queued)
+
+    def has_queued_deliveries(self) -> bool:
+        return bool(self._queued_deliveries)
+
+    def _take_queued_deliveries(self) -> list[dict[str, Any]]:
+        with self._queued_lock:
+            queued, self._queued_deliveries[:] = list(self._queued_deliveries), []
+        return queued
+
+    def _write_deliveries_in(self, db: sqlite3.Connection, queued: list[dict[str, Any]]) -> None:
+        if not queued:
+            return
+        columns = ("at", "route", "action", "verdict", "status", "reason", "job_id")
+        cur = None
+        for fields in queued:
+            cur = db.execute(
+                "INSERT INTO deliveries(at, route, action, verdict, status, reason, job_id) "
+                "VALUES(?,?,?,?,?,?,?)",
+                tuple(fields.get(c) for c in columns),
+            )
+        db.execute("DELETE FROM deliveries WHERE seq <= ?", (cur.lastrowid - self.max_deliveries,))
+
     def list_deliveries(self, limit: int = 50) -> list[dict[str, Any]]:
+        self.flush_deliveries()
         rows = self.query("SELECT * FROM deliveries ORDER BY seq DESC LIMIT ?", (limit,))
         return [dict(r) for r in rows]
 

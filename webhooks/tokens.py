@@ -8,6 +8,7 @@ encrypted).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Sequence
@@ -85,6 +86,7 @@ def verify_make_token(token: str, secret_keys: Sequence[str]) -> str:
     return action
 
 
+@functools.lru_cache(maxsize=16)  # derived on every signed webhook; keys are few
 def body_signing_key(secret_key: str) -> str:
     """The key a Make scenario uses to sign bodies (``sha256(text; "hex"; key)``).
 
