@@ -105,7 +105,11 @@ def cpu_pin(cpus: str | None) -> list[str]:
 # --- servers in subprocesses ------------------------------------------------------------------
 def hub_executable() -> list[str]:
     script = Path(sys.executable).parent / "hub"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "hub.cli"]
+    return (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-c", "from hub.cli import main; main()"]
+    )
 
 
 @contextlib.contextmanager
