@@ -70,7 +70,7 @@ async def check_hunter(settings: Settings, timeout: float) -> list[Finding]:
         if status == 401:
             return [error(AREA, "Hunter answered 401: the API key was refused",
                           "check HUNTER_API_KEY")]  # fmt: skip
-        return [error(AREA, f"Hunter answered {status}: {exc.message}",
+        return [error(AREA, f"Hunter answered {status}: {_said(exc)}",
                       "check HUNTER_API_KEY and HUB_HUNTER_API_URL")]  # fmt: skip
     except httpx.HTTPError as exc:
         return [_unreachable("Hunter", settings.hunter_api_url, exc, "HUB_HUNTER_API_URL")]
@@ -80,7 +80,7 @@ async def check_hunter(settings: Settings, timeout: float) -> list[Finding]:
     used, available = int(searches.get("used") or 0), int(searches.get("available") or 0)
     left = max(available - used, 0)
     plan = f" (plan {data['plan_name']})" if data.get("plan_name") else ""
-    if available and not left:
+    if not left:
         return [warn(AREA, f"Hunter answers, but no searches are left this period{plan}",
                      "upgrade the Hunter plan or wait for its monthly reset")]  # fmt: skip
     return [ok(AREA, f"Hunter answers with HUNTER_API_KEY: {left} of {available} searches "
@@ -106,13 +106,13 @@ async def check_dataforseo(settings: Settings, timeout: float) -> list[Finding]:
                 with attempt:
                     body = check_envelope(await http.get(USER_DATA))
     except QuotaExhausted as exc:
-        return [error(AREA, f"DataForSEO: {exc.message}", "top up the DataForSEO balance")]
+        return [error(AREA, f"DataForSEO answered {_said(exc)}", "top up the DataForSEO balance")]
     except ProviderError as exc:
         fix = "check DATAFORSEO_LOGIN, DATAFORSEO_PASSWORD and HUB_DATAFORSEO_API_URL"
         if exc.provider_code == "40100":
             fix = "check DATAFORSEO_LOGIN and DATAFORSEO_PASSWORD (the API password from the "
             fix += "dashboard's API access page, not the sign-in one)"
-        return [error(AREA, f"DataForSEO answered {exc.message}", fix)]
+        return [error(AREA, f"DataForSEO answered {_said(exc)}", fix)]
     except httpx.HTTPError as exc:
         return [_unreachable("DataForSEO", base, exc, "HUB_DATAFORSEO_API_URL")]
     try:
@@ -216,6 +216,11 @@ def check_gmail(settings: Settings, timeout: float) -> list[Finding]:
                      "set GMAIL_SENDER to the authorised address, or authorise that "
                      "account")]  # fmt: skip
     return [ok(AREA, f"Gmail answers with the refresh token, as {address}")]
+
+
+def _said(exc: ProviderError) -> str:
+    """The provider's words without our ``"<Provider>: "`` prefix."""
+    return exc.message.removeprefix(f"{exc.provider}: ")
 
 
 def _unreachable(name: str, url: str, exc: BaseException, setting: str) -> Finding:

@@ -106,7 +106,8 @@ def _sending(rows: list[Row], send_jobs: list[str], now: datetime) -> list[Findi
             stuck.append((age, row))
     if not stuck:
         return [ok(AREA, f"{len(sending)} row(s) in sending, changed in the last few minutes")]
-    stuck.sort(key=lambda item: item[0] or timedelta.max, reverse=True)
+    # Oldest first; rows without a timestamp after them.
+    stuck.sort(key=lambda item: (item[0] is not None, item[0] or timedelta(0)), reverse=True)
     ids = ", ".join(row.get("hub_id", "?") for _, row in stuck[:SHOWN_IDS])
     more = f" and {len(stuck) - SHOWN_IDS} more" if len(stuck) > SHOWN_IDS else ""
     oldest = stuck[0][0]
