@@ -30,9 +30,9 @@ class HunterEnricher:
         self._clients: dict[int, HunterClient] = {}
         self.stopped_reason = ""
         # Enough rows in flight to keep the limiter busy while answers are on their way
-        # (15/s with ~0.5 s answers needs ~8; 150/s with answers slowed to ~0.3 s needs ~50).
+        # (15/s with ~0.5 s answers needs ~8; 150/s with ~0.2 s answers ~30).
         rate = settings.hunter_rate_per_second
-        self.concurrency = max(8, min(64, int(rate / 3) + 4))
+        self.concurrency = max(8, min(32, int(rate / 4) + 4))
 
     def client(self) -> HunterClient:
         # httpx clients and asyncio locks belong to one event loop; the CLI may use several.
