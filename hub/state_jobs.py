@@ -15,6 +15,23 @@ from typing import Any
 from hub.state_codec import dumps, iso, loads, new_id
 
 TERMINAL = ("completed", "failed", "cancelled")
+
+# The oldest pending job of each type, found by a loose index scan over jobs_status
+# (status, job_type, rowid): one index seek per job type. ``MIN(seq) ... GROUP BY job_type``
+# read every pending row instead: 1.5 ms under the state lock with 12,000 webhooks queued,
+# on every dispatch, which the webhook route's commits then waited for.
+_RUNNABLE_SQL = """
+WITH RECURSIVE pending_types(job_type) AS (
+    SELECT MIN(job_type) FROM jobs WHERE status='pending'
+    UNION ALL
+    SELECT (SELECT MIN(j.job_type) FROM jobs j WHERE j.status='pending' AND j.job_type > p.job_type)
+    FROM pending_types p WHERE p.job_type IS NOT NULL
+)
+SELECT * FROM jobs WHERE seq IN (
+    SELECT (SELECT MIN(j.seq) FROM jobs j WHERE j.status='pending' AND j.job_type=p.job_type)
+    FROM pending_types p WHERE p.job_type IS NOT NULL
+) OR (status='running' AND waiting=0) ORDER BY seq LIMIT ?
+"""
 OwnerDead = Callable[[str], bool]
 
 
@@ -137,11 +154,7 @@ class JobsMixin:
         """Pending jobs and running ones whose process is gone, oldest first."""
         # Only the oldest pending job of each type can start next (one per type runs), so a
         # backlog of hundreds of queued jobs costs one row per type here, not hundreds.
-        rows = self.query(
-            "SELECT * FROM jobs WHERE seq IN (SELECT MIN(seq) FROM jobs WHERE status='pending' "
-            "GROUP BY job_type) OR (status='running' AND waiting=0) ORDER BY seq LIMIT ?",
-            (limit,),
-        )
+        rows = self.query(_RUNNABLE_SQL, (limit,))
         jobs = [job_from_row(r) for r in rows]
         return [
             j
