@@ -141,6 +141,8 @@ async def check_gemini(settings: Settings, timeout: float) -> list[Finding]:
     from google.genai import errors as genai_errors
     from google.genai import types
 
+    from hub.drafting.gemini import TRANSPORT_ERRORS
+
     model = settings.gemini_model
     client = genai.Client(
         api_key=settings.gemini_api_key.get_secret_value(),
@@ -164,7 +166,7 @@ async def check_gemini(settings: Settings, timeout: float) -> list[Finding]:
                           "set GEMINI_MODEL to a model the key can use, e.g. gemini-2.5-flash")]  # fmt: skip
         return [error(AREA, f"Gemini answered {exc.code} {reason}",
                       "check GEMINI_API_KEY, GEMINI_MODEL and HUB_GEMINI_API_URL")]  # fmt: skip
-    except Exception as exc:  # google-genai's transport (httpx or its fork httpx2) failing
+    except TRANSPORT_ERRORS as exc:  # google-genai's transport: httpx, or its fork httpx2
         return [_unreachable("Gemini", settings.gemini_api_url, exc, "HUB_GEMINI_API_URL")]
     finally:
         await client.aio.aclose()
@@ -202,7 +204,7 @@ def check_gmail(settings: Settings, timeout: float) -> list[Finding]:
                           "authorise the app again and put the new token in "
                           "GMAIL_REFRESH_TOKEN (check GMAIL_CLIENT_ID and GMAIL_CLIENT_SECRET "
                           "too)")]  # fmt: skip
-        if "cannot connect" in text:
+        if exc.ambiguous or "cannot connect" in text:  # no answer: timeout, refused, dropped
             return [error(AREA, f"Gmail did not answer: {text}",
                           "check the network, HUB_GMAIL_API_URL and HUB_GOOGLE_TOKEN_URL")]  # fmt: skip
         return [error(AREA, f"Gmail answered: {text}",
