@@ -103,6 +103,34 @@ async def test_reply_landing_between_scheduling_and_sending_stops_the_follow_up(
     assert len(world.gmail.sent()) == 1
 
 
+async def test_out_of_office_answer_postpones_the_follow_up_instead_of_stopping_it(sent_row):
+    from datetime import UTC, datetime, timedelta
+
+    world, services, hub_id = sent_row
+    [first_message] = world.gmail.sent()
+    back = (datetime.now(UTC) + timedelta(days=10)).strftime("%d %B %Y")
+    world.gmail.deliver(
+        gmail_messages.auto_reply(
+            first_message.parsed,
+            from_addr="editor0@gallery0.example",
+            body=f"I am out of the office until {back} with limited access to email.",
+        )
+    )
+
+    summary = await run_followups(services, clock=_later(3))
+    assert summary.get("postponed") == 1
+    assert len(world.gmail.sent()) == 1  # nothing went out while they are away
+    row = services.store.get(hub_id)
+    assert row["outreach_status"] == "sent"  # an auto-reply is not a reply
+    assert row["hold_reason"].startswith("HELD:out_of_office until")
+    assert row["next_followup_at"] > (datetime.now(UTC) + timedelta(days=9)).isoformat()
+    assert Suppression(services.settings).reason_for("editor0@gallery0.example") is None
+
+    await run_followups(services, clock=_later(12))  # they are back: the follow-up goes
+    assert len(world.gmail.sent()) == 2
+    assert services.store.get(hub_id)["followups_sent"] == "1"
+
+
 async def test_bounce_in_the_thread_marks_the_row_bounced(sent_row):
     world, services, hub_id = sent_row
     [first_message] = world.gmail.sent()

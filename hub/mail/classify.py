@@ -191,12 +191,16 @@ def return_date(text: str, now: datetime) -> date | None:
 
 
 def _auto_reply(message: MailboxMessage, now: datetime) -> Classification:
+    # Read the return date as of the day the answer arrived, not the day we look at it: the
+    # follow-up's last-moment thread check sees the same auto-reply again weeks later, and a
+    # "+7 days from now" reading then would postpone the follow-up for ever.
+    received = message.internal_date or now
     text = f"{message.headers.get('subject', '')}\n{message.body_text or message.snippet}"
-    back = return_date(text, now)
+    back = return_date(text, received)
     if back is not None:
         resume = datetime.combine(back + timedelta(days=1), time(9, 0), tzinfo=UTC)
     else:
-        resume = now + DEFAULT_AUTO_REPLY_PAUSE
+        resume = received + DEFAULT_AUTO_REPLY_PAUSE
     return Classification(
         kind="auto_reply", at=message.internal_date, snippet=_snip(text), resume_at=resume
     )

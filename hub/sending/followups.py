@@ -5,9 +5,10 @@ text is drafted like a first message (``draft_changes(step=n)``) into the ledger
 into the person's draft cells. It goes out as a reply: Gmail ``threadId``, ``In-Reply-To`` =
 the last message we sent, ``References`` = the whole chain, subject ``Re: <first subject>``.
 
-Immediately before each one the thread is read again: any message that is not ours (a reply,
-a bounce) cancels every pending follow-up of the row, as do an unsubscribe, a suppression
-entry or a person setting ``skip``/``do_not_contact``.
+Immediately before each one the thread is read again and classified like ``check_replies``
+does: a reply, a hard bounce or an unsubscribe cancels every pending follow-up of the row, as
+do a suppression entry or a person setting ``skip``/``do_not_contact``; an out-of-office answer
+postpones the follow-up past the return date instead.
 """
 
 from __future__ import annotations
@@ -17,19 +18,18 @@ import inspect
 import random
 import time
 from collections.abc import Callable
-from email.utils import parseaddr
+from datetime import UTC, datetime
 from typing import Any
 
 from hub.mail.base import MailboxMessage
+from hub.replies import plan_replies
 from hub.sending import message as msg
 from hub.sending.ledger import SendRecord
 from hub.sending.limits import Hold
-from hub.sending.reconcile import followup_offsets, iso, parse_iso
+from hub.sending.reconcile import followup_offsets, parse_iso
 from hub.sending.runner import DEFAULT_CHUNK, STOPPING_HOLDS, status_of
 from hub.sending.service import Outcome, Planned, SendPath, summarise
 from sheets.columns import Row
-
-BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
 
 
 def is_due(row: Row, now: float) -> bool:
@@ -39,29 +39,21 @@ def is_due(row: Row, now: float) -> bool:
     return due is not None and due.timestamp() <= now
 
 
-def foreign_message(path: SendPath, messages: list[MailboxMessage]) -> MailboxMessage | None:
-    """The first message in the thread that we did not send (a reply or a bounce)."""
-    ours = msg.sender_email(path.settings).lower()
-    for item in messages:
-        sender = parseaddr(item.headers.get("from", ""))[1].lower()
-        if "SENT" in item.label_ids or sender == ours:
-            continue
-        return item
-    return None
+# What the last-moment thread check does with each kind of answer: the same transitions as
+# ``check_replies`` (hub.replies), so a row ends in the same state whichever sees the mail first.
+STOPPING_STATUSES = frozenset({"replied", "bounced", "unsubscribed"})
 
 
-def stop_changes(found: MailboxMessage) -> tuple[str, dict[str, str]]:
-    sender = parseaddr(found.headers.get("from", ""))[1].lower()
-    bounced = found.content_type == "multipart/report" or sender.split("@")[0] in BOUNCE_SENDERS
-    status = "bounced" if bounced else "replied"
-    when = iso(found.internal_date) if found.internal_date else iso(time.time())
-    return status, {
-        "outreach_status": status,
-        "replied_at": when,
-        "reply_snippet": found.snippet[:500],
-        "next_followup_at": "",
-        "hold_reason": f"SKIP:{status}",
-    }
+def thread_verdict(path: SendPath, row: Row, thread: list[MailboxMessage]) -> dict[str, str]:
+    """Row changes the thread's answers call for ({} = nothing new: go ahead and send).
+
+    A reply, an unsubscribe in words or a hard bounce stop the follow-ups; an out-of-office
+    answer moves the next follow-up past the return date; a soft bounce only notes the delay.
+    """
+    now = datetime.fromtimestamp(path.clock(), UTC)
+    own = [msg.sender_email(path.settings)]
+    plan = plan_replies([row], thread, own_addresses=own, now=now)
+    return plan.changes.get(row["hub_id"], {})
 
 
 async def run_followups(
@@ -214,12 +206,15 @@ async def _deliver(
         if inspect.isawaitable(hooked):
             await hooked
     thread = await asyncio.to_thread(path.mailer.thread_messages, item.intent.thread_id)
-    found = foreign_message(path, thread)
-    if found is not None:
-        status, changes = stop_changes(found)
+    changes = thread_verdict(path, item.row, thread)
+    status = changes.get("outreach_status", "")
+    if status in STOPPING_STATUSES:
         await asyncio.to_thread(path.suppression.add, item.intent.recipient, status)
         outcome = await path.back_out(item, None, "cancelled")
         return Outcome(outcome.hub_id, outcome.step, status, changes)
+    if changes.get("next_followup_at"):  # out of office: wait until they are back
+        outcome = await path.back_out(item, None, "postponed")
+        return Outcome(outcome.hub_id, outcome.step, "postponed", changes)
     wait = path.final_hold(item)
     if wait is not None:
         if isinstance(wait, Hold) and wait.kind in STOPPING_HOLDS:
