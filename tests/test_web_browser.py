@@ -215,10 +215,22 @@ def test_status_page_journey_in_chromium(hub, page):
     assert hub.state.get_job(job_id)["status"] == "running"  # the page was not guessing
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
-    hub.store.allow(10**9)
+    score_writes = SCORE_ROWS // CHUNK_ROWS
+    hub.store.allow(score_writes)  # the score job may finish; its chained draft job may not
     finished = page.locator(f'#jobs-recent tr[data-job-id="{job_id}"]')
     expect(finished.locator(".status")).to_have_text("completed")
     expect(finished.locator(".outcome")).to_contain_text(f"scored: {SCORE_ROWS}")
+
+    # --- the chained draft job, held at its first write, is cancelled from the page ---
+    draft = page.locator("#jobs-active tr", has_text="draft")
+    expect(draft.locator(".status")).to_contain_text("running")
+    draft_id = draft.get_attribute("data-job-id")
+    draft.locator("button.danger").click()  # a real form POST with the session's CSRF token
+    expect(page.locator("[role=status]")).to_contain_text(f"job {draft_id}")
+    assert hub.state.get_job(draft_id)["cancel_requested"]
+    hub.store.allow(10**9)
+    cancelled = page.locator(f'#jobs-recent tr[data-job-id="{draft_id}"]')
+    expect(cancelled.locator(".status")).to_have_text("cancelled")
 
     # --- after the chained jobs settle, the funnel still matches the store ---
     wait_until(
