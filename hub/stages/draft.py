@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,10 @@ log = logging.getLogger(__name__)
 # Rows drafted between two sheet writes: one Gemini call is ~1-5 s, so a chunk of 20 keeps the
 # sheet close to live without spending the Sheets write quota (60/min/user) on single rows.
 CHUNK_ROWS = 20
+# Drafted rows wait for ONE sheet write until HUB_SHEETS_CHUNK_ROWS of them are ready or the
+# oldest has waited this long: the templates draft 1,000 rows in a moment (2 writes, not 50,
+# each write costing 2 Sheets requests), while slow Gemini drafts still reach the sheet often.
+WRITE_EVERY_SECONDS = 10.0
 # Drafts in flight at once within a chunk; the drafter's own rate limiter still applies.
 CONCURRENCY = 4
 # Statuses a draft may move to ``drafted`` (with an address); any other keeps its status, so
@@ -217,10 +222,15 @@ async def run(ctx: StageContext) -> StageResult:
     rows = await asyncio.to_thread(_select, services, ctx.params)
     summary: dict[str, Any] = {"eligible": len(rows), "drafted": 0, "held": 0, "errors": 0}
     done = 0
-    ctx.report_progress(0, len(rows))
-    for chunk in _chunks(rows, CHUNK_ROWS):
-        ctx.check_cancelled()
-        changes = await draft_changes(services, chunk)
+    waiting: dict[str, dict[str, str]] = {}
+    last_write = time.monotonic()
+
+    async def write() -> None:
+        nonlocal waiting, last_write
+        changes, waiting = waiting, {}
+        last_write = time.monotonic()
+        if not changes:
+            return
         report = await asyncio.to_thread(services.store.update, changes)
         _summarise({k: v for k, v in changes.items() if k in set(report.written)}, summary)
         # A row a person deleted meanwhile, or whose draft cells they filled in meanwhile,
@@ -229,8 +239,25 @@ async def run(ctx: StageContext) -> StageResult:
         summary["kept_person_edits"] = summary.get("kept_person_edits", 0) + sum(
             1 for cols in report.protected.values() if set(cols) & {"draft_subject", "draft_body"}
         )
+
+    ctx.report_progress(0, len(rows))
+    for chunk in _chunks(rows, CHUNK_ROWS):
+        if ctx.is_cancelled():
+            await write()  # what is drafted is kept
+            ctx.check_cancelled()
+        try:
+            waiting.update(await draft_changes(services, chunk))
+        except Exception:
+            await write()  # the drafts made before the failure are kept, as chunk by chunk
+            raise
+        if (
+            len(waiting) >= ctx.settings.sheets_chunk_rows
+            or time.monotonic() - last_write >= WRITE_EVERY_SECONDS
+        ):
+            await write()
         done += len(chunk)
         ctx.report_progress(done, len(rows))
+    await write()
     summary["drafter"] = getattr(services.drafter, "provider_name", "none")
     return StageResult(summary=summary)
 
