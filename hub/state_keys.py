@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 KEY_FILE = "secret_key"
+API_KEY_FILE = "api_key"
 
 
 def secret_key_path(settings: Any) -> Path:
@@ -56,3 +57,19 @@ def adopt_secret_keys(settings: Any) -> list[str]:
     if not settings.secret_keys:
         settings.secret_keys = keys
     return keys
+
+
+def api_key_path(settings: Any) -> Path:
+    return Path(settings.data_dir) / API_KEY_FILE
+
+
+def adopt_api_keys(settings: Any) -> Path | None:
+    """For ``hub serve`` with no ``HUB_API_KEYS``: a random key kept in ``HUB_DATA_DIR/api_key``
+    (0600) opens the status page and the REST API, so the quickstart can be signed into without
+    configuration. Returns the file's path when the embedded key is in use (the key itself is
+    never printed or logged), ``None`` when keys are configured."""
+    if any(k for k in settings.api_keys):
+        return None
+    path = api_key_path(settings)
+    settings.api_keys = [load_or_create_secret_key(path)]
+    return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from hub.cli.common import console, settings_or_exit
+from hub.state_keys import adopt_api_keys
 
 
 def serve(
@@ -25,6 +26,9 @@ def serve(
     if demo:
         overrides["load_demo"] = True
     settings = settings_or_exit(**overrides)
+    key_file = adopt_api_keys(settings)
+    if key_file is not None:
+        console.print(f"HUB_API_KEYS is not set: sign in with the key stored in {key_file}")
     console.print(
         f"Outreach Hub on http://{settings.host}:{settings.port}  (data: {settings.data_dir})"
     )
