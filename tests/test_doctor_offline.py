@@ -58,7 +58,6 @@ def test_settings_warnings_a_user_would_regret(settings):
     warned = " | ".join(levels(check_settings(risky), "warn"))
 
     assert "HUB_SENDER_ADDRESS is empty: real sends are held" in warned
-    assert "HUB_API_KEYS is empty, so /api is closed" in warned
     assert "HUB_DAILY_CAP=1500 is above" in warned
     assert "without anyone reading them" in warned
 
@@ -79,6 +78,13 @@ def test_unparseable_sending_settings_and_missing_files_are_errors(settings, tmp
     assert "HUB_SEND_GAP_SECONDS='soon'" in errors
     assert "HUB_FOLLOWUP_DAYS has 'next week'" in errors
     assert "HUB_TEMPLATES_DIR names a folder that does not exist" in errors
+
+
+def test_without_api_keys_the_embedded_api_key_file_is_named(settings):
+    [note] = [f for f in check_settings(settings) if "HUB_API_KEYS" in f.message]
+
+    assert note.level == "ok" and "will hold (created by the first `hub serve`)" in note.message
+    assert str(settings.data_dir / "api_key") in note.message
 
 
 def test_a_short_api_key_is_a_warning_without_showing_it(settings):

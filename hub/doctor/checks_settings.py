@@ -12,6 +12,7 @@ from pathlib import Path
 from hub.config import ConfigError, Settings
 from hub.doctor.report import Finding, error, ok, warn
 from hub.errors import HubError
+from hub.state_keys import api_key_path
 
 AREA = "settings"
 # Consumer Gmail allows about 500 recipients a day, Workspace 2,000 (API_NOTES.md).
@@ -106,12 +107,15 @@ def _edge(settings: Settings) -> list[Finding]:
     found: list[Finding] = []
     keys = [k for k in settings.api_keys if k]
     if not keys:
+        # `hub serve` then keeps a private random key in HUB_DATA_DIR/api_key (state_keys).
+        path = api_key_path(settings)
+        state = "holds" if path.exists() else "will hold (created by the first `hub serve`)"
         found.append(
-            warn(
+            ok(
                 AREA,
-                "HUB_API_KEYS is empty, so /api is closed: every call is refused with 401",
-                "if you use the REST API, set HUB_API_KEYS to one or more long random keys "
-                "(comma-separated)",
+                f"HUB_API_KEYS is not set: /api and the status page open with the private key "
+                f"{path} {state}",
+                "set HUB_API_KEYS to share keys with Make.com or scripts (several allow rotation)",
             )
         )
     elif any(len(k) < MIN_API_KEY_CHARS for k in keys):
