@@ -12,10 +12,11 @@ import logging
 from typing import Any
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from hub.errors import ProviderError, QuotaExhausted
 from hub.providers.ratelimit import MultiWindowLimiter, Window
+from hub.providers.retry import retry_after_or_backoff
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +125,7 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, _Retry | httpx.TransportError)
 
 
-def _wait(retry_state) -> float:
-    exc = retry_state.outcome.exception() if retry_state.outcome else None
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after is not None:
-        return min(float(retry_after), 60.0)
-    return wait_random_exponential(multiplier=1, max=20)(retry_state)
+_wait = retry_after_or_backoff(multiplier=1, max_wait=20)
 
 
 class DataForSEOClient:

@@ -23,11 +23,11 @@ from tenacity import (
     AsyncRetrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_random_exponential,
 )
 
 from hub.errors import ProviderError, QuotaExhausted
 from hub.providers.ratelimit import MultiWindowLimiter, hunter_limits
+from hub.providers.retry import retry_after_or_backoff
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +118,7 @@ def _retryable(exc: BaseException) -> bool:
     )
 
 
-def _wait(retry_state) -> float:
-    exc = retry_state.outcome.exception() if retry_state.outcome else None
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after is not None:
-        return min(float(retry_after), 60.0)
-    return wait_random_exponential(multiplier=0.5, max=10)(retry_state)
+_wait = retry_after_or_backoff(multiplier=0.5, max_wait=10)
 
 
 class HunterClient:
