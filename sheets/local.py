@@ -172,15 +172,7 @@ class LocalStore(ProspectStore):
                         continue
                     current.update(allowed)
                     current["updated_at"] = now
-                    self._db.execute(
-                        "UPDATE prospects SET data=?, domain=?, outreach_status=? WHERE hub_id=?",
-                        (
-                            json.dumps(_compact(current)),
-                            current.get("domain", ""),
-                            current.get("outreach_status", ""),
-                            hub_id,
-                        ),
-                    )
+                    self._write(hub_id, current)
                     report.written.append(hub_id)
                 self._db.execute("COMMIT")
             except BaseException:
@@ -204,15 +196,19 @@ class LocalStore(ProspectStore):
                 raise KeyError(hub_id)
             row = json.loads(found[0])
             row[column] = value
-            self._db.execute(
-                "UPDATE prospects SET data=?, domain=?, outreach_status=? WHERE hub_id=?",
-                (
-                    json.dumps(_compact(row)),
-                    row.get("domain", ""),
-                    row.get("outreach_status", ""),
-                    hub_id,
-                ),
-            )
+            self._write(hub_id, row)
+
+    def _write(self, hub_id: str, row: Row) -> None:
+        """Store a whole row, keeping the indexed copies of domain and status in step."""
+        self._db.execute(
+            "UPDATE prospects SET data=?, domain=?, outreach_status=? WHERE hub_id=?",
+            (
+                json.dumps(_compact(row)),
+                row.get("domain", ""),
+                row.get("outreach_status", ""),
+                hub_id,
+            ),
+        )
 
     def close(self) -> None:
         with self._lock:
