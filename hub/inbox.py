@@ -4,15 +4,17 @@ Every delivery is persisted BEFORE it is acknowledged: the inbox row and its job
 one transaction (``State.persist_inbound``), de-duplicated by ``event.dedupe_key`` within its
 window. Make actions map to jobs; DataForSEO callbacks are persisted and answered at once
 (DataForSEO drops a callback after 10 s) and processed right after the answer, and again on
-start-up if the process died in between.
+start-up if the process died in between. A DataForSEO callback is accepted only for a task the
+hub created, or, under the hub's ``make-dfs:`` grant, a task a Make scenario posted (a discover
+job is opened for it on first sight: ``hub.discovery.from_make``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib
-import inspect
 import logging
 from typing import Any
 
@@ -85,11 +87,14 @@ class Inbox:
     async def _accept_dataforseo(self, event: InboundEvent) -> Acceptance:
         if not event.job_id or not event.task_id:
             raise Refused(400, "the callback names no task id (the ?id= query parameter)")
-        if not await self._is_known_task(event.job_id, event.task_id):
+        job_id = await self._task_job(event)
+        if job_id is None:
             raise Refused(
                 404,
                 f"task {event.task_id} was not created by this hub for this job; nothing done",
             )
+        # A Make grant's token names no job: from here on the event belongs to the real one.
+        event = dataclasses.replace(event, job_id=job_id)
         saved = await asyncio.to_thread(
             self.state.persist_inbound,
             source=event.source,
@@ -106,14 +111,26 @@ class Inbox:
             self._process_later(saved.inbox_seq, event)
         return Acceptance(job_id=event.job_id, duplicate=saved.duplicate)
 
-    async def _is_known_task(self, job_id: str, task_id: str) -> bool:
+    async def _task_job(self, event: InboundEvent) -> str | None:
+        """The job the callback's task belongs to (None: not created by this hub). Tasks a
+        Make scenario posted under the hub's ``make-dfs:`` grant get a job on first sight."""
         try:
-            tasks = importlib.import_module("hub.discovery.tasks")
+            from_make = importlib.import_module("hub.discovery.from_make")
         except ImportError:
-            log.warning("hub.discovery is not installed: refusing DataForSEO task %s", task_id)
-            return False
-        known = tasks.is_known_task(self.services, job_id, task_id)
-        return bool(await known) if inspect.isawaitable(known) else bool(known)
+            log.warning(
+                "hub.discovery is not installed: refusing DataForSEO task %s", event.task_id
+            )
+            return None
+        # In a worker thread: it may wait for the task book's lock while a task is ingested.
+        return await asyncio.to_thread(
+            from_make.callback_job,
+            self.services,
+            event.job_id,
+            event.task_id,
+            source=event.source,
+            payload=event.payload,
+            tag=event.tag,
+        )
 
     def _process_later(self, inbox_seq: int | None, event: InboundEvent) -> None:
         task = asyncio.create_task(self._process(inbox_seq, event))

@@ -56,6 +56,27 @@ class ChainTo(StageResult):
     summary: dict[str, Any] = field(default_factory=dict)
 
 
+def open_waiting_job(
+    state: Any,
+    job_type: str,
+    params: dict[str, Any],
+    *,
+    source: str,
+    summary: dict[str, Any] | None = None,
+) -> str:
+    """Create a job that starts out waiting for callbacks, as a stage returning
+    ``waiting=True`` leaves it: for work someone else started (DataForSEO tasks a Make.com
+    scenario posted). No stage ever runs for it; :meth:`JobRunner.finish_job` ends it and
+    queues its successor like any other. Synchronous (call it in a worker thread)."""
+    with state.tx() as db:
+        job_id = state.insert_job_in(
+            db, job_type, params, source=source, status="running", result=summary
+        )
+        # Same columns set_waiting leaves: running, waiting, no lease (so never runnable).
+        db.execute("UPDATE jobs SET waiting=1, started_at=created_at WHERE id=?", (job_id,))
+    return job_id
+
+
 def truthy(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "on")

@@ -19,9 +19,13 @@ from urllib.parse import urlsplit
 
 from scenarios import markers
 from scenarios.signing import add_body_signing
+from webhooks.dataforseo import make_callback_job
 from webhooks.tokens import DATAFORSEO_SALT, MAKE_ACTIONS, make_action_token, sign
 
 DEFAULT_ZONE = "eu1.make.com"
+# Label of the Make grant in DataForSEO callback tokens: the token names the job id
+# "make-dfs:<label>", under which the hub accepts the tasks the scenario posted
+# (hub.discovery.from_make opens a discover job for each).
 DEFAULT_DATAFORSEO_JOB = "make"
 NOTIFY_EMAIL = "__HUB_NOTIFY_EMAIL__"
 _ZONE = re.compile(r"[a-z0-9]+(\.[a-z0-9-]+)*\.(make\.com|make\.celonis\.com)")
@@ -138,7 +142,11 @@ def _placeholder_values(hub_url: str, keys: list[str], options: RenderOptions) -
     }
     # Same URLs as webhooks.dataforseo.dataforseo_callback_urls; $id and $tag stay literal:
     # DataForSEO replaces them with the task id and the task's tag.
-    token = sign({"j": options.dataforseo_job}, keys, DATAFORSEO_SALT)
+    try:
+        job = make_callback_job(options.dataforseo_job)
+    except ValueError as exc:
+        raise RenderError(f"--dataforseo-job: {exc}") from exc
+    token = sign({"j": job}, keys, DATAFORSEO_SALT)
     values[markers.DATAFORSEO_POSTBACK_URL] = (
         f"{hub_url}/webhooks/dataforseo/postback/{token}?id=$id&tag=$tag"
     )

@@ -121,7 +121,7 @@ def test_dataforseo_callbacks_point_at_the_hub_with_a_job_token():
         kind, token = _DFS_URL.search(url).groups()
         kinds.add(kind)
         assert url.startswith(HUB)
-        assert verify(token, KEYS, DATAFORSEO_SALT) == {"j": "weekly"}
+        assert verify(token, KEYS, DATAFORSEO_SALT) == {"j": "make-dfs:weekly"}
     assert kinds == {"postback", "pingback"}
 
 

@@ -10,6 +10,10 @@ bytes ``1f 8b`` and decompressed incrementally under a cap (a gzip bomb is refus
 DataForSEO drops the connection after 10 s and does not retry: we only verify and hand over;
 the hub persists the event and processes it later (lost callbacks are recovered by the hub
 through ``tasks_ready``).
+
+Tasks a Make.com scenario posts itself carry a token for a job id in the ``make-dfs:<label>``
+namespace (:func:`make_callback_job`; ``hub scenarios render`` mints it): the hub never saw those
+tasks, so it opens a discovery job for each on first sight (``hub.discovery.from_make``).
 """
 
 from __future__ import annotations
@@ -36,6 +40,35 @@ _GUNZIP_STEP = 256 * 1024
 # Task ids look like "11151456-0696-0066-0000-002a5915da37"; stay a little permissive.
 _TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MAX_TAG = 255  # DataForSEO's own limit on `tag`
+
+
+# Job ids in callback tokens for tasks that Make.com posts (not the hub). "make" alone is what
+# `hub scenarios render` put in tokens before the namespace existed: read as "make-dfs:make".
+MAKE_JOB_PREFIX = "make-dfs:"
+LEGACY_MAKE_JOB = "make"
+_MAKE_LABEL = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def make_callback_job(label: str) -> str:
+    """The token job id for Make-posted tasks labelled ``label`` (already namespaced: kept)."""
+    label = label.strip()
+    if label.startswith(MAKE_JOB_PREFIX):
+        label = label[len(MAKE_JOB_PREFIX) :]
+    if not _MAKE_LABEL.fullmatch(label):
+        raise ValueError(
+            f"{label!r} is not a label for Make-posted DataForSEO tasks: use 1-64 letters, "
+            "digits, '.', '_' or '-'"
+        )
+    return MAKE_JOB_PREFIX + label
+
+
+def canonical_make_job(job_id: str) -> str | None:
+    """The canonical ``make-dfs:<label>`` when a token's job id grants Make-posted tasks."""
+    if job_id == LEGACY_MAKE_JOB:
+        return MAKE_JOB_PREFIX + LEGACY_MAKE_JOB
+    if job_id.startswith(MAKE_JOB_PREFIX) and _MAKE_LABEL.fullmatch(job_id[len(MAKE_JOB_PREFIX) :]):
+        return job_id
+    return None
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,10 @@ def render_blueprint(
         None, "--notify-email", help="Recipient of notification e-mails (hub-events-notify)."
     ),
     dataforseo_job: str = typer.Option(
-        DEFAULT_DATAFORSEO_JOB, "--dataforseo-job", help="Job id in DataForSEO callback tokens."
+        DEFAULT_DATAFORSEO_JOB,
+        "--dataforseo-job",
+        help="Label of the Make-posted DataForSEO tasks: callback tokens name the job id "
+        "make-dfs:LABEL, under which the hub opens a discover job per task.",
     ),
 ) -> None:
     """Fill in a blueprint's webhook URLs (freshly signed tokens), zone and optional signing."""

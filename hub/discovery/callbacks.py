@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from hub.discovery.exclusions import Exclusions
-from hub.discovery.ingest import append_rows, task_rows
+from hub.discovery.ingest import append_rows, task_query, task_rows
 from hub.discovery.tasks import Counts, TaskBook, task_book
 from hub.providers.dataforseo import OK, TASK_NOT_READY, explain
 
@@ -127,4 +127,7 @@ async def process_callback(services, runner, event) -> None:
             log.warning("pingback for task %s but DataForSEO is not configured", task_id)
             return
         answer = await services.serp.task_get(task_id)
+    if not record.keyword and (fetched := _find_task(answer, task_id)) is not None:
+        # A Make-posted task first seen by its pingback: its search is known only now.
+        await asyncio.to_thread(book.fill_query, task_id, *task_query(fetched))
     await handle_task_answer(services, runner, job_id, task_id, answer)

@@ -43,6 +43,15 @@ def _location(data: dict[str, Any], result: dict[str, Any]) -> str:
         return str(code)
 
 
+def task_query(task: dict[str, Any]) -> tuple[str, str]:
+    """(keyword, location name) of one ``tasks[]`` entry, as its rows will carry them."""
+    data = task.get("data") if isinstance(task.get("data"), dict) else {}
+    results = [r for r in task.get("result") or [] if isinstance(r, dict)]
+    first = results[0] if results else {}
+    keyword = str(data.get("keyword") or first.get("keyword") or "").strip()
+    return keyword, _location(data, first)
+
+
 def task_rows(
     task: dict[str, Any],
     job_id: str,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from webhooks.dataforseo import canonical_make_job
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS discovery_jobs (
     job_id TEXT PRIMARY KEY,
@@ -122,13 +124,23 @@ class TaskBook:
     def record_task(
         self, task_id: str, job_id: str, keyword: str, location: str, *, status: str = "posted",
         error: str = "",
-    ) -> None:  # fmt: skip
+    ) -> bool:  # fmt: skip
+        """Record a task; False if it was already recorded (the first record stands)."""
         with self.lock:
-            self._db.execute(
+            cur = self._db.execute(
                 "INSERT OR IGNORE INTO discovery_tasks"
                 "(task_id, job_id, keyword, location, status, posted_at, error) "
                 "VALUES(?,?,?,?,?,?,?)",
                 (task_id, job_id, keyword, location, status, time.time(), error),
+            )
+            return cur.rowcount == 1
+
+    def fill_query(self, task_id: str, keyword: str, location: str) -> None:
+        """Name the search of a task recorded before its query was known (a pingback)."""
+        with self.lock:
+            self._db.execute(
+                "UPDATE discovery_tasks SET keyword=?, location=? WHERE task_id=? AND keyword=''",
+                (keyword, location, task_id),
             )
 
     def get(self, task_id: str) -> TaskRecord | None:
@@ -211,7 +223,30 @@ def task_book(services) -> TaskBook:
     return book
 
 
+# Job params key naming the callback grant (``make-dfs:<label>``) a job was opened under, for
+# jobs the hub opened for DataForSEO tasks a Make.com scenario posted (hub.discovery.from_make).
+CALLBACK_GRANT = "callback_grant"
+
+
 def is_known_task(services, job_id: str, task_id: str) -> bool:
-    """Did job ``job_id`` post task ``task_id``? (The webhook edge refuses unknown tasks.)"""
-    record = task_book(services).get(task_id)
-    return record is not None and record.job_id == job_id
+    """Did job ``job_id`` post task ``task_id``? (The webhook edge refuses unknown tasks.)
+
+    ``job_id`` may also be a Make grant (``make-dfs:<label>``, or the old ``make``): then the
+    task must have been recorded under that grant, on its first callback
+    (:func:`hub.discovery.from_make.callback_job` records a task it has not seen yet).
+    """
+    return known_task_job(services, job_id, task_id) is not None
+
+
+def known_task_job(services, token_job_id: str, task_id: str) -> str | None:
+    """The real job that task ``task_id`` belongs to, if the callback token grants it."""
+    book = task_book(services)
+    record = book.get(task_id)
+    if record is None:
+        return None
+    if record.job_id == token_job_id:
+        return record.job_id
+    grant = canonical_make_job(token_job_id)
+    if grant is not None and book.job_params(record.job_id).get(CALLBACK_GRANT) == grant:
+        return record.job_id
+    return None
