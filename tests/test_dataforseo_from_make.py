@@ -267,6 +267,23 @@ def test_a_postback_without_results_needs_credentials_to_fetch_them(start_hub):
     assert api(hub, "/jobs")["count"] == 0
 
 
+def test_a_task_dataforseo_reports_failed_fails_its_job_and_chains_nothing(start_hub):
+    hub = start_hub(dataforseo=False)
+    task_id = "11151456-0696-0066-0000-0000failed1"
+    answer = copy.deepcopy(load_real(RECORDED))
+    answer["tasks"][0].update(
+        id=task_id, status_code=40501, status_message="Invalid Field: 'keyword'.", result=None
+    )
+    url = callback_url(next(t for t in rendered_tasks(hub.url) if "postback_url" in t), task_id)
+    response = httpx.post(url, content=gzip.compress(json.dumps(answer).encode()))
+    assert response.status_code == 202, response.text
+    status = wait_until(lambda: ended(hub, response.json()["job_id"]), what="the job")
+    assert status["status"] == "failed" and "40501" in status["error"]
+    assert status["result"]["failures"][0]["keyword"] == RECORDED_KEYWORD
+    assert hub.services.store.rows() == []
+    assert api(hub, "/jobs", job_type="enrich")["count"] == 0
+
+
 # --- the whole scenario: Make posts the rendered tasks, DataForSEO calls back -------------------
 def test_the_rendered_scenario_posted_to_dataforseo_delivers_both_tasks(start_hub, emulators):
     dfs, _ = emulators
