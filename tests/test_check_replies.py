@@ -88,12 +88,31 @@ def services(world, local_store):
     mailer.close()
 
 
-async def test_first_check_starts_watching_from_now(world, services, local_store):
-    Mailbox(world, local_store, 3)
+async def test_first_check_reads_the_mailbox_since_the_first_send(world, services, local_store):
+    box = Mailbox(world, local_store, 3)
+    # The reply came before any check ever ran: it must not be missed.
+    world.gmail.deliver(inbound.reply(box.originals[1], from_addr="editor@site1.example"))
+    world.gmail.reset_log()
+
+    result = await check_replies(context(services))
+
+    assert result.summary["new_messages"] == 1
+    assert box.row(1)["outreach_status"] == "replied"
+    calls = [r.api_method for r in world.gmail.requests]
+    assert calls == ["users.getProfile", "users.messages.list", "users.messages.get"]
+    assert MailboxCursor(world.settings.state_db_path).get(f"gmail:{ME}")
+    # From then on the history API: a check with no new mail is one call.
+    world.gmail.reset_log()
+    again = await check_replies(context(services))
+    assert again.summary["new_messages"] == 0
+    assert [r.api_method for r in world.gmail.requests] == ["users.history.list"]
+
+
+async def test_first_check_with_nothing_sent_starts_watching_from_now(world, services):
+    world.gmail.reset_log()
     result = await check_replies(context(services))
     assert result.summary["new_messages"] == 0
     assert [r.api_method for r in world.gmail.requests] == ["users.getProfile"]
-    assert MailboxCursor(world.settings.state_db_path).get(f"gmail:{ME}")
 
 
 async def test_replies_bounces_and_unsubscribes_land_on_their_rows(world, services, local_store):

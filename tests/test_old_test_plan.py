@@ -17,12 +17,15 @@ the callback URLs and the unsubscribe links.
 
 from __future__ import annotations
 
+from email.utils import parseaddr
+
 import httpx
 import pytest
 
 from hub.app import create_app
 from hub.config import Settings
 from hub.stages.base import STAGES
+from tests.emulators import gmail_messages
 from tests.emulators.dataforseo import LOGIN, PASSWORD, DataForSEOEmulator, organic
 from tests.emulators.hunter import API_KEY as HUNTER_KEY
 from tests.emulators.hunter import HunterEmulator
@@ -132,3 +135,18 @@ def test_old_test_plan_step_by_step(hub):
     assert sorted(p["domain"] for p in sent["prospects"]) == sorted(DOMAINS)
     assert all(p.get("message_id") and p.get("last_sent") for p in sent["prospects"])
     assert len(hub.gmail.sent()) == len(DOMAINS)  # one message each, through Gmail
+
+    # 8: a reply placed in the Gmail emulator is detected (the first reply check ever run)
+    answered = sent["prospects"][0]
+    to = answered["contact_email"]
+    [first] = [m for m in hub.gmail.sent() if parseaddr(str(m.parsed["To"]))[1] == to]
+    hub.gmail.deliver(
+        gmail_messages.reply(first.parsed, from_addr=answered["contact_email"], body="Yes please!")
+    )
+    check = api(hub, "POST", "/api/jobs/check-replies")
+    assert check.status_code == 202
+    checked = wait_until(lambda: ended(hub, check.json()["job_id"]), what="reply check")
+    assert checked["status"] == "completed", checked["error"]
+    replied = api(hub, "GET", "/api/prospects?status=replied").json()["prospects"]
+    assert [p["hub_id"] for p in replied] == [answered["hub_id"]]
+    assert "Yes please" in replied[0]["reply_snippet"]

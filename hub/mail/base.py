@@ -93,9 +93,11 @@ class Mailer(abc.ABC):
         """Every message of a thread (metadata), oldest first."""
 
     @abc.abstractmethod
-    def inbound_since(self, cursor: str | None) -> InboundBatch:
-        """Messages that arrived since ``cursor`` (None: start watching from now). The cost
-        grows with new mail, not with the number of threads ever sent."""
+    def inbound_since(self, cursor: str | None, *, start: datetime | None = None) -> InboundBatch:
+        """Messages that arrived since ``cursor``. Without a cursor (the first check ever),
+        messages since ``start`` (the first send: a reply may already be waiting), or none
+        and start watching from now when ``start`` is None. The cost grows with new mail,
+        not with the number of threads ever sent."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

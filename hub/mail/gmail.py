@@ -260,19 +260,22 @@ class GmailMailer(Mailer):
                 connection.close()
 
     # --- new mail -----------------------------------------------------------------------------
-    def inbound_since(self, cursor: str | None) -> InboundBatch:
+    def inbound_since(self, cursor: str | None, *, start: datetime | None = None) -> InboundBatch:
         """Cursor: ``<historyId>@<epoch seconds>``. With a history id, ``history.list`` gives
         only what was added since (2 units a page + 5 per new message); when Gmail has
         forgotten that id (404), we fall back to an inbox search since the cursor's time."""
         history_id, seen_at = _parse_cursor(cursor)
-        if not history_id:
+        if not history_id and start is None:
             return InboundBatch([], self._cursor(self.profile()["historyId"]))
-        try:
-            ids, latest = self._history_since(history_id)
-        except MailerError as exc:
-            if getattr(exc, "status", None) != 404:
-                raise
-            ids, latest = self._search_since(seen_at)
+        if not history_id:  # first check: one bounded inbox search since the first send
+            ids, latest = self._search_since(start.timestamp())
+        else:
+            try:
+                ids, latest = self._history_since(history_id)
+            except MailerError as exc:
+                if getattr(exc, "status", None) != 404:
+                    raise
+                ids, latest = self._search_since(seen_at)
         messages = [to_mailbox_message(self._get(i, fmt="full"), with_text=True) for i in ids]
         return InboundBatch(messages, self._cursor(latest))
 

@@ -129,7 +129,7 @@ class OutboxMailer(Mailer):
     def thread_messages(self, thread_id: str) -> list[MailboxMessage]:
         return []
 
-    def inbound_since(self, cursor: str | None) -> InboundBatch:
+    def inbound_since(self, cursor: str | None, *, start: datetime | None = None) -> InboundBatch:
         return InboundBatch(messages=[], cursor=cursor or "")
 
 

@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime
 
 from hub.mail.base import MailerError
-from hub.replies import MailboxCursor, plan_replies
+from hub.replies import WATCHED, MailboxCursor, plan_replies
 from hub.stages.base import StageContext, StageResult, stage
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,23 @@ def _suppress(ctx: StageContext, entries: list[tuple[str, str, str]]) -> int:
     return len(entries)
 
 
+def _first_send(ctx: StageContext) -> datetime | None:
+    """When the earliest message still awaiting an answer went out: the first check reads the
+    mailbox from then, so a reply that came before any check ran is not missed."""
+    sent = [
+        row.get("last_sent", "")
+        for row in ctx.store.rows()
+        if (row.get("outreach_status", "") or "").strip().lower() in WATCHED
+    ]
+    stamps = [s for s in sent if s]
+    if not stamps:
+        return None
+    try:
+        return datetime.fromisoformat(min(stamps).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 @stage("check_replies")
 async def run(ctx: StageContext) -> StageResult:
     mailer = ctx.services.mailer
@@ -64,8 +81,10 @@ async def run(ctx: StageContext) -> StageResult:
     cursors = MailboxCursor(ctx.settings.state_db_path)
     try:
         key = _mailbox_key(ctx)
+        cursor = cursors.get(key)
+        start = None if cursor else await asyncio.to_thread(_first_send, ctx)
         try:
-            batch = await asyncio.to_thread(mailer.inbound_since, cursors.get(key))
+            batch = await asyncio.to_thread(mailer.inbound_since, cursor, start=start)
         except MailerError as exc:
             # Nothing was changed; the next check starts from the same cursor.
             return StageResult(summary={"error": str(exc), "quota": exc.quota}, chain=False)
