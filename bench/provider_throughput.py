@@ -1,6 +1,6 @@
 """Bench: how close the provider-bound stages get to the providers' limits.
 
-    .venv/bin/python bench/provider_throughput.py [--sends 300] [--skip-hunter]
+    .venv/bin/python bench/provider_throughput.py [--sends 284] [--skip-hunter]
 
 Gmail sending: the real send job (``JobRunner.run_inline("send")``: ledger intents, the sheet
 writes, the real Gmail client, google-api-python-client) against the Gmail v1 emulator, which
