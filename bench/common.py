@@ -91,7 +91,16 @@ def machine_note() -> str:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size (Linux reports ru_maxrss in KiB)."""
+    """This process's peak resident set size, in MiB.
+
+    Linux's ``VmHWM`` belongs to the process's own address space. ``ru_maxrss`` is not enough
+    in a subprocess: the kernel carries it over from the parent across fork+exec, so a child
+    of a big parent would report the parent's size.
+    """
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
