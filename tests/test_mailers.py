@@ -393,3 +393,77 @@ def test_send_timeout_is_ambiguous_even_when_gmail_keeps_the_message(world, wait
     assert world.gmail.count("users.messages.send") == 1
     slow.close()
     mailer.close()
+
+
+# --- the client-side unit limiter: a sliding 60-second window, on an injected clock ----------
+
+from hub.mail.gmail_quota import UnitLimiter  # noqa: E402
+from tests.emulators.fake_clock import FakeClock  # noqa: E402
+
+
+def _busiest_window(stamps: list[tuple[float, int]], window: float = 60.0) -> int:
+    """The most units any half-open window (t - window, t] holds, as Gmail counts them."""
+    return max(sum(u for s, u in stamps if t - window < s <= t) for t, _ in stamps)
+
+
+def test_unit_limiter_never_puts_more_than_the_quota_in_any_window():
+    clock = FakeClock(start=0.0)
+    limiter = UnitLimiter(15_000, clock=clock, sleep=clock.sleep)
+    stamps: list[tuple[float, int]] = []
+    # A long run mixing Gmail's prices: send 100 + get 5, a list now and then.
+    for i in range(700):
+        for units in (100, 5) if i % 7 else (100, 5, 5, 2):
+            limiter.acquire(units)
+            stamps.append((clock(), units))
+    spent = sum(u for _, u in stamps)
+    assert _busiest_window(stamps) <= 15_000  # the old full bucket put up to 30,000 in one
+    # And no slower than the window allows: U units need floor((U - 1) / 15,000) windows.
+    assert clock() == pytest.approx((spent - 1) // 15_000 * 60.0)
+    assert stamps[0][0] == 0.0 and sum(u for s, u in stamps if s == 0.0) > 14_800  # no ramp
+
+
+def test_unit_limiter_counts_a_call_until_it_is_answered():
+    clock = FakeClock(start=0.0)
+    limiter = UnitLimiter(250, clock=clock, sleep=clock.sleep)
+    with limiter.spend(200):
+        clock.advance(100.0)  # a slow call: Gmail may have stamped it at any moment up to now
+    limiter.acquire(100)  # 200 + 100 > 250: waits a full window after the ANSWER
+    assert clock() == pytest.approx(160.0)
+    assert limiter.units_in_window == 100
+
+
+def test_unit_limiter_waits_for_calls_in_flight_to_finish():
+    clock = FakeClock(start=0.0)
+    polls: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        polls.append(seconds)
+        clock.sleep(seconds)
+        if len(polls) == 3:  # the slow call is answered while we poll
+            slow_call.__exit__(None, None, None)
+
+    limiter = UnitLimiter(250, clock=clock, sleep=sleep, poll=0.05)
+    slow_call = limiter.spend(200)
+    slow_call.__enter__()
+    limiter.acquire(100)
+    # Three short polls while the call was in flight, then one window after its answer.
+    assert polls[:3] == [0.05] * 3
+    assert clock() == pytest.approx(3 * 0.05 + 60.0)
+
+
+def test_a_long_send_run_on_a_shared_clock_gets_no_429(settings):
+    """Real mailer, real client library, the emulator's own window: no 429, at full pace."""
+    clock = FakeClock(start=1_000_000.0)
+    with gmail_world(settings, clock=clock, units_per_minute=1_000) as world:
+        mailer = GmailMailer.from_settings(world.settings)
+        mailer._sleep = clock.sleep  # a 429's Retry-After would be slept on the same clock
+        mailer.limiter = UnitLimiter(1_000, clock=clock, sleep=clock.sleep)
+        started = clock()
+        for i in range(25):  # 25 x (100 send + 5 get) = 2,625 units: three windows
+            mailer.send(make_message(to=f"ed{i}@gallery.example", msgid=f"<l.{i}@hub.example>"))
+        mailer.close()
+    assert [r for r in world.gmail.requests if r.status == 429] == []
+    assert world.gmail.count("users.messages.send") == 25
+    spent = sum(world.gmail.units_by_method.values())
+    assert spent == 2_625
+    assert clock() - started == pytest.approx((spent - 1) // 1_000 * 60.0, abs=0.5)

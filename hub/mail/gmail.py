@@ -160,9 +160,9 @@ class GmailMailer(Mailer):
         return retrying(self._once, call, request)
 
     def _once(self, call: str, request: Any) -> dict:
-        self.limiter.acquire(UNITS[call])
         http = self._send_http if call == "messages.send" else None
-        with self._lock:
+        # The units count until Gmail has answered (see UnitLimiter.spend).
+        with self.limiter.spend(UNITS[call]), self._lock:
             try:
                 return request.execute(http=http, num_retries=0)
             except Exception as exc:  # mapped below; unknown kinds are re-raised as they are

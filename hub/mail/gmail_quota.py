@@ -13,7 +13,9 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import httplib2
 from google.auth.exceptions import RefreshError, TransportError
@@ -37,35 +39,101 @@ DAILY_REASONS = {"dailyLimitExceeded", "quotaExceeded"}
 
 
 class UnitLimiter:
-    """A token bucket in Gmail quota units, shared by the threads that use one mailer."""
+    """Gmail quota units in a sliding 60-second window, shared by the threads of one mailer.
+
+    Gmail (and the emulator) counts the units of the calls it received in the last 60 seconds
+    and refuses one that would take the sum over 15,000. A token bucket that starts full lets
+    the burst AND a minute of refill through in the first minute, up to twice the quota, so the
+    provider sees a 429 a minute on long runs. Here a call goes only when its units fit, next
+    to every unit spent in the last ``window`` seconds, so we never send what Gmail would count
+    as over the limit.
+
+    Which moment counts: Gmail stamps a call when it receives it, somewhere between our start
+    and the answer. :meth:`spend` keeps a call's units "in flight" (never expiring) until the
+    answer is back and then stamps them with that moment. The provider's stamp is never later,
+    so the units leave our window no earlier than they leave Gmail's, whatever the latency.
+    :meth:`acquire` stamps at once (for callers that cannot say when the call ended).
+    """
 
     def __init__(
         self,
         units_per_minute: int = UNITS_PER_USER_PER_MINUTE,
         *,
+        window: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        poll: float = 0.05,
     ):
-        self.capacity = float(units_per_minute)
-        self.rate = units_per_minute / 60.0  # units regained per second
-        self._level = self.capacity
-        self._clock, self._sleep = clock, sleep
-        self._stamp = clock()
-        self._lock = threading.Lock()
+        if units_per_minute < 1:
+            raise ValueError("units_per_minute must be at least 1")
+        self.limit = int(units_per_minute)
+        self.window = window
+        self._clock, self._sleep, self._poll = clock, sleep, poll
+        self._done: deque[tuple[float, int]] = deque()  # (answered at, units), oldest first
+        self._done_units = 0  # the sum of the units in _done
+        self._in_flight = 0  # units of calls started and not yet answered
+        self._state = threading.Lock()  # guards the counters; never held while sleeping
+        self._turn = threading.Lock()  # waiting callers go one at a time, in turn
         self.waited = 0.0  # seconds spent waiting (for benches and tests)
 
+    @property
+    def units_in_window(self) -> int:
+        """Units that count now: those in flight and those answered in the last window."""
+        with self._state:
+            self._expire(self._clock())
+            return self._in_flight + self._done_units
+
+    @contextmanager
+    def spend(self, units: int) -> Iterator[None]:
+        """``with limiter.spend(units): call()`` — wait until the call fits, keep its units
+        until it is answered (or failed), then for a full window after that."""
+        charged = self._reserve(units)
+        try:
+            yield
+        finally:
+            self._finish(charged)
+
     def acquire(self, units: int) -> None:
-        """Reserve ``units`` now and wait until the bucket has paid for them. The level may go
-        below zero (a debt the next callers wait for), so waiting is one sleep, in call order."""
-        with self._lock:
-            now = self._clock()
-            self._level = min(self.capacity, self._level + (now - self._stamp) * self.rate)
-            self._stamp = now
-            self._level -= min(float(units), self.capacity)
-            wait = -self._level / self.rate if self._level < 0 else 0.0
-        if wait > 0:
-            self.waited += wait
-            self._sleep(wait)
+        """Wait until ``units`` fit and count them as spent now."""
+        self._finish(self._reserve(units))
+
+    def _reserve(self, units: int) -> int:
+        # A call dearer than the whole quota could never fit: it waits for an empty window.
+        units = max(0, min(int(units), self.limit))
+        with self._turn:
+            while True:
+                with self._state:
+                    now = self._clock()
+                    self._expire(now)
+                    pause = self._pause_for(units, now)
+                    if pause <= 0:
+                        self._in_flight += units
+                        return units
+                self.waited += pause
+                self._sleep(pause)
+
+    def _pause_for(self, units: int, now: float) -> float:
+        excess = self._in_flight + self._done_units + units - self.limit
+        if excess <= 0:
+            return 0.0
+        freed = 0
+        for answered, spent in self._done:
+            freed += spent
+            if freed >= excess:
+                return answered + self.window - now
+        # Calls still in flight hold the rest: look again once one of them may have finished.
+        return self._poll
+
+    def _expire(self, now: float) -> None:
+        # Same rule as the provider's window: a stamp at t counts until t + window, exclusive.
+        while self._done and self._done[0][0] <= now - self.window:
+            self._done_units -= self._done.popleft()[1]
+
+    def _finish(self, units: int) -> None:
+        with self._state:
+            self._in_flight -= units
+            self._done.append((self._clock(), units))
+            self._done_units += units
 
 
 def _reason(exc: HttpError) -> tuple[str, str]:
