@@ -17,6 +17,7 @@ import asyncio
 import inspect
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -24,10 +25,11 @@ from typing import Any
 from hub.mail.base import MailboxMessage
 from hub.replies import plan_replies
 from hub.sending import message as msg
+from hub.sending.chunking import ChunkSizer
 from hub.sending.ledger import SendRecord
 from hub.sending.limits import Hold
 from hub.sending.reconcile import followup_offsets, parse_iso
-from hub.sending.runner import DEFAULT_CHUNK, STOPPING_HOLDS, status_of
+from hub.sending.runner import STOPPING_HOLDS, status_of
 from hub.sending.service import Outcome, Planned, SendPath, summarise
 from sheets.columns import Row
 
@@ -66,30 +68,45 @@ async def run_followups(
     rng: random.Random | None = None,
     before_thread_check: Callable[[Row], Any] | None = None,
 ) -> dict[str, Any]:
-    """``before_thread_check`` is a seam for tests (a reply landing at the worst moment)."""
+    """``before_thread_check`` is a seam for tests (a reply landing at the worst moment).
+
+    Chunks are sized by time like the send job's (:mod:`hub.sending.chunking`); per chunk the
+    gap is waited out, the sheet read once (a person's ``skip``/``do_not_contact``, other rows'
+    suppressing statuses) and the outcomes written once.
+    """
     params = params or {}
     store = services.store
     limit = params.get("max_prospects")
     now = clock()
-    rows = await asyncio.to_thread(
-        store.select, lambda r: is_due(r, now), int(limit) if limit else None
-    )
-    ids = [r["hub_id"] for r in rows]
-    chunk_size = max(1, int(params.get("chunk_size") or DEFAULT_CHUNK))
+    # One read of the whole sheet: it picks the due rows AND is the first chunk's fresh read.
+    snapshot: list[Row] | None = await asyncio.to_thread(store.rows)
+    rows = [row for row in snapshot if is_due(row, now)]
+    ids = [r["hub_id"] for r in (rows[: int(limit)] if limit else rows)]
     path = SendPath(services, is_cancelled=is_cancelled, clock=clock, rng=rng)
+    sizer = ChunkSizer.from_settings(
+        services.settings, dry_run=path.dry_run, fixed=params.get("chunk_size")
+    )
+    queue = deque(ids)
     outcomes: list[Outcome] = []
     stop: list[Hold | str] = []  # no further row is planned
     halt: list[Hold | str] = []  # no further planned row is delivered
     try:
-        for start in range(0, len(ids), chunk_size):
-            if is_cancelled():
+        while queue:
+            if is_cancelled() or not await path.wait_gap():
                 break
-            fresh = {r["hub_id"]: r for r in await asyncio.to_thread(store.rows)}
-            path.suppression.refresh(fresh.values())
-            chunk = [fresh[h] for h in ids[start : start + chunk_size] if h in fresh]
+            if snapshot is None:
+                snapshot = await asyncio.to_thread(store.rows)
+            fresh = {r["hub_id"]: r for r in snapshot}
+            path.suppression.refresh(snapshot)
+            snapshot = None
             planned: list[Planned] = []
             writes: dict[str, dict[str, str]] = {}
-            for row in chunk:
+            taken = 0
+            while queue and taken < sizer.rows() and len(planned) < sizer.sends():
+                row = fresh.get(queue.popleft())
+                taken += 1
+                if row is None:
+                    continue
                 got = await _prepare(path, row, stop, len(planned))
                 if isinstance(got, Planned):
                     planned.append(got)
@@ -97,16 +114,24 @@ async def run_followups(
                     outcomes.append(got)
                     if got.changes:
                         writes[got.hub_id] = got.changes
+            started, delivered, put_back = time.monotonic(), 0, []
             for item in planned:
-                outcome = await _deliver(path, item, halt, before_thread_check)
+                if delivered and not halt and sizer.overdue(started, wait=path.gap_left()):
+                    # Past the chunk's time: the next chunk reads the sheet again first.
+                    await path.back_out(item, None, "put_back")
+                    put_back.append(item.intent.hub_id)
+                    continue
+                outcome = await _deliver(path, item, halt, before_thread_check, sizer)
+                delivered += 1
                 if halt and not stop:
                     stop.append(halt[0])
                 outcomes.append(outcome)
                 if outcome.changes:
                     writes[outcome.hub_id] = outcome.changes
+            queue.extendleft(reversed(put_back))
             if writes:  # one sheet write per chunk
                 await asyncio.to_thread(store.update, writes)
-            report_progress(min(start + chunk_size, len(ids)), len(ids))
+            report_progress(len(ids) - len(queue), len(ids))
     finally:
         await asyncio.to_thread(path.close)
     summary: dict[str, Any] = {"rows": len(ids), "dry_run": path.dry_run}
@@ -195,6 +220,7 @@ async def _deliver(
     item: Planned,
     halt: list[Hold | str],
     before_thread_check: Callable[[Row], Any] | None,
+    sizer: ChunkSizer,
 ) -> Outcome:
     if halt:
         return await path.back_out(item, halt[0], "held")
@@ -224,7 +250,9 @@ async def _deliver(
             changes = {"next_followup_at": "", "hold_reason": wait}
             return Outcome(item.intent.hub_id, item.intent.step, "suppressed", changes)
         return await path.back_out(item, wait, "held")
+    started = time.monotonic()
     outcome = await path.deliver(item)
+    sizer.observe(time.monotonic() - started)
     if outcome.result == "quota":
         halt.append("HELD:gmail_quota")
     return outcome

@@ -1,9 +1,12 @@
 """The send job: first messages to approved, drafted rows, exactly once, within the limits.
 
-Rows go in chunks. Per chunk: one store read (fresh statuses for eligibility and suppression),
-then every sendable row gets a committed ledger intent, then ONE sheet write marks them
-``sending`` with their Message-ID, then each is delivered (gap, final checks, provider call),
-then ONE sheet write records the outcomes. A row that must wait keeps its status and says why.
+Rows go in chunks sized by time (:mod:`hub.sending.chunking`: as many sends as go out in
+~12 s at the send gap; 500 rows in a dry run). Per chunk: the gap since the last send is
+waited out, then one store read (fresh statuses for eligibility and suppression), then every
+sendable row gets a committed ledger intent, then ONE sheet write marks them ``sending`` with
+their Message-ID, then each is delivered (gap, final checks against the local suppression
+table and the ledger, provider call), then ONE sheet write records the outcomes. A row that
+must wait keeps its status and says why; a row the chunk did not reach in time is put back.
 """
 
 from __future__ import annotations
@@ -12,17 +15,18 @@ import asyncio
 import inspect
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from hub.sending import message as msg
+from hub.sending.chunking import ChunkSizer
 from hub.sending.limits import Hold
 from hub.sending.service import Outcome, Planned, SendPath, is_approved, summarise
 from sheets.columns import HUMAN_TERMINAL_STATUSES, Row
 
 SEND_STATUSES = frozenset({"drafted", "sending", "failed"})
-DEFAULT_CHUNK = 20
 STOPPING_HOLDS = ("daily_cap", "send_window")  # no later row could go either
 
 
@@ -43,6 +47,7 @@ def wants_send(row: Row, *, auto_send: bool, require_approval: bool) -> bool:
 
 @dataclass
 class _RunState:
+    sizer: ChunkSizer
     stop: Hold | str | None = None  # no further row is planned
     halt: Hold | str | None = None  # no further planned row is delivered
     cancelled: bool = False
@@ -69,33 +74,43 @@ async def run_send(
         return wants_send(row, auto_send=auto_send, require_approval=settings.require_approval)
 
     limit = params.get("max_prospects")
-    rows = await asyncio.to_thread(store.select, picked, int(limit) if limit else None)
+    # One read of the whole sheet: it picks the rows AND serves as the first chunk's fresh read.
+    snapshot: list[Row] | None = await asyncio.to_thread(store.rows)
+    rows = [row for row in snapshot if picked(row)]
+    rows = rows[: int(limit)] if limit else rows
     if auto_send:
-        rows = await _draft_missing(services, rows)
+        drafted = await _draft_missing(services, rows)
+        if drafted is not rows:  # drafts were written: the snapshot is stale
+            rows, snapshot = drafted, None
     ids = [row["hub_id"] for row in rows]
-    chunk_size = max(1, int(params.get("chunk_size") or DEFAULT_CHUNK))
 
     path = SendPath(services, is_cancelled=is_cancelled, clock=clock, rng=rng)
-    state = _RunState()
+    sizer = ChunkSizer.from_settings(settings, dry_run=path.dry_run, fixed=params.get("chunk_size"))
+    state = _RunState(sizer)
+    queue, total, held_rest = deque(ids), len(ids), False
     try:
-        start, total, held_rest = 0, len(ids), False
-        while start < len(ids):
+        while queue:
             if is_cancelled():
                 state.cancelled = True
                 break
             if isinstance(state.stop, Hold) and not held_rest:
                 # The cap or the window closed: no later row can go this run. Say so on all
                 # of them in big writes, and keep only rows in `sending` (to settle them).
-                ids = ids[:start] + await _hold_rest(services, rows, ids[start:], state)
+                queue = deque(await _hold_rest(services, rows, list(queue), state))
                 held_rest = True
                 continue
-            fresh = {r["hub_id"]: r for r in await asyncio.to_thread(store.rows)}
-            path.suppression.refresh(fresh.values())
-            chunk = [fresh[h] for h in ids[start : start + chunk_size] if h in fresh]
-            chunk = [r for r in chunk if picked(r)]  # a person may have changed it meanwhile
-            await _send_chunk(path, chunk, state)
-            start += chunk_size
-            report_progress(min(start, len(ids)), len(ids))
+            # The gap before the read, not after it: the read is then fresh when the message
+            # goes (a `skip` typed during a 30-90 s gap is seen).
+            if not await path.wait_gap():
+                state.cancelled = True
+                break
+            if snapshot is None:
+                snapshot = await asyncio.to_thread(store.rows)
+            fresh = {r["hub_id"]: r for r in snapshot}
+            path.suppression.refresh(snapshot)
+            snapshot = None
+            await _send_chunk(path, queue, fresh, picked, state)
+            report_progress(total - len(queue), total)
     finally:
         await asyncio.to_thread(path.close)
     summary: dict[str, Any] = {"rows": total, "dry_run": path.dry_run}
@@ -107,12 +122,28 @@ async def run_send(
     return summary
 
 
-async def _send_chunk(path: SendPath, rows: list[Row], state: _RunState) -> None:
+async def _send_chunk(
+    path: SendPath,
+    queue: deque[str],
+    fresh: dict[str, Row],
+    picked: Callable[[Row], bool],
+    state: _RunState,
+) -> None:
+    """Take the next chunk's rows off ``queue``; rows not reached in time go back on it."""
     store = path.services.store
     done: dict[str, Outcome] = {}
     planned: list[Planned] = []
     by_domain: dict[str, int] = {}
-    for row in rows:
+    rows_cap, sends_cap = state.sizer.rows(), state.sizer.sends()
+    taken = 0
+    while queue and taken < rows_cap and len(planned) < sends_cap:
+        if isinstance(state.stop, Hold):
+            break  # the rest is held in big writes by the caller
+        hub_id = queue.popleft()
+        taken += 1
+        row = fresh.get(hub_id)
+        if row is None or not picked(row):  # deleted, or a person changed it meanwhile
+            continue
         got = await _prepare(path, row, state, len(planned), by_domain)
         if isinstance(got, Planned):
             planned.append(got)
@@ -133,21 +164,37 @@ async def _send_chunk(path: SendPath, rows: list[Row], state: _RunState) -> None
     }
     writes = {h: o.changes for h, o in done.items() if o.changes} | marks
     report = await asyncio.to_thread(store.update, writes) if writes else None
+    marked_at = time.monotonic()
     gone = set(report.missing) if report else set()
     if report:  # a person set skip/do_not_contact between our read and our write
         gone |= {h for h, cols in report.protected.items() if "outreach_status" in cols}
 
     results: dict[str, dict[str, str]] = {}
+    put_back: list[str] = []
+    delivered = 0
     for item in planned:
         hub_id = item.intent.hub_id
         if hub_id in gone:
             outcome = await path.back_out(item, None, "skipped")
             state.outcomes.append(outcome)
             continue
+        if (
+            delivered
+            and state.halt is None
+            and state.sizer.overdue(marked_at, wait=path.gap_left())
+        ):
+            # Past the chunk's time: the sheet read is getting old. Put the row back; the
+            # next chunk reads the sheet again and plans it anew.
+            outcome = await path.back_out(item, None, "put_back")
+            results[hub_id] = outcome.changes
+            put_back.append(hub_id)
+            continue
         outcome = await _deliver(path, item, state)
+        delivered += 1
         state.outcomes.append(outcome)
         if outcome.changes:
             results[hub_id] = outcome.changes
+    queue.extendleft(reversed(put_back))
     state.outcomes.extend(done.values())
     # Write 2: the outcomes of this chunk.
     if results:
@@ -219,7 +266,9 @@ async def _deliver(path: SendPath, item: Planned, state: _RunState) -> Outcome:
             state.halt = state.stop = wait
         result = "suppressed" if isinstance(wait, str) else "held"
         return await path.back_out(item, wait, result)
+    started = time.monotonic()
     outcome = await path.deliver(item)
+    state.sizer.observe(time.monotonic() - started)
     if outcome.result == "quota":
         state.halt = state.stop = "HELD:gmail_quota"
     return outcome

@@ -83,7 +83,10 @@ class SendPath:
         self.is_cancelled = is_cancelled
         self.clock = clock
         self.owner = new_owner()
-        self._calls = 0  # provider calls made by this path (the gap goes between them)
+        # When the next provider call may go (time.monotonic): the gap runs from the end of
+        # the last call, so waiting for it early (before a chunk reads the sheet) is not
+        # waited twice. None until the first call.
+        self._next_call_at: float | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -182,12 +185,17 @@ class SendPath:
         return Planned(row, intent, revert, threading, failed_status)
 
     # --- the provider call ------------------------------------------------------------------------
+    def gap_left(self) -> float:
+        """Seconds of the send gap still to wait before the next provider call."""
+        if self._next_call_at is None:
+            return 0.0
+        return max(0.0, self._next_call_at - time.monotonic())
+
     async def wait_gap(self) -> bool:
+        """Wait out the gap since the last provider call; False when cancelled meanwhile."""
         from hub.sending.limits import wait_interruptibly
 
-        if self._calls == 0:
-            return not self.is_cancelled()
-        return await wait_interruptibly(self.limits.next_gap(), self.is_cancelled)
+        return await wait_interruptibly(self.gap_left(), self.is_cancelled)
 
     def final_hold(self, planned: Planned) -> Hold | str | None:
         """Checked right before the call: suppression (its table is read now) and limits."""
@@ -206,7 +214,6 @@ class SendPath:
         name = planned.row.get("contact_name", "")
         content = msg.Content(intent.recipient, intent.subject, intent.body, name)
         built, _ = self.build(planned.row, intent, content, step, planned.threading)
-        self._calls += 1
         try:
             sent = await asyncio.to_thread(
                 self.mailer.send,
@@ -217,6 +224,8 @@ class SendPath:
             return await self._failed(planned, exc, ambiguous=exc.ambiguous, quota=exc.quota)
         except Exception as exc:  # a timeout or dropped connection: it may have gone out
             return await self._failed(planned, exc, ambiguous=True, quota=False)
+        finally:
+            self._next_call_at = time.monotonic() + self.limits.next_gap()
         await asyncio.to_thread(
             self.ledger.record_sent, intent, provider_id=sent.provider_id, thread_id=sent.thread_id
         )
