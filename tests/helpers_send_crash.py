@@ -3,9 +3,10 @@
 - :func:`gmail_world` serves the OAuth and Gmail v1 emulators on free ports in this process and
   yields the settings that point the real Gmail client (google-api-python-client) at them.
 - :func:`add_rows` puts approved, drafted prospects into the store.
-- ``python -m tests.helpers_send_crash DATA_DIR SETTINGS_JSON [UNITS_PER_MINUTE]`` runs the send
-  job in a child process against those emulators (the crash test SIGKILLs it at chosen
-  moments); UNITS_PER_MINUTE raises the Gmail client's quota limiter to match the emulator.
+- ``python -m tests.helpers_send_crash DATA_DIR SETTINGS_JSON [UNITS_PER_MINUTE] [CHUNK_SIZE]``
+  runs the send job in a child process against those emulators (the crash test SIGKILLs it at
+  chosen moments); UNITS_PER_MINUTE raises the Gmail client's quota limiter to match the
+  emulator; CHUNK_SIZE fixes the rows per chunk (default 10; ``time``: the job's own sizing).
 """
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ def sent_recipients(gmail) -> list[str]:
     return [str(m.parsed["To"].addresses[0].addr_spec).lower() for m in gmail.sent()]
 
 
-def _main(data_dir: str, settings_json: str, units_per_minute: str = "") -> None:
+def _main(
+    data_dir: str, settings_json: str, units_per_minute: str = "", chunk_size: str = "10"
+) -> None:
     # Only what the send job needs (the rows already have drafts): a short start-up means
     # more kill/restart cycles per second of test time.
     from hub.config import Settings
@@ -119,11 +122,12 @@ def _main(data_dir: str, settings_json: str, units_per_minute: str = "") -> None
         )
     services = Services(settings, LocalStore(settings.local_store_path), mailer=mailer)
     try:
-        summary = asyncio.run(run_send(services, {"chunk_size": 10}))
+        params = {} if chunk_size == "time" else {"chunk_size": int(chunk_size)}
+        summary = asyncio.run(run_send(services, params))
     finally:
         services.close()
     print(json.dumps(summary), flush=True)
 
 
 if __name__ == "__main__":
-    _main(*sys.argv[1:4])
+    _main(*sys.argv[1:5])
