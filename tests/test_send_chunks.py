@@ -224,6 +224,27 @@ def test_a_chunk_past_its_deadline_puts_the_rest_back_and_each_is_sent_once(data
     assert len({r["message_id"] for r in rows}) == 4 and sends == 4
 
 
+def test_rows_put_back_are_not_held_by_a_cap_they_were_counted_against(data_dir, monkeypatch):
+    monkeypatch.setattr(chunking, "CHUNK_DEADLINE", 0.0)
+    with gmail_world() as world:
+        values = world.settings | {"daily_cap": 3}
+        services = build_services(Settings(_env_file=None, data_dir=data_dir, **values))
+        services.store.ensure_schema()
+        try:
+            ids = add_rows(services.store, 5)
+            summary = asyncio.run(run_send(services))
+            rows = [services.store.get(h) for h in ids]
+        finally:
+            services.close()
+
+    # The first chunk planned three rows (the cap), sent one and put two back; those two
+    # still go this run, and only the rows over the cap are held.
+    assert summary["sent"] == 3 and summary["held"] == 2
+    assert len(world.gmail.sent()) == 3
+    assert [r["outreach_status"] for r in rows] == ["sent"] * 3 + ["drafted"] * 2
+    assert all(r["hold_reason"].startswith("HELD:daily_cap until ") for r in rows[3:])
+
+
 @pytest.mark.parametrize("gap", ["0", "30-90"])
 def test_every_chunk_costs_at_most_three_reads_and_two_writes(
     data_dir,

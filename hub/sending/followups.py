@@ -79,7 +79,8 @@ async def run_followups(
     limit = params.get("max_prospects")
     now = clock()
     # One read of the whole sheet: it picks the due rows AND is the first chunk's fresh read.
-    snapshot: list[Row] | None = await asyncio.to_thread(store.rows)
+    snapshot: list[Row] | None
+    read_at, snapshot = time.monotonic(), await asyncio.to_thread(store.rows)
     rows = [row for row in snapshot if is_due(row, now)]
     ids = [r["hub_id"] for r in (rows[: int(limit)] if limit else rows)]
     path = SendPath(services, is_cancelled=is_cancelled, clock=clock, rng=rng)
@@ -95,7 +96,7 @@ async def run_followups(
             if is_cancelled() or not await path.wait_gap():
                 break
             if snapshot is None:
-                snapshot = await asyncio.to_thread(store.rows)
+                read_at, snapshot = time.monotonic(), await asyncio.to_thread(store.rows)
             fresh = {r["hub_id"]: r for r in snapshot}
             path.suppression.refresh(snapshot)
             snapshot = None
@@ -114,9 +115,9 @@ async def run_followups(
                     outcomes.append(got)
                     if got.changes:
                         writes[got.hub_id] = got.changes
-            started, delivered, put_back = time.monotonic(), 0, []
+            delivered, put_back = 0, []
             for item in planned:
-                if delivered and not halt and sizer.overdue(started, wait=path.gap_left()):
+                if delivered and not halt and sizer.overdue(read_at, wait=path.gap_left()):
                     # Past the chunk's time: the next chunk reads the sheet again first.
                     await path.back_out(item, None, "put_back")
                     put_back.append(item.intent.hub_id)
@@ -129,6 +130,8 @@ async def run_followups(
                 if outcome.changes:
                     writes[outcome.hub_id] = outcome.changes
             queue.extendleft(reversed(put_back))
+            if put_back and stop and isinstance(stop[0], Hold) and stop[0].kind == "daily_cap":
+                stop.clear()  # the cap counted rows now put back: count again from the ledger
             if writes:  # one sheet write per chunk
                 await asyncio.to_thread(store.update, writes)
             report_progress(len(ids) - len(queue), len(ids))

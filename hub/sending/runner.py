@@ -75,7 +75,8 @@ async def run_send(
 
     limit = params.get("max_prospects")
     # One read of the whole sheet: it picks the rows AND serves as the first chunk's fresh read.
-    snapshot: list[Row] | None = await asyncio.to_thread(store.rows)
+    snapshot: list[Row] | None
+    read_at, snapshot = time.monotonic(), await asyncio.to_thread(store.rows)
     rows = [row for row in snapshot if picked(row)]
     rows = rows[: int(limit)] if limit else rows
     if auto_send:
@@ -105,11 +106,11 @@ async def run_send(
                 state.cancelled = True
                 break
             if snapshot is None:
-                snapshot = await asyncio.to_thread(store.rows)
+                read_at, snapshot = time.monotonic(), await asyncio.to_thread(store.rows)
             fresh = {r["hub_id"]: r for r in snapshot}
             path.suppression.refresh(snapshot)
             snapshot = None
-            await _send_chunk(path, queue, fresh, picked, state)
+            await _send_chunk(path, queue, fresh, picked, state, read_at)
             report_progress(total - len(queue), total)
     finally:
         await asyncio.to_thread(path.close)
@@ -128,8 +129,10 @@ async def _send_chunk(
     fresh: dict[str, Row],
     picked: Callable[[Row], bool],
     state: _RunState,
+    read_at: float,
 ) -> None:
-    """Take the next chunk's rows off ``queue``; rows not reached in time go back on it."""
+    """Take the next chunk's rows off ``queue`` (``fresh``: the sheet as read at ``read_at``,
+    ``time.monotonic``); rows not reached in time go back on the queue."""
     store = path.services.store
     done: dict[str, Outcome] = {}
     planned: list[Planned] = []
@@ -164,7 +167,6 @@ async def _send_chunk(
     }
     writes = {h: o.changes for h, o in done.items() if o.changes} | marks
     report = await asyncio.to_thread(store.update, writes) if writes else None
-    marked_at = time.monotonic()
     gone = set(report.missing) if report else set()
     if report:  # a person set skip/do_not_contact between our read and our write
         gone |= {h for h, cols in report.protected.items() if "outreach_status" in cols}
@@ -178,11 +180,7 @@ async def _send_chunk(
             outcome = await path.back_out(item, None, "skipped")
             state.outcomes.append(outcome)
             continue
-        if (
-            delivered
-            and state.halt is None
-            and state.sizer.overdue(marked_at, wait=path.gap_left())
-        ):
+        if delivered and state.halt is None and state.sizer.overdue(read_at, wait=path.gap_left()):
             # Past the chunk's time: the sheet read is getting old. Put the row back; the
             # next chunk reads the sheet again and plans it anew.
             outcome = await path.back_out(item, None, "put_back")
@@ -195,6 +193,8 @@ async def _send_chunk(
         if outcome.changes:
             results[hub_id] = outcome.changes
     queue.extendleft(reversed(put_back))
+    if put_back and isinstance(state.stop, Hold) and state.stop.kind == "daily_cap":
+        state.stop = None  # the cap counted rows now put back: count again from the ledger
     state.outcomes.extend(done.values())
     # Write 2: the outcomes of this chunk.
     if results:
