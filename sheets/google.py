@@ -13,6 +13,11 @@ has no conditional write, so an edit in exactly that gap is not detected.
 
 Pacing: reads (GET) and writes each go through a sliding-window limiter at ``sheets_rate`` per
 minute (the per-user quota); 429/5xx/dropped connections are retried (``sheets/retry.py``).
+
+Reading rows: ``rows``, ``select`` and ``get`` are one streamed ``values.get`` of the worksheet
+(``sheets/google_stream.py``); each line becomes a dict keyed by the shared header strings as it
+arrives and is dropped unless wanted, so a 200,000-row sheet never exists as text, as lists and
+as dicts at once. A read that fails midway is retried from the start with nothing kept.
 """
 
 from __future__ import annotations
@@ -28,12 +33,17 @@ from google.auth.exceptions import RefreshError
 from google.oauth2 import service_account
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
+from gspread.urls import SPREADSHEET_VALUES_URL
+from gspread.utils import quote
+from requests import Response
 
 from sheets.columns import HUB_COLUMNS, Row, missing_columns, normalise_domain, writable_changes
 from sheets.google_auth import GOOGLE_SHEETS_URL, load_service_account_info, rebased_session
 from sheets.google_ranges import a1_ranges, column_letters
+from sheets.google_stream import CHUNK_BYTES, iter_array
 from sheets.ratelimit import SlidingWindowLimiter
 from sheets.retry import RetryPolicy, is_transient, status_of
+from sheets.shared_cells import CellSharer
 from sheets.store import (
     AppendReport,
     ProspectStore,
@@ -65,6 +75,21 @@ class PacedHTTPClient(HTTPClient):
         if limiter is not None:
             limiter.acquire()
         return super().request(method, endpoint, *args, **kwargs)
+
+
+def _open_streamed_get(http: HTTPClient, endpoint: str, params: dict[str, str]) -> Response:
+    """A paced GET whose body is read as it arrives; errors raise gspread's APIError as usual."""
+    if isinstance(http, PacedHTTPClient) and http.read_limiter is not None:
+        http.read_limiter.acquire()
+    response = http.session.request(
+        "get", endpoint, params=params, timeout=http.timeout, stream=True
+    )
+    if not response.ok:
+        try:
+            raise APIError(response)  # reads the (small) error body
+        finally:
+            response.close()
+    return response
 
 
 class GoogleSheetStore(ProspectStore):
@@ -272,15 +297,60 @@ class GoogleSheetStore(ProspectStore):
     # --- reading ------------------------------------------------------------------------------
     def rows(self) -> list[Row]:
         with self._lock:
-            values = self._run("read the sheet", lambda: self._get(""))
-            self._header = header = _header_of(values)
-        position = {name: i for i, name in reversed(list(enumerate(header))) if name}
-        found: list[Row] = []
-        for line in values[1:]:
-            row = {n: line[i] for n, i in position.items() if i < len(line) and line[i] != ""}
-            if row.get("hub_id"):
-                found.append(row)
-        return found
+            return self._run("read the sheet", self._read_rows)
+
+    def select(self, predicate: Callable[[Row], bool], limit: int | None = None) -> list[Row]:
+        with self._lock:
+            return self._run("read the sheet", lambda: self._read_rows(predicate, limit))
+
+    def get(self, hub_id: str) -> Row | None:
+        if not hub_id:
+            return None
+        found = self.select(lambda row: row["hub_id"] == hub_id, limit=1)
+        return found[0] if found else None
+
+    def count_by_status(self) -> dict[str, int]:
+        with self._lock:
+            _, cols = self._run(
+                "count rows", lambda: self._read_columns(["hub_id", "outreach_status"])
+            )
+        statuses = cols.get("outreach_status", [])
+        counts: dict[str, int] = {}
+        for index, hub_id in enumerate(cols.get("hub_id", [])):
+            if hub_id:  # rows() skips a line without a hub_id, so counting does too
+                status = _at(statuses, index) or "pending"
+                counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def _read_rows(
+        self, keep: Callable[[Row], bool] | None = None, limit: int | None = None
+    ) -> list[Row]:
+        """One attempt: stream the worksheet, keep rows with a hub_id that ``keep`` accepts.
+
+        Row dicts use the header's strings as keys (one copy for all rows) and leave empty
+        cells out (an empty cell reads as missing: ``row.get(col, "")``).
+        """
+        endpoint = SPREADSHEET_VALUES_URL % (self.spreadsheet_id, quote(self._sheet))
+        # prettyPrint=false: Google's standard parameter; its default pretty-printed JSON puts
+        # every cell on its own indented line (more bytes to receive and skip).
+        response = _open_streamed_get(self._http, endpoint, {"prettyPrint": "false"})
+        try:
+            lines = iter_array(response.iter_content(CHUNK_BYTES))
+            self._header = header = _header_of([next(lines, [])])
+            leftmost = {name: i for i, name in reversed(list(enumerate(header))) if name}
+            position = sorted(leftmost.items(), key=lambda item: item[1])  # header order
+            found: list[Row] = []
+            sharer = CellSharer()  # repeated statuses, scores, timestamps: one string each
+            for line in lines:
+                width = len(line)
+                row = {n: line[i] for n, i in position if i < width and line[i] != ""}
+                if row.get("hub_id") and (keep is None or keep(row)):
+                    found.append(sharer.share_row(row))
+                    if limit is not None and len(found) >= limit:
+                        break
+            return found
+        finally:
+            response.close()
 
     # --- writing ------------------------------------------------------------------------------
     def append(

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from sheets.columns import HUB_COLUMNS, Row, missing_columns, writable_changes
+from sheets.shared_cells import CellSharer
 from sheets.store import (
     AppendReport,
     ProspectStore,
@@ -87,8 +88,9 @@ class LocalStore(ProspectStore):
             yield from json.loads("[" + ",".join([data for (data,) in batch]) + "]")
 
     def rows(self) -> list[Row]:
+        sharer = CellSharer()  # repeated statuses, scores, timestamps: one string each
         with self._lock:
-            return list(self._iter_rows())
+            return [sharer.share_row(row) for row in self._iter_rows()]
 
     def get(self, hub_id: str) -> Row | None:
         with self._lock:
@@ -100,10 +102,11 @@ class LocalStore(ProspectStore):
     def select(self, predicate: Callable[[Row], bool], limit: int | None = None) -> list[Row]:
         # Streams from the cursor, so picking 100 eligible rows of 200k never loads them all.
         picked: list[Row] = []
+        sharer = CellSharer()
         with self._lock:
             for row in self._iter_rows():
                 if predicate(row):
-                    picked.append(row)
+                    picked.append(sharer.share_row(row))
                     if limit is not None and len(picked) >= limit:
                         break
         return picked
