@@ -116,7 +116,11 @@ class LocalStore(ProspectStore):
             found = self._db.execute(
                 "SELECT outreach_status, COUNT(*) FROM prospects GROUP BY outreach_status"
             ).fetchall()
-        return {(status or "pending"): count for status, count in found}
+        counts: dict[str, int] = {}
+        for status, count in found:  # a blank status reads as pending: add, don't overwrite
+            key = status or "pending"
+            counts[key] = counts.get(key, 0) + count
+        return counts
 
     def domains(self) -> set[str]:
         with self._lock:

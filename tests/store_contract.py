@@ -417,3 +417,29 @@ class StoreContract:
         store.update({"h_b": {"contact_email": "hi@b.example"}})
         assert store.get("h_b")["contact_email"] == "hi@b.example"
         assert store.get("h_a")["notes"] == "call Tue"
+
+    def test_reading_select_in_sheet_order_with_limit_get_and_counts(self, harness, store):
+        order = [row["domain"] for row in store.rows()]
+        ids = {row["domain"]: row["hub_id"] for row in store.rows()}
+        harness.human_edit(ids["site4.example"], "outreach_status", "skip")
+        harness.human_edit(ids["site1.example"], "outreach_status", "")  # blank reads as pending
+        store.update({ids["site3.example"]: {"outreach_status": "enriched", "score": "80"}})
+
+        pending = store.select(lambda r: r.get("outreach_status", "pending") == "pending")
+        assert [r["domain"] for r in pending] == [
+            d for d in order if d not in {"site3.example", "site4.example"}
+        ]
+        assert [r["domain"] for r in store.select(lambda r: True, limit=2)] == order[:2]
+        assert store.select(lambda r: r["domain"] == "nowhere.example") == []
+        assert store.get(ids["site3.example"])["score"] == "80"
+        assert store.get("h_nobody") is None
+        assert store.count_by_status() == {"pending": 4, "enriched": 1, "skip": 1}
+
+    def test_rows_share_column_names_and_repeated_values(self, harness, store):
+        # What keeps 200,000 rows small (bench/scale.py): one key string per column for every
+        # row, one string per repeated status; empty cells left out (they read as missing).
+        rows = store.rows()
+        for row in rows[1:]:
+            assert all(a is b for a, b in zip(sorted(row), sorted(rows[0]), strict=True))
+            assert row["outreach_status"] is rows[0]["outreach_status"]
+            assert "" not in row.values()

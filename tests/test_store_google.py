@@ -220,3 +220,60 @@ def test_unreadable_service_account_settings(env, tmp_path):
         env.store(google_service_account_json="", google_service_account_file=str(bad))
     with pytest.raises(StoreError, match="GOOGLE_SERVICE_ACCOUNT_JSON is not a service-account"):
         env.store(google_service_account_json='{"type": "authorized_user"}')
+
+
+# --- reading a big sheet as it arrives ----------------------------------------------------------
+def test_each_read_is_one_request_and_counting_reads_two_columns(env):
+    store = _seeded(env)
+    hub_id = store.rows()[1]["hub_id"]
+    assert env.sheets.count("values.get") == 1
+    assert env.sheets.log[-1].query.get("prettyPrint") == ["false"]  # no indented JSON
+    assert store.get(hub_id)["domain"] == "b.example"
+    assert [r["domain"] for r in store.select(lambda r: r["domain"] != "a.example", limit=1)] == [
+        "b.example"
+    ]
+    assert env.sheets.count("values.get") == 3
+    assert store.count_by_status() == {"pending": 3}
+    assert env.sheets.count("values.batchGet") == 1
+    assert env.sheets.count() == 4
+
+
+class CutFirstRead:
+    """Breaks the connection of the first ``values.get`` after ``keep`` bytes of its answer."""
+
+    def __init__(self, app, keep: int):
+        self.app, self.keep, self.cut = app, keep, False
+
+    async def __call__(self, scope, receive, send) -> None:
+        if self.cut or scope["type"] != "http" or "/values/" not in scope["path"]:
+            await self.app(scope, receive, send)
+            return
+        self.cut = True
+
+        async def send_part(message) -> None:
+            if message["type"] == "http.response.body":
+                part = message.get("body", b"")[: self.keep]
+                await send({"type": "http.response.body", "body": part, "more_body": True})
+                raise ConnectionAbortedError("emulated connection lost mid-answer")
+            await send(message)
+
+        await self.app(scope, receive, send_part)
+
+
+def test_a_read_cut_off_midway_is_read_again_with_nothing_kept_twice(
+    data_dir,
+    emulator_servers,  # noqa: F811
+):
+    header = ["hub_id", "domain", "snippet", "outreach_status"]
+    grid = [header] + [[f"h_{i:04d}", f"s{i}.example", "x" * 400, "pending"] for i in range(2000)]
+    with google_sheet_env(data_dir, grid=grid, servers=emulator_servers) as env:
+        cutter = CutFirstRead(env.sheets.app, keep=600_000)  # ~1,300 rows, past a few chunks
+        emulator_servers.sheets.target = cutter
+        store = env.store()
+
+        rows = store.rows()
+
+        assert cutter.cut
+        assert [r["hub_id"] for r in rows] == [f"h_{i:04d}" for i in range(2000)]
+        assert env.sheets.count("values.get") == 2
+        assert len(env.clock.sleeps) == 1  # one backoff, then the whole answer
