@@ -33,13 +33,10 @@ def webhook_routes(
 
     missing = endpoint("missing_token", _missing_token)
     tokenless = ["/webhooks/make", "/webhooks/dataforseo/postback", "/webhooks/dataforseo/pingback"]
+    # The Make route first: Starlette tries routes in order (a regex each), and it takes
+    # nearly every request. No two of these paths match the same URL, so order changes nothing
+    # else ("/webhooks/make/{token}" needs a non-empty token).
     return [
-        # A URL pasted without its token gets a JSON answer saying so, not a bare 404.
-        *(
-            Route(path + slash, missing, methods=["GET", "POST"])
-            for path in tokenless
-            for slash in ("", "/")
-        ),
         Route(
             make.PATH,
             endpoint(make.ROUTE, make.make_builder(config)),
@@ -57,6 +54,12 @@ def webhook_routes(
             endpoint(dataforseo.PINGBACK_ROUTE, dataforseo.pingback_builder(config)),
             methods=["GET"],
             name="webhook_dataforseo_pingback",
+        ),
+        # A URL pasted without its token gets a JSON answer saying so, not a bare 404.
+        *(
+            Route(path + slash, missing, methods=["GET", "POST"])
+            for path in tokenless
+            for slash in ("", "/")
         ),
     ]
 
