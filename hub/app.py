@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 from importlib import resources
@@ -68,6 +69,30 @@ def _optional_routes(module: str, services: Any) -> list[BaseRoute]:
     return list(factory(services))
 
 
+# Young-generation collections: CPython's 700 allocations let a collection run every ~16
+# webhooks, each walking every object of the requests in flight (and promoting them, which
+# fed the full collections). 10,000 keeps cyclic garbage to a few MB at most.
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def tune_gc_for_serving() -> None:
+    """Once per process, after start-up: freeze the start-up heap and collect young objects
+    less often.
+
+    Why (webhook benchmark, py-spy and gc callbacks): every full collection walked the whole
+    start-up heap again (modules, provider clients, pydantic schemas): 11 in 10 s under load,
+    44 ms each, every connection stalled meanwhile; with the young collections the garbage
+    collector took 8% of the event loop. Frozen objects are never collected; they live as
+    long as the process anyway. Once per process: a test process that starts many apps
+    freezes only what the first one left.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(max(GC_YOUNG_THRESHOLD, gc.get_threshold()[0]), older, oldest)
+
+
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Starlette:
     settings = settings or load_settings()
     # read (or created) once, and adopted into settings so every module signs alike
@@ -91,6 +116,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         if delivery is not None:
             background.append(asyncio.create_task(delivery.run()))
         await inbox.resume_unprocessed()
+        tune_gc_for_serving()
         try:
             yield
         finally:
@@ -119,8 +145,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     app = Starlette(lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
     routes = [
-        *api_routes(lambda: settings.api_keys),
+        # Webhooks first: they are most of the traffic, and routes are tried in order.
         *webhook_routes(webhook_config, accept, record),
+        *api_routes(lambda: settings.api_keys),
         *_optional_routes("hub.unsubscribe", _LiveServices(app)),
         *_optional_routes("hub.web.routes", settings),  # the status page (GET /)
     ]
