@@ -62,7 +62,7 @@ class Inbox:
             job_id=delivery.job_id,
         )
         try:
-            self.writer.kick()
+            self.writer.lines_queued()
         except RuntimeError:  # no running loop (a synchronous caller): write it now
             self.state.flush_deliveries()
 
