@@ -135,6 +135,8 @@ class JobRunner:
         self.owner = f"{_HOST}:{os.getpid()}:{self._nonce}"
         self._tasks: dict[str, asyncio.Task] = {}
         self._running_types: set[str] = set()
+        # The same, readable from the state's worker threads (a set may change under them).
+        self._busy_types: frozenset[str] = frozenset()
         self._cancel_flags: set[str] = set()
         self._progress_written: dict[str, float] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -157,7 +159,7 @@ class JobRunner:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
             self._wake = asyncio.Event()
-            self.state.on_change(self._on_state_change)
+            self.state.on_change_typed(self._on_state_change)
         _LIVE_RUNNERS.add(self._nonce)
 
     async def stop(self) -> None:
@@ -171,8 +173,13 @@ class JobRunner:
         self._background.clear()
         _LIVE_RUNNERS.discard(self._nonce)
 
-    def _on_state_change(self, kind: str) -> None:
+    def _on_state_change(self, kind: str, job_types: frozenset[str] | None = None) -> None:
         if kind != "job" or self._loop is None or self._loop.is_closed():
+            return
+        if job_types is not None and job_types <= self._busy_types:
+            # Only jobs of types this runner is running were queued: none can start before
+            # ours ends, and its end wakes the dispatcher (_execute). Under webhook load this
+            # skipped a dispatch query per group commit.
             return
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._wake.set)
@@ -275,22 +282,38 @@ class JobRunner:
         free = self.concurrency - len(self._tasks)
         if free <= 0:
             return
-        candidates = await asyncio.to_thread(self.state.runnable_jobs, owner_dead)
-        for candidate in candidates:
-            if free <= 0 or self._stopping:
-                break
-            if candidate["id"] in self._tasks or candidate["job_type"] in self._running_types:
-                continue
-            job = await asyncio.to_thread(
-                self.state.claim_job, candidate["id"], self.owner, self.lease_seconds, owner_dead
+        claiming = asyncio.ensure_future(
+            asyncio.to_thread(
+                self.state.claim_runnable,
+                self.owner,
+                self.lease_seconds,
+                owner_dead,
+                limit=free,
+                busy_types=frozenset(self._running_types),
+                skip_ids=frozenset(self._tasks),
             )
-            if job is None:
-                continue
-            self._running_types.add(job["job_type"])
+        )
+        try:
+            claimed = await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            # Stopped while the claim ran in its thread: hand back whatever it took, so the
+            # jobs are pending again (not running under a lease nobody works on).
+            with contextlib.suppress(Exception):
+                for job in await claiming:
+                    await asyncio.to_thread(self.state.release_job, job["id"], self.owner)
+            raise
+        for job in claimed:
+            self._set_running(job["job_type"], True)
             self._tasks[job["id"]] = asyncio.create_task(
                 self._execute(job, chain=True), name=f"hub-job-{job['job_type']}-{job['id']}"
             )
-            free -= 1
+
+    def _set_running(self, job_type: str, running: bool) -> None:
+        if running:
+            self._running_types.add(job_type)
+        else:
+            self._running_types.discard(job_type)
+        self._busy_types = frozenset(self._running_types)
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -365,7 +388,7 @@ class JobRunner:
                     await self._finish(job, "completed", result, None, chain=chain)
         finally:
             self._tasks.pop(job_id, None)
-            self._running_types.discard(job_type)
+            self._set_running(job_type, False)
             self._cancel_flags.discard(job_id)
             self._progress_written.pop(job_id, None)
             if self._wake is not None:

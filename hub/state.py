@@ -153,6 +153,7 @@ class State(JobsMixin, EventsMixin):
         with self._lock:
             self._db.executescript(_SCHEMA)
         self._listeners: list[Callable[[str], None]] = []
+        self._typed_listeners: list[Callable[[str, frozenset[str] | None], None]] = []
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> State:
@@ -184,10 +185,20 @@ class State(JobsMixin, EventsMixin):
         so loops wake at once instead of waiting for their next poll."""
         self._listeners.append(listener)
 
-    def _notify(self, kind: str) -> None:
+    def on_change_typed(self, listener: Callable[[str, frozenset[str] | None], None]) -> None:
+        """Like :meth:`on_change`, with the job types concerned: ``listener("job", types)``
+        when only jobs of ``types`` were queued, ``None`` when any job may have changed (one
+        finished, was released, cancelled...). The runner uses it to skip a dispatch that
+        could start nothing (under webhook load: every group commit)."""
+        self._typed_listeners.append(listener)
+
+    def _notify(self, kind: str, job_types: frozenset[str] | None = None) -> None:
         for listener in list(self._listeners):
             with contextlib.suppress(Exception):
                 listener(kind)
+        for typed in list(self._typed_listeners):
+            with contextlib.suppress(Exception):
+                typed(kind, job_types)
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):

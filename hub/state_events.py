@@ -64,7 +64,7 @@ class EventsMixin:
                 tag=tag,
             )
         if job is not None and not saved.duplicate:
-            self._notify("job")
+            self._notify("job", frozenset((job[0],)))
         return saved
 
     def persist_inbound_many(self, items: list[dict[str, Any]]) -> list[Persisted | Exception]:
@@ -88,8 +88,15 @@ class EventsMixin:
                     db.execute("ROLLBACK TO inbound_item")
                     results.append(exc)
                 db.execute("RELEASE inbound_item")
-        if any(isinstance(r, Persisted) and not r.duplicate and r.job_id for r in results):
-            self._notify("job")
+        queued = frozenset(
+            item["job"][0]
+            for item, result in zip(items, results, strict=True)
+            if item.get("job") is not None
+            and isinstance(result, Persisted)
+            and not result.duplicate
+        )
+        if queued:
+            self._notify("job", queued)
         return results
 
     def persist_inbound_in(
