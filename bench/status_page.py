@@ -5,9 +5,16 @@ rows plus 200 webhook deliveries and a few jobs, signs in like a browser, then m
 
 - server time for ``GET /`` (funnel, jobs, deliveries, limits), median and worst of N runs;
 - server time for ``GET /rows`` (first page) and a search;
-- Chromium's first-contentful-paint of ``/`` when Debian's chromium is installed.
+- Chromium's first-contentful-paint of ``/`` when Debian's chromium is installed: the median
+  of ``--paints`` page loads, each in a fresh browser context (no cache, its own session cookie).
 
-Run: ``.venv/bin/python bench/status_page.py [--rows 10000] [--runs 15]``. Goal: < 1 s.
+The page's Content-Security-Policy (``script-src 'self'``, no ``'unsafe-eval'``) stays as it
+is: Playwright's ``wait_for_function`` evaluates its predicate as a string inside the page,
+which that policy refuses, so the paint entry is polled with ``page.evaluate``, which runs
+through the DevTools protocol (``Runtime.evaluate``) and is not subject to the page's CSP.
+
+Run: ``.venv/bin/python bench/status_page.py [--rows 10000] [--runs 15] [--paints 3]``.
+Goal: < 1 s for each. Printed last: first-contentful-paint / goal.
 """
 
 from __future__ import annotations
@@ -23,11 +30,15 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import Row, machine_note, run_as_script
 
 from hub.app import create_app
 from hub.config import Settings
 from tests.emulators.serve import serve_in_thread
 
+BENCH = "status page"
 GOAL_SECONDS = 1.0
 KEY = "bench-key"
 STATUSES = ("pending", "enriched", "drafted", "sent", "replied", "no_email", "failed")
@@ -79,7 +90,14 @@ def sign_in(client: httpx.Client) -> None:
         raise SystemExit(f"sign-in failed: HTTP {response.status_code}")
 
 
-def first_contentful_paint(url: str, cookies: httpx.Cookies) -> float | None:
+FCP_SCRIPT = (
+    "(() => { const e = performance.getEntriesByName('first-contentful-paint')[0];"
+    " return e ? e.startTime : null; })()"
+)
+
+
+def first_contentful_paints(url: str, cookies: httpx.Cookies, loads: int) -> list[float] | None:
+    """Seconds from navigation start to first-contentful-paint of ``url/``, one per load."""
     if not CHROMIUM.exists():
         return None
     try:
@@ -88,24 +106,30 @@ def first_contentful_paint(url: str, cookies: httpx.Cookies) -> float | None:
         return None
     args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
     args += ["--disable-component-update", "--disable-sync", "--no-first-run"]
+    paints = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
         try:
-            context = browser.new_context()
-            context.add_cookies(
-                [{"name": c.name, "value": c.value, "url": url} for c in cookies.jar]
-            )
-            page = context.new_page()
-            page.goto(url + "/")
-            page.wait_for_function(
-                "performance.getEntriesByName('first-contentful-paint').length > 0"
-            )
-            return (
-                page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
-                / 1000
-            )
+            for _ in range(loads):
+                context = browser.new_context()
+                context.add_cookies(
+                    [{"name": c.name, "value": c.value, "url": url} for c in cookies.jar]
+                )
+                page = context.new_page()
+                page.goto(url + "/")
+                # Polled through the DevTools protocol, which the page's CSP does not govern.
+                started, painted = time.monotonic(), None
+                while painted is None and time.monotonic() - started < 30:
+                    painted = page.evaluate(FCP_SCRIPT)
+                    if painted is None:
+                        page.wait_for_timeout(20)
+                if painted is None:
+                    raise RuntimeError("Chromium reported no first-contentful-paint in 30 s")
+                paints.append(painted / 1000)
+                context.close()
         finally:
             browser.close()
+    return paints
 
 
 def line(name: str, times: list[float]) -> str:
@@ -114,11 +138,25 @@ def line(name: str, times: list[float]) -> str:
     return f"{name:<34} median {median * 1000:7.1f} ms   worst {worst * 1000:7.1f} ms   {verdict}"
 
 
-def main() -> None:
+def row(measure: str, times: list[float]) -> Row:
+    median = statistics.median(times)
+    return Row(
+        BENCH,
+        f"{measure}, median (worst)",
+        f"{median * 1000:.0f} ms ({max(times) * 1000:.0f} ms)",
+        f"< {GOAL_SECONDS:g} s",
+        median < GOAL_SECONDS,
+    )
+
+
+def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=15)
-    args = parser.parse_args()
+    parser.add_argument("--paints", type=int, default=3)
+    args = parser.parse_args(argv)
+    print(f"machine: {machine_note()}")
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, data_dir=Path(tmp), api_keys=[KEY], tick_minutes=0)
         app = create_app(settings)
@@ -127,17 +165,26 @@ def main() -> None:
             with httpx.Client(base_url=server.url, timeout=30) as client:
                 sign_in(client)
                 print(f"status page, {args.rows} rows, {args.runs} runs each; goal < 1 s")
-                print(line("GET / (server time)", timed(client, "/", args.runs)))
-                print(line("GET /rows (first page)", timed(client, "/rows", args.runs)))
-                search = "/rows?q=site77&status=sent"
-                print(line("GET /rows?q=...&status=...", timed(client, search, args.runs)))
-                fcp = first_contentful_paint(server.url, client.cookies)
-            if fcp is None:
+                for name, path in (
+                    ("GET / (server time)", "/"),
+                    ("GET /rows (first page)", "/rows"),
+                    ("GET /rows?q=...&status=...", "/rows?q=site77&status=sent"),
+                ):
+                    times = timed(client, path, args.runs)
+                    print(line(name, times))
+                    rows.append(row(name, times))
+                paints = first_contentful_paints(server.url, client.cookies, args.paints)
+            if paints is None:
                 print("Chromium first-contentful-paint      not measured (no /usr/bin/chromium)")
-            else:
-                verdict = "ok" if fcp < GOAL_SECONDS else "OVER GOAL"
-                print(f"{'Chromium first-contentful-paint':<34} {fcp * 1000:7.1f} ms   {verdict}")
+                rows.append(Row(BENCH, "Chromium first-contentful-paint", "not measured"))
+                return rows
+            name = f"Chromium first-contentful-paint of / ({len(paints)} loads)"
+            print(line("Chromium first-contentful-paint", paints))
+            rows.append(row(name, paints))
+    ratio = statistics.median(paints) / GOAL_SECONDS
+    print(f"first-contentful-paint / goal  : {ratio:.3f}   (goal < 1)")
+    return rows
 
 
 if __name__ == "__main__":
-    main()
+    run_as_script(main)
