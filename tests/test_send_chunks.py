@@ -42,10 +42,17 @@ def test_the_default_gap_sends_one_row_per_chunk_and_gap_zero_up_to_the_sheet_ch
     fast = _sizer("0")
     assert fast.sends() == 24  # nothing measured yet: Gmail's ~0.5 s per send assumed
     fast.observe(0.01)
+    assert fast.sends() == 24  # learnt when the chunk is over
+    fast.chunk_done()
     assert fast.sends() == 500  # the emulator answers in ~10 ms: capped by the sheet chunk
     for _ in range(20):
         fast.observe(1.0)  # the provider slowed down: the chunk shrinks with it
-    assert 11 <= fast.sends() <= 13
+    fast.chunk_done()
+    assert fast.sends() == 12
+    for seconds in [0.4] * 99 + [60.4]:  # one send waited out Gmail's quota window
+        fast.observe(seconds)
+    fast.chunk_done()
+    assert fast.sends() == 12  # the chunk's real pace: 100 sends in 100 s
     assert all(s.rows() == 500 for s in (_sizer("30-90"), fast))
 
 

@@ -35,19 +35,26 @@ CHUNK_DEADLINE = 15.0  # past this a chunk puts its unreached rows back (a provi
 # Provider time per send before any is measured: a Gmail send plus the messages.get that reads
 # the thread id back, ~0.3-0.5 s; Gmail's 15,000 units a minute allow one send per 0.42 s.
 FIRST_SEND_SECONDS = 0.5
-SMOOTHING = 0.3  # weight of the newest measured send in the running average
 
 
 @dataclass
 class ChunkSizer:
-    """Rows and sends of the next chunk; learns the provider's pace from the sends it times."""
+    """Rows and sends of the next chunk; learns the provider's pace from the sends it times.
+
+    The pace is the mean provider time per send over the last chunk that sent anything, i.e.
+    the throughput the chunk really had: one send that waited a minute for Gmail's quota window
+    among a hundred fast ones barely moves it, and after a chunk of one slow send the next
+    chunk is sized by the next measurement alone (no slow decay through many tiny chunks, each
+    of which would cost its own 5 Sheets requests).
+    """
 
     rows_cap: int  # rows one chunk may take (its writes carry them all): HUB_SHEETS_CHUNK_ROWS
     gap_seconds: float  # the mean of HUB_SEND_GAP_SECONDS
     dry_run: bool = False
     fixed: int | None = None  # an explicit ``chunk_size`` param: that many rows, as before
     per_send: float = FIRST_SEND_SECONDS
-    measured: int = 0
+    _seconds: float = 0.0  # provider time of this chunk's sends so far
+    _count: int = 0  # this chunk's sends so far
 
     @classmethod
     def from_settings(cls, settings, *, dry_run: bool, fixed: object = None) -> ChunkSizer:
@@ -75,12 +82,18 @@ class ChunkSizer:
         return max(1, min(self.rows_cap, int(CHUNK_SECONDS / seconds)))
 
     def observe(self, seconds: float) -> None:
-        """One provider call took ``seconds`` (the gap not included)."""
-        seconds = max(0.0, seconds)
-        self.per_send = (
-            seconds if self.measured == 0 else (1 - SMOOTHING) * self.per_send + SMOOTHING * seconds
-        )
-        self.measured += 1
+        """One provider call of the current chunk took ``seconds`` (the gap not included)."""
+        self._seconds += max(0.0, seconds)
+        self._count += 1
+
+    def chunk_done(self) -> None:
+        """The current chunk is over: its mean time per send sizes the next chunk."""
+        if self._count:
+            self.per_send = self._seconds / self._count
+        self._seconds, self._count = 0.0, 0
+
+    def _next_send(self) -> float:
+        return self._seconds / self._count if self._count else self.per_send
 
     def overdue(self, started: float, *, wait: float = 0.0, now: Callable[[], float] | None = None):
         """Would the next send (after ``wait`` more seconds of gap) end past the deadline of a
@@ -88,4 +101,4 @@ class ChunkSizer:
         if self.fixed:
             return False
         moment = (now or time.monotonic)()
-        return moment - started + wait + self.per_send > CHUNK_DEADLINE
+        return moment - started + wait + self._next_send() > CHUNK_DEADLINE

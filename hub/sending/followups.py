@@ -130,6 +130,7 @@ async def run_followups(
                 if outcome.changes:
                     writes[outcome.hub_id] = outcome.changes
             queue.extendleft(reversed(put_back))
+            sizer.chunk_done()
             if put_back and stop and isinstance(stop[0], Hold) and stop[0].kind == "daily_cap":
                 stop.clear()  # the cap counted rows now put back: count again from the ledger
             if writes:  # one sheet write per chunk

@@ -193,6 +193,7 @@ async def _send_chunk(
         if outcome.changes:
             results[hub_id] = outcome.changes
     queue.extendleft(reversed(put_back))
+    state.sizer.chunk_done()
     if put_back and isinstance(state.stop, Hold) and state.stop.kind == "daily_cap":
         state.stop = None  # the cap counted rows now put back: count again from the ledger
     state.outcomes.extend(done.values())
