@@ -95,9 +95,14 @@ class ChunkSizer:
     def _next_send(self) -> float:
         return self._seconds / self._count if self._count else self.per_send
 
-    def overdue(self, started: float, *, wait: float = 0.0, now: Callable[[], float] | None = None):
+    def overdue(
+        self, started: float, *, wait: float = 0.0, now: Callable[[], float] | None = None
+    ) -> bool:
         """Would the next send (after ``wait`` more seconds of gap) end past the deadline of a
-        chunk whose rows were marked at ``started`` (``time.monotonic``)?"""
+        chunk whose sheet read was at ``started`` (``time.monotonic``)?
+
+        Checked before each send but the chunk's first; a send already under way (waiting in
+        the mailer for Gmail's quota window, say) is not interrupted."""
         if self.fixed:
             return False
         moment = (now or time.monotonic)()
