@@ -3,11 +3,17 @@
     .venv/bin/python bench/scale.py [--sizes 10000,50000,200000] [--backends local,sheet]
 
 For each backend (the local SQLite store; the Google Sheet store through real gspread against
-the Sheets emulator) and each size, a fresh subprocess opens the store and measures:
-load (``rows()``), select (the enrich stage's eligible rows: a quarter of them are pending) and
-write one chunk (``update`` of HUB_SHEETS_CHUNK_ROWS = 500 rows, two columns each), and its
-own peak RSS (``resource.getrusage``; Linux reports the high-water mark of the process).
-The emulated sheet is served by ANOTHER process, so its memory is not counted.
+the Sheets emulator) and each size, a fresh subprocess opens the store and makes the calls the
+stages make: load (``rows()``: check_replies, the send runner, /api/stats), select (the enrich
+stage's ``select(is_eligible)``: a quarter of the rows are pending), write one chunk (``update``
+of HUB_SHEETS_CHUNK_ROWS = 500 rows, two columns each), ``get`` of the last row (a webhook or an
+unsubscribe) and ``count_by_status``. It reports its own peak RSS: Linux's ``VmHWM``, the
+high-water mark of the process (see ``common.peak_rss_mb``). The emulated sheet is served by
+ANOTHER process, so its memory is not counted.
+
+The rows carry what the hub writes: ``created_at`` from one discovery batch per 1,000 rows and,
+on the sheet, ``updated_at`` from one written chunk per 500 rows (the local store stamps each
+append call of 20,000 rows itself).
 
 Goal: peak RSS <= 400 MB at 200,000 rows, and growth from 10k to 200k that is linear (the
 printed "per 10k rows" columns should stay flat), not worse. The last line prints the worst
@@ -48,7 +54,8 @@ def prospect(i: int) -> dict[str, str]:
         "keyword": "contemporary art gallery",
         "serp_rank": str(1 + i % 10),
         "outreach_status": status,
-        "created_at": "2026-03-02T09:30:00Z",
+        "created_at": f"2026-03-02T{9 + i // 60_000:02d}:{i // 1000 % 60:02d}:00Z",
+        "updated_at": f"2026-03-03T{9 + i // 30_000:02d}:{i // 500 % 60:02d}:00Z",
     }
     if status != "pending":
         row |= {
@@ -94,7 +101,14 @@ def child(backend: str, path: str) -> None:
     started = time.perf_counter()
     report = store.update({i: {"score": "80", "score_reasons": "bench"} for i in ids})
     write = time.perf_counter() - started
+    started = time.perf_counter()
+    last = store.get(f"h{count - 1:07d}")
+    get = time.perf_counter() - started
+    started = time.perf_counter()
+    counts = store.count_by_status()
+    count_s = time.perf_counter() - started
     store.close()
+    assert last is not None and sum(counts.values()) == count, (last, counts)
     print(
         json.dumps(
             {
@@ -104,6 +118,8 @@ def child(backend: str, path: str) -> None:
                 "load_s": load,
                 "select_s": select,
                 "write_s": write,
+                "get_s": get,
+                "count_s": count_s,
                 "peak_mb": peak_rss_mb(),
                 "start_mb": baseline,
                 "imported_mb": after_import,
@@ -185,8 +201,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"machine: {machine_note()}")
     print(
-        f"{'backend':7} {'rows':>7} {'load s':>7} {'select s':>8} {'write s':>7} "
-        f"{'peak MB':>7} {'MB/10k':>7} {'load s/10k':>10}  (RSS after imports)"
+        f"{'backend':7} {'rows':>7} {'load s':>7} {'select s':>8} {'write s':>7} {'get s':>6} "
+        f"{'count s':>7} {'peak MB':>7} {'MB/10k':>7} {'load s/10k':>10}  (RSS after imports)"
     )
     out: list[Row] = []
     sys.path.insert(0, str(ROOT))
@@ -201,7 +217,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
                 grown = (r["peak_mb"] - r["imported_mb"]) / (n / 10_000)
                 print(
                     f"{backend:7} {n:7d} {r['load_s']:7.2f} {r['select_s']:8.2f} "
-                    f"{r['write_s']:7.2f} {r['peak_mb']:7.0f} {grown:7.1f} "
+                    f"{r['write_s']:7.2f} {r['get_s']:6.2f} {r['count_s']:7.2f} "
+                    f"{r['peak_mb']:7.0f} {grown:7.1f} "
                     f"{r['load_s'] / (n / 10_000):10.3f}  ({r['imported_mb']:.0f} MB)",
                     flush=True,
                 )
@@ -222,8 +239,9 @@ def main(argv: list[str] | None = None) -> list[Row]:
                 ),
                 Row(
                     BENCH,
-                    f"{backend}: load / select / write at {sizes[-1]:,}",
-                    f"{last['load_s']:.2f} / {last['select_s']:.2f} / {last['write_s']:.2f} s",
+                    f"{backend}: load / select / write / get / count at {sizes[-1]:,}",
+                    f"{last['load_s']:.2f} / {last['select_s']:.2f} / {last['write_s']:.2f}"
+                    f" / {last['get_s']:.2f} / {last['count_s']:.2f} s",
                 ),
                 Row(
                     BENCH,
