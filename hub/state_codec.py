@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-import uuid
+import os
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,4 +27,11 @@ def iso(ts: float | None) -> str | None:
 
 
 def new_id(prefix: str = "") -> str:
-    return prefix + uuid.uuid4().hex
+    """32 hex digits, as a uuid4's hex: the milliseconds since the epoch (12), then 80 random
+    bits (20).
+
+    Time-ordered so that a new job or event id lands at the end of its UNIQUE index: random
+    uuid4 ids put every job of a webhook group commit on a different index page, and writing
+    those pages was half the cost of the COMMIT.
+    """
+    return f"{prefix}{int(time.time() * 1000):012x}{os.urandom(10).hex()}"

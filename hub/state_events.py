@@ -77,10 +77,21 @@ class EventsMixin:
         Nothing is acknowledged before this returns, so the durability is that of
         :meth:`persist_inbound` (committed in WAL mode = survives SIGKILL).
         """
+        from hub.state_group import persist_group_in  # it builds on this module's Persisted
+
         results: list[Persisted | Exception] = []
         with self.tx() as db:
             self._write_deliveries_in(db, self._take_queued_deliveries())
-            for item in items:
+            db.execute("SAVEPOINT inbound_group")
+            try:
+                # the whole group in a few statements (hub.state_group says why) ...
+                results.extend(persist_group_in(db, items, self.now()))
+            except Exception:
+                # ... or, when an item does not fit, one savepoint per item as before
+                db.execute("ROLLBACK TO inbound_group")
+                results.clear()
+            db.execute("RELEASE inbound_group")
+            for item in items if not results else ():
                 db.execute("SAVEPOINT inbound_item")
                 try:
                     results.append(self.persist_inbound_in(db, **item))
@@ -215,14 +226,13 @@ class EventsMixin:
         if not queued:
             return
         columns = ("at", "route", "action", "verdict", "status", "reason", "job_id")
-        cur = None
-        for fields in queued:
-            cur = db.execute(
-                "INSERT INTO deliveries(at, route, action, verdict, status, reason, job_id) "
-                "VALUES(?,?,?,?,?,?,?)",
-                tuple(fields.get(c) for c in columns),
-            )
-        db.execute("DELETE FROM deliveries WHERE seq <= ?", (cur.lastrowid - self.max_deliveries,))
+        db.executemany(
+            "INSERT INTO deliveries(at, route, action, verdict, status, reason, job_id) "
+            "VALUES(?,?,?,?,?,?,?)",
+            [tuple(fields.get(c) for c in columns) for fields in queued],
+        )
+        last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+        db.execute("DELETE FROM deliveries WHERE seq <= ?", (last - self.max_deliveries,))
 
     def list_deliveries(self, limit: int = 50) -> list[dict[str, Any]]:
         self.flush_deliveries()
