@@ -1,5 +1,6 @@
 """The ``followup`` stage: due follow-ups as replies in the thread (see
-:mod:`hub.sending.followups`). Params: ``max_prospects``, ``chunk_size``."""
+:mod:`hub.sending.followups`). Params: ``max_prospects``, ``chunk_size`` (fixed rows per
+chunk; by default sized by time, see :mod:`hub.sending.chunking`)."""
 
 from __future__ import annotations
 

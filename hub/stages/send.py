@@ -1,7 +1,8 @@
 """The ``send`` stage: first messages, exactly once (the work is in :mod:`hub.sending.runner`).
 
 Params: ``max_prospects``, ``auto_send`` (draft rows that have none, then send; approval
-still applies unless ``HUB_REQUIRE_APPROVAL=false``), ``chunk_size``.
+still applies unless ``HUB_REQUIRE_APPROVAL=false``), ``chunk_size`` (a fixed number of rows
+per chunk; by default chunks are sized by time, see :mod:`hub.sending.chunking`).
 """
 
 from __future__ import annotations
