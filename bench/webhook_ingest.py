@@ -15,7 +15,8 @@ With 2+ CPUs the server is pinned to CPU 0 and wrk to CPU 1 (taskset), so the lo
 does not take the server's CPU. Rounds alternate bare/hub; the best round of each is reported
 (other people's test runs share this machine: the best round is the least disturbed).
 
-Printed: both throughputs, p50/p99 of the hub, and last the ratio hub / bare (goal >= 0.5,
+Printed: both throughputs, p50/p99 of the hub, the spread over rounds (each hub round against
+the bare round before it; the hub's p99 per round), and last the ratio hub / bare (goal >= 0.5,
 p99 <= 50 ms). After each hub round the state DB is checked: every 202 has its inbox row and job.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -204,12 +206,21 @@ def main(argv: list[str] | None = None) -> list[Row]:
     best_bare = max(bare, key=lambda r: r.per_second)
     best_hub = max(hub, key=lambda r: r.per_second)
     ratio = best_hub.per_second / best_bare.per_second
+    # The spread says how much the machine moved under us: each hub round against the bare
+    # round just before it (same conditions, give or take 12 s), and the p99 of every round.
+    paired = sorted(h.per_second / b.per_second for b, h in zip(bare, hub, strict=True))
+    p99s = sorted(h.p99_ms for h in hub)
+    spread = (
+        f"paired rounds hub / bare: min {paired[0]:.2f}, median {statistics.median(paired):.2f}, "
+        f"max {paired[-1]:.2f}; hub p99 over rounds: {p99s[0]:.1f}-{p99s[-1]:.1f} ms"
+    )
     print(f"bare Starlette endpoint (best) : {best_bare.summary()}")
     print(f"hub serve, signed webhooks (best): {best_hub.summary()}")
     print(
         f"hub p50 / p99 at {args.connections} connections: "
         f"{best_hub.p50_ms:.1f} ms / {best_hub.p99_ms:.1f} ms   (goal p99 <= 50 ms)"
     )
+    print(spread)
     print(f"throughput ratio hub / bare    : {ratio:.2f}   (goal >= 0.5)")
     rows = [
         Row(BENCH, "bare Starlette 200, req/s", f"{best_bare.per_second:.0f}"),
@@ -222,6 +233,12 @@ def main(argv: list[str] | None = None) -> list[Row]:
             "<= 50 ms",
             best_hub.p99_ms <= 50,
         ),
+        Row(
+            BENCH,
+            "hub / bare, paired rounds (min / median / max)",
+            f"{paired[0]:.2f} / {statistics.median(paired):.2f} / {paired[-1]:.2f}",
+        ),
+        Row(BENCH, "hub p99 over rounds", f"{p99s[0]:.1f}-{p99s[-1]:.1f} ms"),
         Row(BENCH, "throughput hub / bare", f"{ratio:.2f}", ">= 0.5", ratio >= 0.5),
     ]
     return rows
