@@ -89,8 +89,8 @@ def tune_gc_for_serving() -> None:
     if gc.get_freeze_count() == 0:
         gc.collect()
         gc.freeze()
-        _, older, oldest = gc.get_threshold()
-        gc.set_threshold(max(GC_YOUNG_THRESHOLD, gc.get_threshold()[0]), older, oldest)
+        young, older, oldest = gc.get_threshold()
+        gc.set_threshold(max(GC_YOUNG_THRESHOLD, young), older, oldest)
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Starlette:
