@@ -40,7 +40,6 @@ async def deliver_concurrently(url: str, body: bytes, headers: dict[str, str], n
             return response, time.perf_counter() - began
 
         tasks = [asyncio.create_task(one()) for _ in range(n)]
-        await asyncio.sleep(0)  # let every task reach the start line
         start.set()
         return await asyncio.gather(*tasks)
 

@@ -17,7 +17,7 @@ import pytest
 
 from hub.inbox_writer import InboundWriter
 from hub.state import State
-from tests.emulators.serve import free_port, wait_until
+from tests.emulators.serve import async_wait_until, free_port, wait_until
 from webhooks.make import make_webhook_url
 from webhooks.signing import sign_standard
 from webhooks.tokens import body_signing_key
@@ -135,9 +135,8 @@ async def test_every_acknowledged_webhook_survives_sigkill(tmp_path):
     try:
         async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=32)) as client:
             senders = [asyncio.create_task(sender(client)) for _ in range(32)]
-            deadline = time.monotonic() + 60
-            while len(acked) < 300 and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)  # poll the senders' progress, then kill mid-stream
+            # Kill mid-stream, once the senders have had plenty acknowledged.
+            await async_wait_until(lambda: len(acked) >= 300, timeout=60, what="300 acks")
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
             await asyncio.wait_for(asyncio.gather(*senders), 30)

@@ -11,19 +11,12 @@ from hub.jobs import JobRunner, owner_dead
 from hub.services import Services
 from hub.state import State
 from tests.core_plugin import MARKERS, Tracker, marking_stage, registered
+from tests.emulators.serve import async_wait_until
 
 
 async def until(predicate, *, timeout: float = 10.0, what: str = "it"):
     """Poll ``predicate`` (sync) on the event loop with a deadline."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
+    return await async_wait_until(predicate, timeout=timeout, what=what)
 
 
 @pytest.fixture

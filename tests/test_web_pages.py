@@ -3,11 +3,9 @@ rendering on an empty, a half-filled and a 10,000-row store, with everything esc
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
-import time
 
 import pytest
 from starlette.testclient import TestClient
@@ -18,7 +16,7 @@ from hub.sending.ledger import Ledger
 from hub.stages.base import StageResult
 from hub.web.session import SESSION_COOKIE, session_secret
 from tests.core_plugin import registered
-from tests.emulators.serve import wait_until
+from tests.emulators.serve import async_wait_until, wait_until
 
 KEY = "status-page-key-0123456789"
 CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
@@ -359,11 +357,10 @@ def test_the_index_renders_with_10000_rows(signed_in, store):
 def running_until_cancelled():
     async def run(ctx):
         ctx.report_progress(1, 10)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # a stage busy between chunks
-            ctx.check_cancelled()
-            await asyncio.sleep(0.01)
-        raise AssertionError("the cancel never arrived")
+        # A stage busy between chunks until the page's cancel reaches it.
+        await async_wait_until(ctx.is_cancelled, timeout=30, what="the cancel")
+        ctx.check_cancelled()
+        raise AssertionError("check_cancelled did not stop the stage")
 
     return run
 

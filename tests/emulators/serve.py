@@ -67,3 +67,20 @@ def serve_in_thread(app, *, port: int | None = None, **uvicorn_options) -> Itera
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+async def async_wait_until(
+    predicate, *, timeout: float = 10.0, interval: float = 0.01, what: str = "it"
+):
+    """:func:`wait_until` for code on an event loop: polls without blocking the loop."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
