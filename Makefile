@@ -28,7 +28,8 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
-bench: $(STAMP)
+bench: $(STAMP)  ## every benchmark, one table (installs wrk and chromium if missing)
+	scripts/system-deps bench
 	$(BIN)/python bench/run
 
 clean:
