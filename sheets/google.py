@@ -11,8 +11,8 @@ re-reads ``hub_id`` before trying again, so a row is never added twice.
 The remaining window is the few milliseconds between that re-read and the write: the Sheets API
 has no conditional write, so an edit in exactly that gap is not detected.
 
-Pacing: reads (GET) and writes each go through a sliding-window limiter at ``sheets_rate`` per
-minute (the per-user quota); 429/5xx/dropped connections are retried (``sheets/retry.py``).
+The connection (credentials, pacing, what a failed call means) is ``sheets/google_client.py``;
+the header row and the schema migration are ``sheets/google_schema.py``.
 
 Reading rows: ``rows``, ``select`` and ``get`` are one streamed ``values.get`` of the worksheet
 (``sheets/google_stream.py``); each line becomes a dict keyed by the shared header strings as it
@@ -29,20 +29,25 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import gspread
-from google.auth.exceptions import RefreshError
-from google.oauth2 import service_account
-from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 from gspread.urls import SPREADSHEET_VALUES_URL
 from gspread.utils import quote
-from requests import Response
 
-from sheets.columns import HUB_COLUMNS, Row, missing_columns, normalise_domain, writable_changes
-from sheets.google_auth import GOOGLE_SHEETS_URL, load_service_account_info, rebased_session
+from sheets.columns import HUB_COLUMNS, Row, normalise_domain, writable_changes
+from sheets.google_auth import GOOGLE_SHEETS_URL
+from sheets.google_client import (
+    SCOPES,
+    TIMEOUT,
+    PacedHTTPClient,
+    connect,
+    failure_message,
+    open_streamed_get,
+    write_raw,
+)
 from sheets.google_ranges import a1_ranges, column_letters
+from sheets.google_schema import header_of, migrate
 from sheets.google_stream import CHUNK_BYTES, iter_array
-from sheets.ratelimit import SlidingWindowLimiter
-from sheets.retry import RetryPolicy, is_transient, status_of
+from sheets.retry import RetryPolicy
 from sheets.shared_cells import CellSharer
 from sheets.store import (
     AppendReport,
@@ -50,46 +55,14 @@ from sheets.store import (
     SchemaReport,
     StoreError,
     WriteReport,
-    new_hub_id,
     prepare_new_rows,
     utc_now_text,
 )
 
 log = logging.getLogger(__name__)
 
-SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 # Columns whose current value writable_changes() needs to decide what may be written.
 _GUARD_COLUMNS = ("outreach_status", "draft_subject", "draft_body", "contact_email")
-# (connect, read) seconds for every Sheets call.
-TIMEOUT = (10.0, 60.0)
-
-
-class PacedHTTPClient(HTTPClient):
-    """gspread's HTTP client with one limiter for reads (GET) and one for writes."""
-
-    read_limiter: SlidingWindowLimiter | None = None
-    write_limiter: SlidingWindowLimiter | None = None
-
-    def request(self, method: str, endpoint: str, *args: Any, **kwargs: Any):
-        limiter = self.read_limiter if method.upper() == "GET" else self.write_limiter
-        if limiter is not None:
-            limiter.acquire()
-        return super().request(method, endpoint, *args, **kwargs)
-
-
-def _open_streamed_get(http: HTTPClient, endpoint: str, params: dict[str, str]) -> Response:
-    """A paced GET whose body is read as it arrives; errors raise gspread's APIError as usual."""
-    if isinstance(http, PacedHTTPClient) and http.read_limiter is not None:
-        http.read_limiter.acquire()
-    response = http.session.request(
-        "get", endpoint, params=params, timeout=http.timeout, stream=True
-    )
-    if not response.ok:
-        try:
-            raise APIError(response)  # reads the (small) error body
-        finally:
-            response.close()
-    return response
 
 
 class GoogleSheetStore(ProspectStore):
@@ -125,37 +98,14 @@ class GoogleSheetStore(ProspectStore):
         window: float = 60.0,
     ) -> GoogleSheetStore:
         """Build from ``hub.config.Settings`` (duck-typed: ``sheets`` never imports ``hub``)."""
-        info = load_service_account_info(
-            settings.google_service_account_file,
-            settings.google_service_account_json.get_secret_value(),
-        )
-        if settings.google_token_url.rstrip("/") != info.get("token_uri", "").rstrip("/"):
-            info["token_uri"] = settings.google_token_url  # HUB_GOOGLE_TOKEN_URL wins
-        try:
-            credentials = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
-        except (ValueError, KeyError) as exc:
-            raise StoreError(
-                "the service-account key could not be loaded (check GOOGLE_SERVICE_ACCOUNT_FILE "
-                f"or GOOGLE_SERVICE_ACCOUNT_JSON): {type(exc).__name__}"
-            ) from None
-        session = rebased_session(credentials, settings.sheets_api_url)
-        client = gspread.Client(auth=credentials, session=session, http_client=PacedHTTPClient)
-        client.set_timeout(TIMEOUT)
-        http = client.http_client
-        assert isinstance(http, PacedHTTPClient)
-        http.read_limiter = SlidingWindowLimiter(
-            settings.sheets_rate, window, clock=clock, sleep=sleep
-        )
-        http.write_limiter = SlidingWindowLimiter(
-            settings.sheets_rate, window, clock=clock, sleep=sleep
-        )
+        client, account_email = connect(settings, clock=clock, sleep=sleep, window=window)
         return cls(
             client,
             settings.sheet_id,
             settings.worksheet,
             chunk_rows=settings.sheets_chunk_rows,
             retry=RetryPolicy(sleep=sleep),
-            account_email=info.get("client_email", ""),
+            account_email=account_email,
         )
 
     def close(self) -> None:
@@ -167,40 +117,18 @@ class GoogleSheetStore(ProspectStore):
         """Run ``operation`` with retries; turn what is left into a StoreError that says why."""
         try:
             return self.retry.run(operation, what=what)
-        except APIError as exc:
-            raise StoreError(self._explain(exc, what)) from None
-        except RefreshError as exc:
-            raise StoreError(
-                f"could not {what}: the service account got no access token ({exc.args[0]}); "
-                "check GOOGLE_SERVICE_ACCOUNT_FILE / GOOGLE_SERVICE_ACCOUNT_JSON and "
-                "HUB_GOOGLE_TOKEN_URL"
-            ) from None
         except Exception as exc:
-            if is_transient(exc):
-                raise StoreError(
-                    f"could not {what}: Google Sheets did not answer after "
-                    f"{self.retry.attempts} attempts ({type(exc).__name__}); check the network "
-                    "and HUB_SHEETS_API_URL"
-                ) from None
-            raise
-
-    def _explain(self, exc: APIError, what: str) -> str:
-        code, message = status_of(exc), exc.error.get("message", "")
-        where = f"spreadsheet {self.spreadsheet_id!r}"
-        if code == 403:
-            who = self.account_email or "the service account"
-            return (
-                f"could not {what}: Google refused access to {where} (403 {message}). Share the "
-                f"sheet with {who} as Editor, and check HUB_SHEET_ID"
+            message = failure_message(
+                exc,
+                what,
+                spreadsheet_id=self.spreadsheet_id,
+                worksheet=self.worksheet,
+                account_email=self.account_email,
+                attempts=self.retry.attempts,
             )
-        if code == 404:
-            return f"could not {what}: {where} was not found (404); check HUB_SHEET_ID"
-        if code == 400 and "parse range" in message:
-            return (
-                f"could not {what}: no worksheet named {self.worksheet!r} in {where}; check "
-                "HUB_WORKSHEET or run `hub sheet init` to create it"
-            )
-        return f"could not {what}: Google Sheets answered {code}: {message}"
+            if message is None:
+                raise
+            raise StoreError(message) from None
 
     def _get(self, a1: str) -> list[list[str]]:
         found = self._http.values_get(
@@ -208,16 +136,11 @@ class GoogleSheetStore(ProspectStore):
         )
         return found.get("values", [])
 
-    def _write(self, data: list[dict]) -> None:
-        if data:
-            body = {"valueInputOption": "RAW", "data": data}  # RAW: a scraped "=..." stays text
-            self._http.values_batch_update(self.spreadsheet_id, body)
-
     def _read_columns(self, names: Iterable[str]) -> tuple[list[str], dict[str, list[str]]]:
         """Header plus the named columns, in one batchGet (a second if columns moved)."""
         wanted = list(dict.fromkeys(names))
         if self._header is None:
-            self._header = _header_of(self._get("1:1"))
+            self._header = header_of(self._get("1:1"))
         for _ in range(2):
             header = self._header
             present = [n for n in wanted if n in header]
@@ -226,7 +149,7 @@ class GoogleSheetStore(ProspectStore):
                 for n in present
             ]
             found = self._http.values_batch_get(self.spreadsheet_id, ranges)["valueRanges"]
-            now = _header_of(found[0].get("values", []))
+            now = header_of(found[0].get("values", []))
             if all(now.index(n) == header.index(n) if n in now else False for n in present):
                 self._header = now
                 return now, {
@@ -239,58 +162,23 @@ class GoogleSheetStore(ProspectStore):
     # --- schema -------------------------------------------------------------------------------
     def header(self) -> list[str]:
         with self._lock:
-            self._header = self._run("read the header", lambda: _header_of(self._get("1:1")))
+            self._header = self._run("read the header", lambda: header_of(self._get("1:1")))
             return list(self._header)
 
     def ensure_schema(self, *, dry_run: bool = False) -> SchemaReport:
         with self._lock:
-            return self._run("check the header", lambda: self._migrate(dry_run))
-
-    def _migrate(self, dry_run: bool) -> SchemaReport:
-        meta = self._http.fetch_sheet_metadata(self.spreadsheet_id)
-        props = next(
-            (s["properties"] for s in meta["sheets"] if s["properties"]["title"] == self.worksheet),
-            None,
-        )
-        if props is None:
-            if dry_run:
-                return SchemaReport(added_columns=list(HUB_COLUMNS))
-            props = self._add_worksheet()
-        values = self._get("")
-        header = _header_of(values)
-        report = SchemaReport(added_columns=missing_columns(header))
-        new_header = header + report.added_columns
-        id_col = new_header.index("hub_id")
-        needs_id = [
-            number
-            for number, line in enumerate(values[1:], start=2)
-            if any(cell != "" for cell in line) and not (line[id_col] if id_col < len(line) else "")
-        ]
-        report.ids_assigned = len(needs_id)
-        if dry_run:
-            return report
-        grid_cols = props["gridProperties"]["columnCount"]
-        if len(new_header) > grid_cols:  # grow the grid first, or the header write is a 400
-            self._http.batch_update(
-                self.spreadsheet_id,
-                {"requests": [_append_columns(props["sheetId"], len(new_header) - grid_cols)]},
+            report, header = self._run(
+                "check the header",
+                lambda: migrate(self._http, self.spreadsheet_id, self.worksheet, dry_run=dry_run),
             )
-        cells = [(1, len(header) + i, name) for i, name in enumerate(report.added_columns)]
-        cells += [(number, id_col, new_hub_id()) for number in needs_id]
-        self._write(a1_ranges(self._sheet, cells))
-        self._header = new_header
-        return report
-
-    def _add_worksheet(self) -> dict:
-        grid = {"rowCount": 1000, "columnCount": len(HUB_COLUMNS)}
-        request = {"addSheet": {"properties": {"title": self.worksheet, "gridProperties": grid}}}
-        reply = self._http.batch_update(self.spreadsheet_id, {"requests": [request]})
-        return reply["replies"][0]["addSheet"]["properties"]
+            if header is not None:
+                self._header = header
+            return report
 
     def _require_columns(self, names: Iterable[str]) -> None:
         """A hub column a person deleted is put back (at the end) before writing to it."""
         if self._header is None:
-            self._header = _header_of(self._run("read the header", lambda: self._get("1:1")))
+            self._header = header_of(self._run("read the header", lambda: self._get("1:1")))
         if any(n in HUB_COLUMNS and n not in self._header for n in names):
             self.ensure_schema()
 
@@ -333,10 +221,10 @@ class GoogleSheetStore(ProspectStore):
         endpoint = SPREADSHEET_VALUES_URL % (self.spreadsheet_id, quote(self._sheet))
         # prettyPrint=false: Google's standard parameter; its default pretty-printed JSON puts
         # every cell on its own indented line (more bytes to receive and skip).
-        response = _open_streamed_get(self._http, endpoint, {"prettyPrint": "false"})
+        response = open_streamed_get(self._http, endpoint, {"prettyPrint": "false"})
         try:
             lines = iter_array(response.iter_content(CHUNK_BYTES))
-            self._header = header = _header_of([next(lines, [])])
+            self._header = header = header_of([next(lines, [])])
             leftmost = {name: i for i, name in reversed(list(enumerate(header))) if name}
             position = sorted(leftmost.items(), key=lambda item: item[1])  # header order
             found: list[Row] = []
@@ -437,23 +325,12 @@ class GoogleSheetStore(ProspectStore):
                 allowed["updated_at"] = now
             cells += [(number, position[k], v) for k, v in allowed.items()]
             report.written.append(hub_id)
-        self._write(a1_ranges(self._sheet, cells))
+        write_raw(self._http, self.spreadsheet_id, a1_ranges(self._sheet, cells))
         return report
-
-
-def _header_of(values: list[list[str]]) -> list[str]:
-    header = [str(cell).strip() for cell in values[0]] if values else []
-    while header and not header[-1]:
-        header.pop()
-    return header
 
 
 def _at(column: list[str], index: int) -> str:
     return column[index] if 0 <= index < len(column) else ""
 
 
-def _append_columns(sheet_id: int, count: int) -> dict:
-    return {"appendDimension": {"sheetId": sheet_id, "dimension": "COLUMNS", "length": count}}
-
-
-__all__ = ["GOOGLE_SHEETS_URL", "SCOPES", "GoogleSheetStore", "PacedHTTPClient"]
+__all__ = ["GOOGLE_SHEETS_URL", "SCOPES", "TIMEOUT", "GoogleSheetStore", "PacedHTTPClient"]
