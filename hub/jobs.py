@@ -16,104 +16,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
-from hub.errors import BadRequest, HubError
-from hub.stages.base import JOB_TYPES, STAGES, JobCancelled, StageContext, StageResult
+from hub.errors import HubError
+from hub.jobs_leases import lease_owner, owner_dead, runner_started, runner_stopped
+from hub.jobs_types import (
+    CHAIN,
+    INHERITED_PARAMS,
+    INTERNAL_STAGES,
+    ChainTo,
+    check_job_type,
+    finished_event,
+    internal_stage,
+    next_job,
+    open_waiting_job,
+    stage_for,
+    truthy,
+)
+from hub.stages.base import JobCancelled, StageContext, StageResult
+
+# Names callers import from here; job types and lease holders live in their own modules.
+__all__ = [
+    "CHAIN",
+    "INHERITED_PARAMS",
+    "INTERNAL_STAGES",
+    "ChainTo",
+    "JobRunner",
+    "internal_stage",
+    "open_waiting_job",
+    "owner_dead",
+    "truthy",
+]
 
 log = logging.getLogger("hub.jobs")
-
-# discover -> enrich -> score -> draft (-> send with auto-send). import_rows is the inbox's
-# internal job for rows that arrive by webhook: it chains like discovery.
-CHAIN = {"discover": "enrich", "import_rows": "enrich", "enrich": "score", "score": "draft"}
-# Params a chained job inherits from its parent.
-INHERITED_PARAMS = ("auto_send", "prospect_ids")
-
-# Jobs that are not pipeline stages but run through the runner so they are durable too
-# (registered by hub.inbox and hub.tick with :func:`internal_stage`).
-INTERNAL_STAGES: dict[str, Callable[[StageContext], Awaitable[StageResult]]] = {}
-
-
-def internal_stage(job_type: str):
-    def register(fn):
-        INTERNAL_STAGES[job_type] = fn
-        return fn
-
-    return register
-
-
-@dataclass
-class ChainTo(StageResult):
-    """A result that names its successor explicitly (``row_changed`` -> that row's stage)."""
-
-    next_job: tuple[str, dict[str, Any]] | None = None
-    summary: dict[str, Any] = field(default_factory=dict)
-
-
-def open_waiting_job(
-    state: Any,
-    job_type: str,
-    params: dict[str, Any],
-    *,
-    source: str,
-    summary: dict[str, Any] | None = None,
-) -> str:
-    """Create a job that starts out waiting for callbacks, as a stage returning
-    ``waiting=True`` leaves it: for work someone else started (DataForSEO tasks a Make.com
-    scenario posted). No stage ever runs for it; :meth:`JobRunner.finish_job` ends it and
-    queues its successor like any other. Synchronous (call it in a worker thread)."""
-    with state.tx() as db:
-        job_id = state.insert_job_in(
-            db, job_type, params, source=source, status="running", result=summary
-        )
-        # Same columns set_waiting leaves: running, waiting, no lease (so never runnable).
-        db.execute("UPDATE jobs SET waiting=1, started_at=created_at WHERE id=?", (job_id,))
-    return job_id
-
-
-def truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
-# --- who holds a lease ---------------------------------------------------------------------
-_HOST = socket.gethostname()
-_LIVE_RUNNERS: set[str] = set()  # nonces of runners alive in this process
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A killed child nobody reaped yet is a zombie: dead for our purposes.
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as handle:
-        return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
-
-
-def owner_dead(owner: str) -> bool:
-    """True when the lease holder is certainly gone (same host, process or runner ended).
-    Holders on another host are trusted until their lease expires."""
-    try:
-        host, pid_text, nonce = owner.rsplit(":", 2)
-        pid = int(pid_text)
-    except ValueError:
-        return False
-    if host != _HOST:
-        return False
-    if pid == os.getpid():
-        return nonce not in _LIVE_RUNNERS
-    return not _pid_alive(pid)
 
 
 class JobRunner:
@@ -132,7 +70,7 @@ class JobRunner:
         self.poll_interval = poll_interval
         self.concurrency = concurrency or self.settings.job_concurrency
         self._nonce = uuid.uuid4().hex[:8]
-        self.owner = f"{_HOST}:{os.getpid()}:{self._nonce}"
+        self.owner = lease_owner(self._nonce)
         self._tasks: dict[str, asyncio.Task] = {}
         self._running_types: set[str] = set()
         # The same, readable from the state's worker threads (a set may change under them).
@@ -143,7 +81,7 @@ class JobRunner:
         self._wake: asyncio.Event | None = None
         self._background: list[asyncio.Task] = []
         self._stopping = False
-        _LIVE_RUNNERS.add(self._nonce)
+        runner_started(self._nonce)
 
     # --- life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -160,7 +98,7 @@ class JobRunner:
             self._loop = asyncio.get_running_loop()
             self._wake = asyncio.Event()
             self.state.on_change_typed(self._on_state_change)
-        _LIVE_RUNNERS.add(self._nonce)
+        runner_started(self._nonce)
 
     async def stop(self) -> None:
         """Stop taking jobs; interrupted jobs go back to pending for the next start."""
@@ -171,7 +109,7 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._background.clear()
-        _LIVE_RUNNERS.discard(self._nonce)
+        runner_stopped(self._nonce)
 
     def _on_state_change(self, kind: str, job_types: frozenset[str] | None = None) -> None:
         if kind != "job" or self._loop is None or self._loop.is_closed():
@@ -193,8 +131,7 @@ class JobRunner:
         source: str = "api",
         parent_id: str | None = None,
     ) -> str:
-        if job_type not in JOB_TYPES and job_type not in INTERNAL_STAGES:
-            raise BadRequest(f"unknown job type {job_type!r}; expected one of {JOB_TYPES}")
+        check_job_type(job_type)
         return await asyncio.to_thread(
             self.state.insert_job, job_type, params or {}, source=source, parent_id=parent_id
         )
@@ -223,7 +160,7 @@ class JobRunner:
             return False
         status = "failed" if error else "completed"
         outcome = StageResult(summary=result or {})
-        child = None if error else self._next_job(job, outcome)
+        child = None if error else next_job(job, outcome, auto_send=self.settings.auto_send)
         finished, _ = await asyncio.to_thread(
             self.state.finish,
             job_id,
@@ -231,7 +168,7 @@ class JobRunner:
             result=result,
             error=error,
             child=child,
-            event=self._event(job, status, result, error),
+            event=finished_event(job, status, result, error),
         )
         return finished
 
@@ -327,15 +264,6 @@ class JobRunner:
                 log.exception("lease heartbeat failed")
 
     # --- running one job -----------------------------------------------------------------
-    def _stage_for(self, job_type: str):
-        fn = STAGES.get(job_type) or INTERNAL_STAGES.get(job_type)
-        if fn is None:
-            raise HubError(
-                f"no stage is registered for job type {job_type!r} (not installed in this build)",
-                code="stage_missing",
-            )
-        return fn
-
     def _context(self, job: dict[str, Any], on_progress) -> StageContext:
         job_id = job["id"]
 
@@ -366,7 +294,7 @@ class JobRunner:
             ctx = self._context(job, on_progress)
             try:
                 ctx.check_cancelled()
-                result = await self._stage_for(job_type)(ctx)
+                result = await stage_for(job_type)(ctx)
             except JobCancelled:
                 await self._finish(job, "cancelled", None, "cancelled on request", chain=False)
             except asyncio.CancelledError:
@@ -404,8 +332,12 @@ class JobRunner:
         chain: bool,
     ) -> None:
         summary = result.summary if result is not None else None
-        child = self._next_job(job, result) if chain and result is not None else None
-        event = self._event(job, status, summary, error) if status != "cancelled" else None
+        child = (
+            next_job(job, result, auto_send=self.settings.auto_send)
+            if chain and result is not None
+            else None
+        )
+        event = finished_event(job, status, summary, error) if status != "cancelled" else None
         await asyncio.to_thread(
             self.state.finish,
             job["id"],
@@ -415,38 +347,4 @@ class JobRunner:
             owner=self.owner,
             child=child,
             event=event,
-        )
-
-    def _next_job(self, job: dict[str, Any], result: StageResult) -> tuple[str, dict] | None:
-        if isinstance(result, ChainTo):
-            return result.next_job
-        if not result.chain:
-            return None
-        params = job.get("params") or {}
-        successor = CHAIN.get(job["job_type"])
-        if job["job_type"] == "draft" and (
-            truthy(params.get("auto_send")) or self.settings.auto_send
-        ):
-            successor = "send"
-        if successor is None:
-            return None
-        return successor, {k: params[k] for k in INHERITED_PARAMS if k in params}
-
-    @staticmethod
-    def _event(
-        job: dict[str, Any], status: str, result: Any, error: str | None
-    ) -> tuple[str, dict[str, Any]] | None:
-        if status not in ("completed", "failed"):
-            return None
-        return (
-            f"job.{status}",
-            {
-                "job_id": job["id"],
-                "job_type": job["job_type"],
-                "status": status,
-                "source": job.get("source"),
-                "parent_job_id": job.get("parent_id"),
-                "result": result,
-                "error": error,
-            },
         )
