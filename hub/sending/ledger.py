@@ -16,107 +16,28 @@ a killed process.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS send_intents (
-    hub_id TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    message_id TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    recipient_domain TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    body TEXT NOT NULL DEFAULT '',
-    thread_id TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL,
-    attempted_at REAL,
-    owner TEXT,
-    lease_until REAL,
-    PRIMARY KEY (hub_id, step)
-);
-CREATE INDEX IF NOT EXISTS send_intents_attempted ON send_intents(attempted_at);
-CREATE TABLE IF NOT EXISTS sends (
-    hub_id TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    message_id TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    recipient_domain TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    provider_id TEXT NOT NULL DEFAULT '',
-    thread_id TEXT NOT NULL DEFAULT '',
-    sent_at REAL NOT NULL,
-    how TEXT NOT NULL DEFAULT 'sent',
-    PRIMARY KEY (hub_id, step)
-);
-CREATE INDEX IF NOT EXISTS sends_sent_at ON sends(sent_at);
-CREATE INDEX IF NOT EXISTS sends_domain ON sends(recipient_domain, sent_at);
-"""
+from hub.sending.claims import DEFAULT_LEASE_SECONDS, new_owner, owner_alive
+from hub.sending.ledger_schema import SCHEMA, Intent, SendRecord, recipient_domain
 
+# Re-exported: callers import the ledger's record types and claim helpers from here.
+__all__ = [
+    "DAY_SECONDS",
+    "DEFAULT_LEASE_SECONDS",
+    "Intent",
+    "Ledger",
+    "SendRecord",
+    "new_owner",
+    "owner_alive",
+    "recipient_domain",
+]
+
+# The rolling window the daily caps count over (``sends_since(now - DAY_SECONDS)``).
 DAY_SECONDS = 24 * 3600
-# A claim outlives a crash only until this passes, or at once when its process is gone.
-DEFAULT_LEASE_SECONDS = 15 * 60
-
-
-@dataclass(frozen=True)
-class Intent:
-    hub_id: str
-    step: int
-    message_id: str
-    recipient: str
-    recipient_domain: str
-    subject: str
-    body: str
-    thread_id: str
-    created_at: float
-    attempted_at: float | None
-    owner: str | None
-    lease_until: float | None
-
-
-@dataclass(frozen=True)
-class SendRecord:
-    hub_id: str
-    step: int
-    message_id: str
-    recipient: str
-    recipient_domain: str
-    subject: str
-    provider_id: str
-    thread_id: str
-    sent_at: float
-    how: str
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def new_owner() -> str:
-    """``<pid>:<random>``: unique per job, and tells whether its process still lives."""
-    return f"{os.getpid()}:{uuid.uuid4().hex[:12]}"
-
-
-def owner_alive(owner: str | None) -> bool:
-    if not owner:
-        return False
-    pid_text = owner.split(":", 1)[0]
-    return pid_text.isdigit() and _pid_alive(int(pid_text))
-
-
-def recipient_domain(email: str) -> str:
-    return email.rsplit("@", 1)[-1].strip().lower()
 
 
 class Ledger:
@@ -130,7 +51,7 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
 
     @classmethod
     def from_settings(cls, settings) -> Ledger:
