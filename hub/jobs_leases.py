@@ -28,7 +28,8 @@ def runner_stopped(nonce: str) -> None:
     _LIVE_RUNNERS.discard(nonce)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Is process ``pid`` on this host still running (a zombie is not)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -53,4 +54,4 @@ def owner_dead(owner: str) -> bool:
         return False
     if pid == os.getpid():
         return nonce not in _LIVE_RUNNERS
-    return not _pid_alive(pid)
+    return not pid_alive(pid)

@@ -10,18 +10,10 @@ from __future__ import annotations
 import os
 import uuid
 
+from hub.jobs_leases import pid_alive
+
 # A claim outlives a crash only until this passes, or at once when its process is gone.
 DEFAULT_LEASE_SECONDS = 15 * 60
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def new_owner() -> str:
@@ -33,4 +25,4 @@ def owner_alive(owner: str | None) -> bool:
     if not owner:
         return False
     pid_text = owner.split(":", 1)[0]
-    return pid_text.isdigit() and _pid_alive(int(pid_text))
+    return pid_text.isdigit() and pid_alive(int(pid_text))
