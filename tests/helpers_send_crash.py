@@ -109,17 +109,8 @@ def _main(
     from sheets.local import LocalStore
 
     settings = Settings(_env_file=None, data_dir=Path(data_dir), **json.loads(settings_json))
-    mailer = GmailMailer.from_settings(settings)
-    if units_per_minute:
-        mailer = GmailMailer(
-            api_url=settings.gmail_api_url,
-            token_url=settings.google_token_url,
-            client_id=settings.gmail_client_id,
-            client_secret=settings.gmail_client_secret.get_secret_value(),
-            refresh_token=settings.gmail_refresh_token.get_secret_value(),
-            sender=settings.gmail_sender,
-            units_per_minute=int(units_per_minute),
-        )
+    options = {"units_per_minute": int(units_per_minute)} if units_per_minute else {}
+    mailer = GmailMailer.from_settings(settings, **options)
     services = Services(settings, LocalStore(settings.local_store_path), mailer=mailer)
     try:
         params = {} if chunk_size == "time" else {"chunk_size": int(chunk_size)}

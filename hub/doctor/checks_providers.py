@@ -184,17 +184,7 @@ def check_gmail(settings: Settings, timeout: float) -> list[Finding]:
     from hub.mail.base import MailerError
     from hub.mail.gmail import GmailMailer
 
-    mailer = GmailMailer(
-        api_url=settings.gmail_api_url,
-        token_url=settings.google_token_url,
-        client_id=settings.gmail_client_id,
-        client_secret=settings.gmail_client_secret.get_secret_value(),
-        refresh_token=settings.gmail_refresh_token.get_secret_value(),
-        sender=settings.gmail_sender,
-        timeout=timeout,
-        max_attempts=2,
-        max_wait=2.0,
-    )
+    mailer = GmailMailer.from_settings(settings, timeout=timeout, max_attempts=2, max_wait=2.0)
     try:
         profile = mailer.profile()
     except MailerError as exc:

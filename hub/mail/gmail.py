@@ -123,7 +123,8 @@ class GmailMailer(Mailer):
         self._lock = threading.Lock()  # httplib2 connections are not thread-safe
 
     @classmethod
-    def from_settings(cls, settings) -> GmailMailer:
+    def from_settings(cls, settings, **options: Any) -> GmailMailer:
+        """The mailer the settings describe; ``options`` (timeout, max_attempts, ...) tune it."""
         return cls(
             api_url=settings.gmail_api_url,
             token_url=settings.google_token_url,
@@ -131,6 +132,7 @@ class GmailMailer(Mailer):
             client_secret=settings.gmail_client_secret.get_secret_value(),
             refresh_token=settings.gmail_refresh_token.get_secret_value(),
             sender=settings.gmail_sender,
+            **options,
         )
 
     # --- one call: limiter, timeout, bounded retry ------------------------------------------------
