@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import sys
 import tempfile
-from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -40,36 +39,9 @@ ME = "me@artist.example"
 GOAL_SHARE = 0.05
 
 
-def outgoing(n: int) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = f"Artist <{ME}>"
-    msg["To"] = f"editor@site{n}.example"
-    msg["Subject"] = f"Paintings for site {n}"
-    msg["Message-ID"] = f"<row{n}.0@hub.example>"
-    msg.set_content("Hello, would you like to see my paintings?")
-    return msg
-
-
 def sent_mailbox(gmail, store: LocalStore, n: int) -> tuple[dict[int, EmailMessage], list[str]]:
-    originals, rows, threads = {}, [], []
-    due = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
-    for i in range(n):
-        msg = outgoing(i)
-        stored = gmail.place_sent(msg)  # in Sent already, no quota spent
-        originals[i] = msg
-        threads.append(stored.thread_id)
-        rows.append(
-            {
-                "domain": f"site{i}.example",
-                "contact_email": f"editor@site{i}.example",
-                "outreach_status": "sent",
-                "message_id": msg["Message-ID"],
-                "gmail_thread_id": stored.thread_id,
-                "last_sent": "2026-03-01T10:00:00Z",
-                "followups_sent": "0",
-                "next_followup_at": due.isoformat().replace("+00:00", "Z"),
-            }
-        )
+    originals, rows = inbound.sent_threads(gmail, n, sender=ME, last_sent="2026-03-01T10:00:00Z")
+    threads = [row["gmail_thread_id"] for row in rows]
     store.append(rows, dedupe_by_domain=False)
     return originals, threads
 

@@ -20,16 +20,6 @@ from tests.emulators.gmail import gmail_world
 ME = "me@artist.example"
 
 
-def outgoing(n: int) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = f"Artist <{ME}>"
-    msg["To"] = f"editor@site{n}.example"
-    msg["Subject"] = f"Paintings for site {n}"
-    msg["Message-ID"] = f"<row{n}.0@hub.example>"
-    msg.set_content("Hello, would you like to see my paintings?")
-    return msg
-
-
 class Recorder:
     def __init__(self):
         self.events: list[tuple[str, dict]] = []
@@ -49,25 +39,7 @@ class Mailbox:
 
     def __init__(self, world, store, n: int):
         self.world, self.store = world, store
-        self.originals: dict[int, EmailMessage] = {}
-        rows = []
-        due = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
-        for i in range(n):
-            msg = outgoing(i)
-            stored = world.gmail.place_sent(msg)
-            self.originals[i] = msg
-            rows.append(
-                {
-                    "domain": f"site{i}.example",
-                    "contact_email": f"editor@site{i}.example",
-                    "outreach_status": "sent",
-                    "message_id": msg["Message-ID"],
-                    "gmail_thread_id": stored.thread_id,
-                    "last_sent": "2025-06-01T10:00:00Z",
-                    "followups_sent": "0",
-                    "next_followup_at": due.isoformat().replace("+00:00", "Z"),
-                }
-            )
+        self.originals, rows = inbound.sent_threads(world.gmail, n, sender=ME)
         store.append(rows)
         self.hub_ids = {int(r["domain"][4:].split(".")[0]): r["hub_id"] for r in store.rows()}
 
@@ -218,7 +190,8 @@ async def test_replies_from_other_threads_and_our_own_sends_are_not_misapplied(
     stranger["Subject"] = "Unrelated"
     stranger.set_content("Hi!")
     world.gmail.deliver(stranger)
-    world.gmail.place_sent(outgoing(77))  # our own new send shows up in history too
+    # Our own new send shows up in history too.
+    world.gmail.place_sent(inbound.outgoing(77, sender=ME))
     result = await check_replies(context(services))
     assert result.summary["rows_changed"] == 0
     assert result.summary["unmatched"] == 1

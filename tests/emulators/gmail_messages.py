@@ -151,3 +151,44 @@ def unsubscribe_request(
 ) -> EmailMessage:
     """A person asking, in words, not to be written to again."""
     return reply(original, from_addr=from_addr, body=body, when=when)
+
+
+# --- a mailbox of first messages already sent ---------------------------------------------------
+def outgoing(n: int, *, sender: str = "me@artist.example") -> EmailMessage:
+    """Our first message to prospect ``n`` (``editor@site<n>.example``)."""
+    msg = EmailMessage()
+    msg["From"] = f"Artist <{sender}>"
+    msg["To"] = f"editor@site{n}.example"
+    msg["Subject"] = f"Paintings for site {n}"
+    msg["Message-ID"] = f"<row{n}.0@hub.example>"
+    msg.set_content("Hello, would you like to see my paintings?")
+    return msg
+
+
+def sent_threads(
+    gmail, n: int, *, sender: str = "me@artist.example", last_sent: str = "2025-06-01T10:00:00Z"
+) -> tuple[dict[int, EmailMessage], list[dict[str, str]]]:
+    """``n`` first messages placed in the emulator's Sent box (no quota spent), and the
+    ``sent`` rows that point at their threads, ready for ``store.append``."""
+    from datetime import timedelta
+
+    due = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    originals: dict[int, EmailMessage] = {}
+    rows: list[dict[str, str]] = []
+    for i in range(n):
+        msg = outgoing(i, sender=sender)
+        stored = gmail.place_sent(msg)
+        originals[i] = msg
+        rows.append(
+            {
+                "domain": f"site{i}.example",
+                "contact_email": f"editor@site{i}.example",
+                "outreach_status": "sent",
+                "message_id": msg["Message-ID"],
+                "gmail_thread_id": stored.thread_id,
+                "last_sent": last_sent,
+                "followups_sent": "0",
+                "next_followup_at": due.isoformat().replace("+00:00", "Z"),
+            }
+        )
+    return originals, rows
