@@ -27,7 +27,7 @@ from hub.jobs import JobRunner
 from hub.services import Services
 from hub.state import State
 from hub.state_codec import new_id
-from tests.emulators.serve import wait_until
+from tests.emulators.serve import next_loop_turn, wait_until
 from webhooks.base import accepted_response, job_body
 from webhooks.make_payloads import (
     PayloadError,
@@ -256,14 +256,14 @@ async def test_runner_is_not_woken_for_jobs_it_could_not_start(settings):
     runner._set_running("row_changed", True)
 
     state.insert_job("row_changed", {"hub_id": "a"})
-    await asyncio.sleep(0)  # let a call_soon_threadsafe wake-up land, if one was sent
+    await next_loop_turn()  # let a call_soon_threadsafe wake-up land, if one was sent
     assert not runner._wake.is_set()  # only its own job's end can let this one start
 
     state.insert_job("score", {})
     await asyncio.to_thread(wait_until, runner._wake.is_set, timeout=5)
     runner._wake.clear()
     state.persist_inbound_many([_item("k", n=1)])  # row_changed again: still nothing to do
-    await asyncio.sleep(0)
+    await next_loop_turn()
     assert not runner._wake.is_set()
     state.close()
 

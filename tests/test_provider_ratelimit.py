@@ -8,12 +8,12 @@ import pytest
 
 from hub.providers.ratelimit import MultiWindowLimiter, Window
 from tests.emulators.fake_clock import FakeClock
+from tests.emulators.serve import next_loop_turn
 
 
 def _limiter(clock: FakeClock, windows, *, late: float = 0.0, margin: float = 0.03):
     async def sleep(seconds: float) -> None:
-        clock.sleep(seconds + late)  # the event loop wakes a sleeper `late` seconds late
-        await asyncio.sleep(0)
+        await clock.async_sleep(seconds, late=late)
 
     return MultiWindowLimiter(windows, margin=margin, clock=clock, sleep=sleep)
 
@@ -96,7 +96,7 @@ async def test_a_call_not_yet_sent_holds_its_place_until_it_is():
     on_wire = await block.__aenter__()  # our turn; the request has not gone out yet
     waiter = asyncio.ensure_future(limiter.acquire())
     for _ in range(50):  # the next call polls; time passes while ours waits for the wire
-        await asyncio.sleep(0)
+        await next_loop_turn()
     assert not waiter.done()
     sent_at = clock()
     on_wire()

@@ -25,6 +25,14 @@ class FakeClock:
             self.sleeps.append(seconds)
             self._now += max(seconds, 0.0)
 
+    async def async_sleep(self, seconds: float, *, late: float = 0.0) -> None:
+        """``sleep`` for asyncio code: moves time (``late`` more, as a loaded event loop wakes
+        a sleeper late) and gives the other coroutines one turn of the loop."""
+        from tests.emulators.serve import next_loop_turn
+
+        self.sleep(seconds + late)
+        await next_loop_turn()
+
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._now += seconds

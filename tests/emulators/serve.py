@@ -84,3 +84,12 @@ async def async_wait_until(
         if loop.time() > deadline:
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+async def next_loop_turn() -> None:
+    """Let the event loop run once: callbacks already scheduled (a ``call_soon_threadsafe``
+    wake-up, a coroutine at its next step) get their turn. Not a wait for time; for that,
+    poll with :func:`async_wait_until`."""
+    import asyncio
+
+    await asyncio.sleep(0)
