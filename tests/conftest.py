@@ -6,6 +6,7 @@ import pytest
 
 from hub.config import Settings
 from sheets.local import LocalStore
+from tests.postgres_cluster import postgres_cluster, postgres_dsn  # noqa: F401 - fixtures
 
 
 @pytest.fixture
