@@ -27,10 +27,10 @@ from hub.api import EXCEPTION_HANDLERS, api_routes
 from hub.config import Settings, load_settings
 from hub.events_out import EventDelivery
 from hub.inbox import Inbox
-from hub.jobs import JobRunner
+from hub.jobs.runner import JobRunner
 from hub.services import Services, build_services
-from hub.state import State
-from hub.state_keys import adopt_secret_keys, secret_keys_for
+from hub.state.keys import adopt_secret_keys, secret_keys_for
+from hub.state.sqlite import State
 from sheets.csvio import import_csv
 from webhooks.events import Acceptance, Delivery, InboundEvent
 from webhooks.routes import WebhookConfig, webhook_routes

@@ -28,8 +28,8 @@ class Services:
     settings: Settings
     store: ProspectStore
     # Filled by the provider modules' builders (see build_services); None = not available.
-    state: Any = None  # hub.state.State: jobs, inbox, outbox (durable, SQLite)
-    runner: Any = None  # hub.jobs.JobRunner, set by the app (or the CLI) once state exists
+    state: Any = None  # hub.state.sqlite.State: jobs, inbox, outbox (durable, SQLite)
+    runner: Any = None  # hub.jobs.runner.JobRunner, set by the app (or the CLI) once state exists
     serp: Any = None  # discovery client (DataForSEO), None = import-only
     enricher: Any = None  # Hunter, or the site crawler
     drafter: Any = None  # Gemini, or templates
@@ -61,7 +61,7 @@ class Services:
 def build_services(settings: Settings, *, store: ProspectStore | None = None) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     services = Services(settings=settings, store=store or build_store(settings))
-    from hub.state import State  # jobs, inbox, events: durable, next to the data
+    from hub.state.sqlite import State  # jobs, inbox, events: durable, next to the data
 
     services.state = State.from_settings(settings)
     from hub.mail.factory import build_mailer

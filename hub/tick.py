@@ -12,7 +12,7 @@ import importlib
 import logging
 from typing import Any
 
-from hub.jobs import internal_stage
+from hub.jobs.types import internal_stage
 from hub.stages.base import StageContext, StageResult
 
 log = logging.getLogger("hub.tick")

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from hub.state import State, connect
-from hub.state_keys import secret_key_path, secret_keys_for
+from hub.state.keys import secret_key_path, secret_keys_for
+from hub.state.sqlite import State, connect
 
 
 class Clock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hub.cli.common import console, settings_or_exit
-from hub.state_keys import adopt_api_keys
+from hub.state.keys import adopt_api_keys
 
 
 def serve(

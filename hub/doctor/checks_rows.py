@@ -50,7 +50,7 @@ def running_send_jobs(settings: Settings, now: float | None = None) -> list[str]
     """Ids of send/follow-up jobs whose lease is live (read from the state DB, if any)."""
     if not settings.state_db_path.exists():
         return []  # the doctor does not create it
-    from hub.state import State
+    from hub.state.sqlite import State
 
     now = time.time() if now is None else now
     state = State(settings.state_db_path)

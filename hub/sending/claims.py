@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from hub.jobs_leases import pid_alive
+from hub.jobs.leases import pid_alive
 
 # A claim outlives a crash only until this passes, or at once when its process is gone.
 DEFAULT_LEASE_SECONDS = 15 * 60

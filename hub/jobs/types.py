@@ -7,7 +7,7 @@
   finished job also gets a ``job.completed``/``job.failed`` event.
 - :func:`open_waiting_job` opens a job for work someone else started.
 
-Decisions only (plus that one insert): the runner (``hub.jobs``) writes the successor and the
+Decisions only (plus that one insert): the runner (``hub.jobs.runner``) writes the successor and the
 event in the same transaction that marks the job finished.
 """
 

@@ -1,4 +1,4 @@
-"""The job runner: durable jobs from ``hub.state``, run by in-process asyncio workers.
+"""The job runner: durable jobs from ``hub.state.sqlite``, run by in-process asyncio workers.
 
 - At most ``settings.job_concurrency`` jobs at once, and at most ONE job of a type per state DB
   (so per store), also across processes: a job runs under a lease in the DB that a heartbeat
@@ -22,34 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 from hub.errors import HubError
-from hub.jobs_leases import lease_owner, owner_dead, runner_started, runner_stopped
-from hub.jobs_types import (
-    CHAIN,
-    INHERITED_PARAMS,
-    INTERNAL_STAGES,
-    ChainTo,
-    check_job_type,
-    finished_event,
-    internal_stage,
-    next_job,
-    open_waiting_job,
-    stage_for,
-    truthy,
-)
+from hub.jobs.leases import lease_owner, owner_dead, runner_started, runner_stopped
+from hub.jobs.types import check_job_type, finished_event, next_job, stage_for
 from hub.stages.base import JobCancelled, StageContext, StageResult
-
-# Names callers import from here; job types and lease holders live in their own modules.
-__all__ = [
-    "CHAIN",
-    "INHERITED_PARAMS",
-    "INTERNAL_STAGES",
-    "ChainTo",
-    "JobRunner",
-    "internal_stage",
-    "open_waiting_job",
-    "owner_dead",
-    "truthy",
-]
 
 log = logging.getLogger("hub.jobs")
 

@@ -21,9 +21,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hub.state_codec import dumps, iso, loads, new_id
-from hub.state_events import EventsMixin
-from hub.state_jobs import JobsMixin
+from hub.state.events import EventsMixin
+from hub.state.jobs import JobsMixin
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -205,6 +204,3 @@ class State(JobsMixin, EventsMixin):
             self.flush_deliveries()
         with self._lock:
             self._db.close()
-
-
-__all__ = ["State", "connect", "dumps", "iso", "loads", "new_id"]

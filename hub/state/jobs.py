@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from hub.state_codec import dumps, iso, loads, new_id
+from hub.state.codec import dumps, iso, loads, new_id
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -59,7 +59,7 @@ def job_from_row(row: sqlite3.Row) -> dict[str, Any]:
 
 
 class JobsMixin:
-    # provided by hub.state.State
+    # provided by hub.state.sqlite.State
     now: Callable[[], float]
     tx: Any
     query: Any
