@@ -29,8 +29,8 @@ from hub.events_out import EventDelivery
 from hub.inbox import Inbox
 from hub.jobs.runner import JobRunner
 from hub.services import Services, build_services
+from hub.state.factory import open_state
 from hub.state.keys import adopt_secret_keys, secret_keys_for
-from hub.state.sqlite import State
 from sheets.csvio import import_csv
 from webhooks.events import Acceptance, Delivery, InboundEvent
 from webhooks.routes import WebhookConfig, webhook_routes
@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     async def lifespan(app: Starlette):
         built = services or build_services(settings)
         if built.state is None:
-            built.state = State.from_settings(settings)
+            built.state = open_state(settings)
         await asyncio.to_thread(built.store.ensure_schema)
         if settings.load_demo:
             await asyncio.to_thread(load_demo_prospects, built)

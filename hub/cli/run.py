@@ -104,10 +104,10 @@ def jobs(
     limit: int = typer.Option(20, "--limit", min=1, max=1000),
 ) -> None:
     """List recent jobs (newest first)."""
-    from hub.state.sqlite import State
+    from hub.state.factory import open_state
 
     settings = settings_or_exit()
-    state = State.from_settings(settings)
+    state = open_state(settings)
     try:
         found = state.list_jobs(job_type, status, limit=limit)
     finally:

@@ -8,7 +8,6 @@ inside ``BEGIN IMMEDIATE``, so the CLI and the server never run two jobs of one 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +34,7 @@ SELECT * FROM jobs WHERE seq IN (
 OwnerDead = Callable[[str], bool]
 
 
-def job_from_row(row: sqlite3.Row) -> dict[str, Any]:
+def job_from_row(row: Any) -> dict[str, Any]:
     return {
         "id": row["id"],
         "job_type": row["job_type"],
@@ -59,17 +58,28 @@ def job_from_row(row: sqlite3.Row) -> dict[str, Any]:
 
 
 class JobsMixin:
-    # provided by hub.state.sqlite.State
+    # provided by the backend (hub.state.sqlite.State, hub.state.postgres.PostgresState)
     now: Callable[[], float]
     tx: Any
     query: Any
     _notify: Any
+    _notify_cancel: Any
     add_event_in: Any
+    # How a claim reads the job row: PostgreSQL adds FOR UPDATE SKIP LOCKED, so two
+    # processes claiming at once never both take it (SQLite's BEGIN IMMEDIATE serialises).
+    _CLAIM_SELECT = "SELECT * FROM jobs WHERE id=?"
+    # A read that decides a write (request_cancel): row-locked on PostgreSQL.
+    _FOR_UPDATE = ""
+
+    def _lock_job_type(self, db: Any, job_type: str) -> bool:
+        """Serialise claims of one job type across processes; False: someone else is
+        claiming that type right now. SQLite's write lock already does it."""
+        return True
 
     # --- creating ------------------------------------------------------------------------
     def insert_job_in(
         self,
-        db: sqlite3.Connection,
+        db: Any,
         job_type: str,
         params: dict[str, Any] | None = None,
         *,
@@ -77,10 +87,11 @@ class JobsMixin:
         parent_id: str | None = None,
         status: str = "pending",
         result: Any = None,
+        job_id: str | None = None,
     ) -> str:
         """Queue a job inside the caller's transaction (the inbox uses it to persist the
         delivery and its job atomically)."""
-        job_id = new_id()
+        job_id = job_id or new_id()
         now = iso(self.now())
         finished = now if status in TERMINAL else None
         db.execute(
@@ -198,7 +209,7 @@ class JobsMixin:
         the job is no longer runnable)."""
         now = self.now()
         with self.tx() as db:
-            found = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+            found = db.execute(self._CLAIM_SELECT, (job_id,)).fetchone()
             if found is None:
                 return None
             job = job_from_row(found)
@@ -208,6 +219,8 @@ class JobsMixin:
                 ):
                     return None
             elif job["status"] != "pending":
+                return None
+            if not self._lock_job_type(db, job["job_type"]):
                 return None
             others = db.execute(
                 "SELECT lease_owner, lease_expires FROM jobs WHERE job_type=? AND "
@@ -322,7 +335,8 @@ class JobsMixin:
         """Pending or waiting jobs are cancelled at once; a running one is flagged and stops
         at its next ``ctx.check_cancelled()``."""
         with self.tx() as db:
-            found = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+            found = db.execute(f"SELECT * FROM jobs WHERE id=?{self._FOR_UPDATE}", (job_id,))
+            found = found.fetchone()
             if found is None:
                 return None
             job = job_from_row(found)
@@ -336,4 +350,6 @@ class JobsMixin:
                 db.execute("UPDATE jobs SET cancel_requested=1 WHERE id=?", (job_id,))
             found = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
         self._notify("job")
+        if found["status"] == "running":
+            self._notify_cancel(job_id)
         return job_from_row(found)
