@@ -3,7 +3,7 @@
     report = run_checks(settings)       # -> Report(findings=[Finding(level, area, message, fix)])
     report.ok                           # False when any finding is an error
 
-One module per concern (``checks_settings``, ``checks_store`` + ``checks_rows``,
+One module per concern (``checks_settings``, ``checks_database``, ``checks_store`` + ``checks_rows``,
 ``checks_providers``, ``checks_public_url``, ``checks_webhooks``, ``checks_scenarios``).
 The network checks run concurrently; each request has a short timeout (:data:`NETWORK_TIMEOUT`)
 and each check a deadline (:data:`CHECK_DEADLINE`), so a dead provider costs seconds, not
@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from hub.config import Settings
+from hub.doctor.checks_database import check_database
 from hub.doctor.checks_providers import (
     check_dataforseo,
     check_gemini,
@@ -64,6 +65,7 @@ async def check_all(
     report.extend(embedded_defaults(settings))
 
     checks: list[tuple[str, str, Awaitable[list[Finding]]]] = [
+        ("database", "PostgreSQL", in_thread(check_database, settings, timeout)),
         ("store", "the store", in_thread(_store_and_rows, settings)),
         ("public_url", "HUB_PUBLIC_URL", check_public_url(settings, keys, timeout)),
         ("scenarios", "the blueprint lint", in_thread(check_scenarios, settings, keys)),
