@@ -35,13 +35,19 @@ class JobRunner:
         services: Any,
         *,
         lease_seconds: float = 30.0,
-        poll_interval: float = 0.5,
+        poll_interval: float | None = None,
         concurrency: int | None = None,
     ):
         self.services = services
         self.state = services.state
         self.settings = services.settings
         self.lease_seconds = lease_seconds
+        if poll_interval is None:
+            # PostgreSQL wakes the runner by LISTEN/NOTIFY: the poll is a safety net (a lease
+            # that expired on another machine sends no notification). SQLite shares its file
+            # with the CLI, which notifies nobody.
+            on_postgres = getattr(self.state, "backend_name", "") == "postgres"
+            poll_interval = 5.0 if on_postgres else 0.5
         self.poll_interval = poll_interval
         self.concurrency = concurrency or self.settings.job_concurrency
         self._nonce = uuid.uuid4().hex[:8]
@@ -73,6 +79,7 @@ class JobRunner:
             self._loop = asyncio.get_running_loop()
             self._wake = asyncio.Event()
             self.state.on_change_typed(self._on_state_change)
+            self.state.on_cancel(self._on_cancel_requested)
         runner_started(self._nonce)
 
     async def stop(self) -> None:
@@ -96,6 +103,18 @@ class JobRunner:
             return
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _on_cancel_requested(self, job_id: str) -> None:
+        """A cancel asked in any process (the API of another hub process, the CLI): the
+        stage sees it at its next ``ctx.check_cancelled()`` instead of the next heartbeat."""
+        if self._loop is None or self._loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._flag_cancel, job_id)
+
+    def _flag_cancel(self, job_id: str) -> None:
+        if job_id in self._tasks:
+            self._cancel_flags.add(job_id)
 
     # --- public API ----------------------------------------------------------------------
     async def submit(
