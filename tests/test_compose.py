@@ -62,7 +62,7 @@ def resolve_cli(argv: list[str]):
         if name not in command.commands:
             raise ValueError(f"no command {name!r} in {argv}")
         command = command.commands[name]
-    options = {opt for param in command.params for opt in param.opts}
+    options = {opt for p in command.params for opt in [*p.opts, *getattr(p, "secondary_opts", [])]}
     unknown = [arg for arg in args if arg.startswith("-") and arg.split("=")[0] not in options]
     if unknown:
         raise ValueError(f"{argv}: no option {unknown}")
