@@ -95,6 +95,7 @@ def test_every_long_running_service_has_a_health_check_and_the_order_is_safe(com
         assert services[name]["depends_on"] == {
             "migrate": {"condition": "service_completed_successfully"}
         }
+    resolve_cli(services["worker"]["healthcheck"]["test"][1:])  # a real command: hub db status
     edge = services["edge"]
     port = edge["environment"]["HUB_PORT"]
     assert edge["ports"] == [f"{port}:{port}"]
