@@ -15,7 +15,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from hub.mail.base import Mailer
-from hub.sending.ledger import Ledger, SendRecord
+from hub.sending.ledger import Ledger
+from hub.sending.ledger_schema import SendRecord
 
 # Gmail's clock and ours may differ; search a little before the attempt.
 SEARCH_SLACK = timedelta(minutes=10)

@@ -23,7 +23,9 @@ from typing import Any
 
 from hub.mail.base import Mailer, MailerError
 from hub.sending import message as msg
-from hub.sending.ledger import Intent, Ledger, SendRecord, new_owner
+from hub.sending.claims import new_owner
+from hub.sending.ledger import Ledger
+from hub.sending.ledger_schema import Intent, SendRecord
 from hub.sending.limits import Hold, Limits
 from hub.sending.reconcile import sent_changes, settle
 from hub.sending.suppression import Suppression

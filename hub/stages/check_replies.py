@@ -78,7 +78,7 @@ async def run(ctx: StageContext) -> StageResult:
     mailer = ctx.services.mailer
     if mailer is None:
         return StageResult(summary={"skipped": "no mailer configured"}, chain=False)
-    cursors = MailboxCursor(ctx.settings.state_db_path)
+    cursors = MailboxCursor.from_settings(ctx.settings)
     try:
         key = _mailbox_key(ctx)
         cursor = cursors.get(key)
