@@ -262,3 +262,36 @@ def test_a_process_refuses_to_start_without_explicit_keys(postgres_dsn, tmp_path
         hub.start(timeout=30)
     assert "HUB_SECRET_KEYS" in str(refused.value) and "HUB_API_KEYS" in str(refused.value)
     assert not Path(env["HUB_DATA_DIR"], "secret_key").exists()
+
+
+def test_edges_without_workers_queue_and_a_worker_runs_what_both_accepted(postgres_dsn, tmp_path):
+    """`hub serve --no-worker` x2 take the deliveries; `hub worker` runs the jobs."""
+    edges = [
+        HubProcess(
+            ["serve", "--no-worker"], pg_env(postgres_dsn, tmp_path / n / "hub-data"), name=n
+        )
+        for n in ("edge1", "edge2")
+    ]
+    worker = HubProcess(["worker"], pg_env(postgres_dsn, tmp_path / "w" / "hub-data"), name="w")
+    with edges[0], edges[1]:
+        first = edges[0].api("POST", "/api/jobs/score")
+        assert first.status_code == 202, first.text
+        requests = [
+            (webhook(edges[i % 2], "score"), json.dumps({"max_prospects": i + 1}).encode(), JSON)
+            for i in range(40)
+        ]
+        results = asyncio.run(post_all(requests))
+        assert [r.status_code for r in results] == [202] * 40
+        made = {r.json()["job_id"] for r in results} | {first.json()["job_id"]}
+        # The first job had the whole burst's time to be picked up: no edge runs jobs.
+        assert job_status(edges[1], first.json()["job_id"])["status"] == "pending"
+        with worker:
+            wait_until(
+                lambda: all(job_status(edges[0], j)["status"] == "completed" for j in sorted(made)),
+                timeout=120,
+                interval=0.2,
+                what="the worker to run every job both edges accepted",
+            )
+            assert worker.alive()
+        assert job_ids(edges[1], "score") == made
+    assert_no_sqlite_state(*edges, worker)
