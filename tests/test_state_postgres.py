@@ -182,3 +182,15 @@ async def test_the_tick_runs_once_per_period_across_processes(states, settings, 
     assert ran == [True, False]
     queued = per_process[1][0].state.list_jobs(limit=10)
     assert sorted(j["job_type"] for j in queued) == ["check_replies", "followup"]
+
+
+def test_a_due_event_goes_to_one_worker_at_a_time(states):
+    first, second = states(deliver_events=True), states(deliver_events=True)
+    event_id = first.add_event("job.completed", {"job_id": "j"})
+    assert [e["id"] for e in first.due_events()] == [event_id]
+    assert second.due_events() == []  # claimed by the first worker's delivery loop
+    first.record_attempt(
+        event_id, status_code=503, error="busy", duration_ms=3, outcome="retry",
+        next_attempt_at=first.now() - 1,
+    )  # fmt: skip
+    assert [e["id"] for e in second.due_events()] == [event_id]  # due again: anyone's

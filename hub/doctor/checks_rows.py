@@ -48,12 +48,12 @@ HOLD_FIXES = {
 
 def running_send_jobs(settings: Settings, now: float | None = None) -> list[str]:
     """Ids of send/follow-up jobs whose lease is live (read from the state DB, if any)."""
-    if not settings.state_db_path.exists():
+    if not settings.uses_postgres and not settings.state_db_path.exists():
         return []  # the doctor does not create it
-    from hub.state.sqlite import State
+    from hub.state.factory import open_state
 
     now = time.time() if now is None else now
-    state = State(settings.state_db_path)
+    state = open_state(settings)
     try:
         return [
             job["id"]

@@ -267,6 +267,24 @@ class PostgresState(ChangeListeners, JobsMixin, EventsMixin):
                 results[index] = Persisted(inbox[4], False, seq)
         return results  # type: ignore[return-value]
 
+    # --- events out: each due event to one process at a time --------------------------------
+    # How long a claimed event stays with its process before another may try it (a process
+    # killed mid-delivery): the receiver de-duplicates a rare second try by its webhook-id.
+    EVENT_CLAIM_SECONDS = 120.0
+
+    def due_events(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Due events, claimed: moved ``EVENT_CLAIM_SECONDS`` ahead in the same statement
+        (``SKIP LOCKED``), so two workers' delivery loops never post one event twice at
+        once. ``record_attempt`` then sets the real outcome."""
+        now = self.now()
+        rows = self.query(
+            "UPDATE outbox SET next_attempt_at=? WHERE seq IN (SELECT seq FROM outbox "
+            "WHERE status='pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, seq "
+            "LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",
+            (now + self.EVENT_CLAIM_SECONDS, now, limit),
+        )
+        return sorted((dict(r) for r in rows), key=lambda e: e["seq"])
+
     # --- delivery log: RETURNING instead of lastrowid ---------------------------------------
     def record_delivery(self, **fields: Any) -> None:
         with self.tx() as db:
