@@ -119,3 +119,15 @@ def test_doctor_runs_whole_on_postgres(data_dir, postgres_dsn):
     database = report.in_area("database")
     assert [f.level for f in database] == ["ok", "ok", "ok"]
     assert report.findings.index(database[0]) < report.findings.index(report.in_area("store")[0])
+
+
+def test_the_whole_doctor_on_an_empty_database_creates_nothing(data_dir, postgres_dsn):
+    report = run_checks(pg_settings(data_dir, postgres_dsn), deadline=20)
+
+    assert "the hub's tables are not created yet (schema version 0)" in [
+        f.message for f in report.in_area("database")
+    ]
+    with psycopg.connect(postgres_dsn) as conn:
+        tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        assert tables.fetchall() == []
+    assert list(data_dir.iterdir()) == []
