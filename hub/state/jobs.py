@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hub.state.codec import dumps, iso, loads, new_id
+from hub.state.codec import dumps, iso, job_from_row, new_id
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -32,29 +32,6 @@ SELECT * FROM jobs WHERE seq IN (
 ) OR (status='running' AND waiting=0) ORDER BY seq LIMIT ?
 """
 OwnerDead = Callable[[str], bool]
-
-
-def job_from_row(row: Any) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "job_type": row["job_type"],
-        "status": row["status"],
-        "waiting": bool(row["waiting"]),
-        "params": loads(row["params"], {}),
-        "source": row["source"],
-        "parent_id": row["parent_id"],
-        "processed": row["processed"],
-        "total": row["total"],
-        "result": loads(row["result"]),
-        "error": row["error"],
-        "created_at": row["created_at"],
-        "started_at": row["started_at"],
-        "finished_at": row["finished_at"],
-        "attempts": row["attempts"],
-        "cancel_requested": bool(row["cancel_requested"]),
-        "lease_owner": row["lease_owner"],
-        "lease_expires": row["lease_expires"],
-    }
 
 
 class JobsMixin:
