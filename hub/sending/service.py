@@ -27,6 +27,7 @@ from hub.sending.claims import new_owner
 from hub.sending.ledger import Ledger
 from hub.sending.ledger_schema import Intent, SendRecord
 from hub.sending.limits import Hold, Limits
+from hub.sending.previews import PreviewClaims, write_preview
 from hub.sending.reconcile import sent_changes, settle
 from hub.sending.suppression import Suppression
 from sheets.columns import Row
@@ -85,6 +86,10 @@ class SendPath:
         self.is_cancelled = is_cancelled
         self.clock = clock
         self.owner = new_owner()
+        # Several machines (HUB_DATABASE_URL): one dry-run .eml per step across their folders.
+        self.previews = (
+            PreviewClaims(self.settings, self.owner) if self.settings.uses_postgres else None
+        )
         # When the next provider call may go (time.monotonic): the gap runs from the end of
         # the last call, so waiting for it early (before a chunk reads the sheet) is not
         # waited twice. None until the first call.
@@ -99,6 +104,8 @@ class SendPath:
         self.ledger.release_owner(self.owner)
         self.ledger.close()
         self.suppression.close()
+        if self.previews is not None:
+            self.previews.close()
 
     # --- checks shared by both stages ---------------------------------------------------------
     def setup_hold(self) -> str | None:
@@ -146,13 +153,10 @@ class SendPath:
         """Dry run: write the .eml preview (one file per row and step); the status stays."""
         hub_id = row["hub_id"]
         built, _ = self.build(row, None, content, step, threading)
-        sent = await asyncio.to_thread(
-            self.mailer.send,
-            built,
-            thread_id=threading.thread_id if threading else None,
-            preview_name=f"{hub_id}-{step}",
-        )
-        changes = {"hold_reason": f"DRY_RUN {sent.provider_id}", "last_error": ""}
+        file = await write_preview(self, built, hub_id, step, threading)
+        if file is None:  # another machine is writing this step's preview right now
+            return Outcome(hub_id, step, "busy")
+        changes = {"hold_reason": f"DRY_RUN {file}", "last_error": ""}
         if not (self.settings.sender_address or "").strip():
             changes["last_error"] = "dry run: set HUB_SENDER_ADDRESS before sending for real"
         return Outcome(hub_id, step, "dry_run", changes)

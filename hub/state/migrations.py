@@ -181,11 +181,26 @@ CREATE TABLE mailbox_cursor (
 );
 """
 
+# Which machine's outbox folder holds the dry-run preview of a step (hub.sending.previews).
+_PREVIEWS = """
+CREATE TABLE dry_run_previews (
+    hub_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    machine TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    file TEXT NOT NULL DEFAULT '',
+    written INTEGER NOT NULL DEFAULT 0,
+    lease_until DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (hub_id, step)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "hub state: jobs, inbox, deliveries, events outbox", _STATE),
     Migration(
         2, "send ledger, suppression, DataForSEO tasks, reply cursor", _SENDING_AND_DISCOVERY
     ),
+    Migration(3, "dry-run previews: one .eml per step across machines", _PREVIEWS),
 )
 
 CODE_VERSION = MIGRATIONS[-1].version
