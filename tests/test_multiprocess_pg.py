@@ -245,12 +245,17 @@ def test_a_killed_send_job_is_finished_by_the_other_process_one_message_each(
         assert sent_after, f"{other.name} sent nothing: the job was not taken over"
         assert outbox_recipients(holder) == sent_before  # the dead process sent no more
         assert sorted(sent_before + sent_after) == expected  # each recipient exactly once
+        # A dry run leaves the rows drafted, each holding the name of its one preview file.
         store = PostgresStore(postgres_dsn)
         try:
-            statuses = Counter(store.get(h)["outreach_status"] for h in hub_ids)
+            rows = [store.get(h) for h in hub_ids]
         finally:
             store.close()
-        assert statuses == {"sent": SEND_ROWS}
+        assert Counter(r["outreach_status"] for r in rows) == {"drafted": SEND_ROWS}
+        files = {f.name for hub in (a, b) for f in (hub.data_dir / "outbox").glob("h_*.eml")}
+        held = [r.get("hold_reason", "") for r in rows]
+        assert all(h.startswith("DRY_RUN ") for h in held), held
+        assert {h.split()[-1].rsplit("/", 1)[-1] for h in held} == files
         assert_no_sqlite_state(a, b)
 
 
