@@ -131,3 +131,38 @@ def test_the_whole_doctor_on_an_empty_database_creates_nothing(data_dir, postgre
         tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         assert tables.fetchall() == []
     assert list(data_dir.iterdir()) == []
+
+
+def test_the_doctor_reads_rows_without_migrating_the_hub_schema(data_dir, postgres_dsn):
+    store = PostgresStore(postgres_dsn)  # the prospect store exists, the hub's tables do not
+    try:
+        store.ensure_schema()
+        store.append([{"domain": "a.example"}])
+    finally:
+        store.close()
+
+    report = run_checks(pg_settings(data_dir, postgres_dsn), deadline=20)
+
+    assert report.in_area("rows"), report.findings  # the rows were read and checked
+    with psycopg.connect(postgres_dsn) as conn:
+        tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        assert sorted(t for (t,) in tables) == ["prospect_meta", "prospects"]
+
+
+def test_a_send_job_holding_its_lease_in_postgres_is_seen(data_dir, postgres_dsn):
+    from hub.doctor.checks_rows import running_send_jobs
+    from hub.state.factory import open_state
+
+    settings = pg_settings(data_dir, postgres_dsn)
+    assert running_send_jobs(settings) == []  # no hub tables yet, and none created
+    state = open_state(settings)
+    try:
+        held = state.insert_job("send")
+        expired = state.insert_job("followup")
+        assert state.claim_job(held, "elsewhere:1:n", 600, owner_dead=lambda owner: False)
+        assert state.claim_job(expired, "elsewhere:2:n", -1, owner_dead=lambda owner: False)
+        state.insert_job("send")  # pending: holds nothing
+    finally:
+        state.close()
+
+    assert running_send_jobs(settings) == [held]
