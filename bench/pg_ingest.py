@@ -50,6 +50,20 @@ BENCH = "webhook ingest on PostgreSQL"
 API_KEY = "bench-api-key"
 
 
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """How much of the machine's CPU was busy between two :func:`cpu_times` (all processes:
+    the servers, PostgreSQL, wrk, and anyone else's)."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total else 0.0
+
+
 def load(url: str, work: Path, tag: str, connections: int, seconds: int) -> WrkResult:
     requests = work / f"requests-{tag}.tsv"
     write_requests(requests, POOL_PER_SECOND * seconds, tag)
@@ -77,7 +91,7 @@ def hub_env(data_dir: Path, **extra: str) -> dict[str, str]:
     )
 
 
-def sqlite_round(work: Path, args: argparse.Namespace, n: int) -> tuple[WrkResult, str]:
+def sqlite_round(work: Path, args: argparse.Namespace, n: int) -> tuple[WrkResult, str, float]:
     port = free_port()
     data_dir = work / f"sqlite-{n}"
     url = f"http://127.0.0.1:{port}"
@@ -89,7 +103,9 @@ def sqlite_round(work: Path, args: argparse.Namespace, n: int) -> tuple[WrkResul
         health_url=url + "/healthz",
         cwd=work,
     ):
+        before = cpu_times()
         result = load(url, work, tag, args.connections, args.seconds)
+        busy = busy_share(before, cpu_times())
     db = sqlite3.connect(data_dir / "state.sqlite3")
     try:
         inbox, jobs = db.execute(
@@ -97,7 +113,7 @@ def sqlite_round(work: Path, args: argparse.Namespace, n: int) -> tuple[WrkResul
         ).fetchone()
     finally:
         db.close()
-    return result, _check(inbox, jobs, result.requests - result.non_2xx)
+    return result, _check(inbox, jobs, result.requests - result.non_2xx, busy), busy
 
 
 _COUNTS = (
@@ -106,14 +122,17 @@ _COUNTS = (
 )
 
 
-def _check(inbox: int, jobs: int, accepted: int) -> str:
+def _check(inbox: int, jobs: int, accepted: int, busy: float) -> str:
     verdict = "ok" if inbox >= accepted and jobs == inbox else "MISSING ROWS"
-    return f"{inbox} inbox rows, {jobs} jobs for {accepted} answered 2xx ({verdict})"
+    return (
+        f"{inbox} inbox rows, {jobs} jobs for {accepted} answered 2xx ({verdict}); "
+        f"machine CPU busy {busy:.0%} during the load"
+    )
 
 
 def pg_round(
     cluster, work: Path, args: argparse.Namespace, n: int, edges: int
-) -> tuple[WrkResult, str]:
+) -> tuple[WrkResult, str, float]:
     import contextlib
 
     import psycopg
@@ -145,10 +164,12 @@ def pg_round(
                 results[e] = exc
 
         threads = [threading.Thread(target=one, args=(e,)) for e in range(edges)]
+        before = cpu_times()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        busy = busy_share(before, cpu_times())
     for r in results:
         if isinstance(r, BaseException):
             raise r
@@ -156,7 +177,7 @@ def pg_round(
     with psycopg.connect(dsn) as conn:
         inbox, jobs = conn.execute(_COUNTS, (f"make:wh:msg_pg{edges}x{n}%",) * 2).fetchone()
     cluster.drop_database(dsn.rsplit("/", 1)[1])
-    return combined, _check(inbox, jobs, combined.requests - combined.non_2xx)
+    return combined, _check(inbox, jobs, combined.requests - combined.non_2xx, busy), busy
 
 
 def combine(results: list[WrkResult]) -> WrkResult:
@@ -187,6 +208,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     print(f"machine: {machine_note()}")
     print(f"wrk: {args.connections} connections in all, {args.seconds} s a round; not pinned")
     runs: dict[str, list[WrkResult]] = {"sqlite": [], "pg x1": [], "pg x2": []}
+    busy: dict[str, list[float]] = {name: [] for name in runs}
     with (
         tempfile.TemporaryDirectory(prefix="bench-pg-ingest-") as tmp,
         running_cluster(durable=True) as cluster,
@@ -198,8 +220,9 @@ def main(argv: list[str] | None = None) -> list[Row]:
                 ("pg x1", lambda n=n: pg_round(cluster, work, args, n, 1)),
                 ("pg x2", lambda n=n: pg_round(cluster, work, args, n, 2)),
             ):
-                result, check = run()
+                result, check, cpu = run()
                 runs[name].append(result)
+                busy[name].append(cpu)
                 print(f"  {name:6} round {n + 1}: {result.summary()}", flush=True)
                 print(f"    after the round: {check}", flush=True)
     best = {name: max(results, key=lambda r: r.per_second) for name, results in runs.items()}
@@ -226,6 +249,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
             )
         )
     rows.append(Row(BENCH, "pg x1 / sqlite", f"{vs_sqlite:.2f}"))
+    shares = " / ".join(f"{min(busy[n]):.0%}-{max(busy[n]):.0%}" for n in runs)
+    rows.append(Row(BENCH, "machine CPU busy: sqlite / pg x1 / pg x2", shares))
     rows.append(Row(BENCH, "pg x2 / pg x1", f"{scale:.2f}", ">= 1.6", scale >= 1.6))
     return rows
 

@@ -111,8 +111,9 @@ def workers(count: int, dsn: str, work: Path, tag: str):
                 proc.wait(5)
 
 
-def one_round(cluster, work: Path, rows: int, count: int, n: int) -> float:
-    """Seconds from submitting the send to its completion, with ``count`` workers."""
+def one_round(cluster, work: Path, rows: int, count: int, n: int) -> tuple[float, list[int]]:
+    """Seconds from submitting the send to its completion with ``count`` workers, and the
+    messages each worker wrote."""
     import httpx
 
     from sheets.postgres import PostgresStore
@@ -158,17 +159,18 @@ def one_round(cluster, work: Path, rows: int, count: int, n: int) -> float:
             final = wait_until(finished, timeout=600, interval=0.05, what="the send to finish")
             seconds = time.perf_counter() - started
             sent = recipients(dirs)
+            shares = [sum(recipients([d]).values()) for d in dirs]
     cluster.drop_database(dsn.rsplit("/", 1)[1])
     once = sum(1 for c in sent.values() if c == 1)
     print(
         f"  {count} worker(s), round {n + 1}: {seconds:6.2f} s, {rows / seconds:7.1f} rows/s; "
         f"job {final['status']}, {len(sent)} recipients, {once} exactly once, "
-        f"per worker {[len(recipients([d])) for d in dirs]}",
+        f"per worker {shares}",
         flush=True,
     )
     if final["status"] != "completed" or once != rows or len(sent) != rows:
         raise RuntimeError(f"the send did not deliver {rows} messages exactly once: {final}")
-    return seconds
+    return seconds, shares
 
 
 def main(argv: list[str] | None = None) -> list[Row]:
@@ -182,13 +184,17 @@ def main(argv: list[str] | None = None) -> list[Row]:
         raise SystemExit(f"{BENCH}: {skip_reason()}")
     print(f"machine: {machine_note()}")
     times: dict[int, list[float]] = {1: [], 2: []}
+    split: list[list[int]] = []
     with (
         tempfile.TemporaryDirectory(prefix="bench-pg-send-") as tmp,
         running_cluster(durable=True) as cluster,
     ):
         for n in range(args.rounds):
             for count in (1, 2):
-                times[count].append(one_round(cluster, Path(tmp), args.rows, count, n))
+                seconds, shares = one_round(cluster, Path(tmp), args.rows, count, n)
+                times[count].append(seconds)
+                if count == 2:
+                    split.append(shares)
     best = {count: args.rows / min(seconds) for count, seconds in times.items()}
     ratio = best[2] / best[1]
     print(f"1 worker (best): {best[1]:.1f} rows/s; 2 workers (best): {best[2]:.1f} rows/s")
@@ -196,6 +202,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     return [
         Row(BENCH, f"{args.rows} dry-run rows, 1 worker, rows/s", f"{best[1]:.1f}"),
         Row(BENCH, f"{args.rows} dry-run rows, 2 workers, rows/s", f"{best[2]:.1f}"),
+        Row(BENCH, "2 workers: messages written by each", ", ".join(f"{a}+{b}" for a, b in split)),
         Row(BENCH, "2 workers / 1 worker (gap 0)", f"{ratio:.2f}", ">= 1.6", ratio >= 1.6),
     ]
 
