@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+import hub.sending.slices
 import hub.tick
 from hub.events_out import EventDelivery
 from hub.jobs.runner import JobRunner

@@ -79,3 +79,47 @@ def test_a_claim_left_unwritten_by_a_dead_process_is_taken_over(machines):
     other = PreviewClaims(a, "4242:y@another-machine")
     assert other.claim("h2", 0) == ("write", "")
     assert mine.claim("h2", 0) == ("busy", "")  # being written by a live process elsewhere
+
+
+async def test_a_dry_run_send_is_shared_by_two_workers(machines, postgres_dsn):
+    """The send job splits its rows into slices; both workers run them, side by side."""
+    from hub.jobs.runner import JobRunner
+    from hub.state.postgres import PostgresState
+    from tests.emulators.serve import async_wait_until
+
+    rows = 600
+    store = build_store(machines[0])
+    store.ensure_schema()
+    add_rows(store, rows)
+    store.close()
+    workers = []
+    for settings, concurrency in zip(machines, (2, 4), strict=True):
+        state = PostgresState(postgres_dsn)
+        services = Services(
+            settings, build_store(settings), state=state, mailer=OutboxMailer(settings.outbox_dir)
+        )
+        runner = JobRunner(services, concurrency=concurrency)
+        services.runner = runner
+        workers.append(services)
+    for services in workers:
+        await services.runner.start()
+    try:
+        job_id = await workers[0].runner.submit("send", {})
+        job = await async_wait_until(
+            lambda: (
+                (j := workers[1].state.get_job(job_id))["status"] != "running"
+                and j["status"] != "pending"
+                and j
+            ),
+            timeout=120,
+            what="the send job to end",
+        )
+    finally:
+        for services in workers:
+            await services.runner.stop()
+            services.close()
+    assert job["status"] == "completed", job["error"]
+    assert job["result"]["dry_run"] == rows and job["result"]["slices"] == rows // 100
+    a, b = (recipients(settings) for settings in machines)
+    assert a and b  # both workers wrote previews
+    assert sorted(a + b) == sorted(f"editor{i}@gallery{i}.example" for i in range(rows))

@@ -348,3 +348,15 @@ def test_a_periodic_turn_is_taken_once_per_period(open_state, clock, backend):
         clock.t += 60
         with second.periodic_turn("tick", 60) as later:
             assert later
+
+
+def test_parallel_types_run_several_at_once_each_job_once(open_state):
+    first, second = open_state(), open_state()
+    ids = [first.insert_job("send_slice", {"n": n}) for n in range(6)]
+    first.insert_job("send", {})
+    parallel = frozenset({"send_slice"})
+    mine = first.claim_runnable("host:1:a", 30, never_dead, limit=4, parallel_types=parallel)
+    theirs = second.claim_runnable("host:2:b", 30, never_dead, limit=4, parallel_types=parallel)
+    taken = [j["id"] for j in mine + theirs if j["job_type"] == "send_slice"]
+    assert sorted(taken) == sorted(ids)  # all six running at once, none twice
+    assert sum(j["job_type"] == "send" for j in mine + theirs) == 1  # still one at a time

@@ -23,7 +23,7 @@ from typing import Any
 
 from hub.errors import HubError
 from hub.jobs.leases import lease_owner, owner_dead, runner_started, runner_stopped
-from hub.jobs.types import check_job_type, finished_event, next_job, stage_for
+from hub.jobs.types import PARALLEL_TYPES, check_job_type, finished_event, next_job, stage_for
 from hub.stages.base import JobCancelled, StageContext, StageResult
 
 log = logging.getLogger("hub.jobs")
@@ -222,6 +222,7 @@ class JobRunner:
                 limit=free,
                 busy_types=frozenset(self._running_types),
                 skip_ids=frozenset(self._tasks),
+                parallel_types=PARALLEL_TYPES,
             )
         )
         try:
@@ -240,6 +241,8 @@ class JobRunner:
             )
 
     def _set_running(self, job_type: str, running: bool) -> None:
+        if job_type in PARALLEL_TYPES:
+            return  # several run at once: never a reason to skip a dispatch
         if running:
             self._running_types.add(job_type)
         else:

@@ -25,6 +25,11 @@ from hub.stages.base import JOB_TYPES, STAGES, StageContext, StageResult
 INTERNAL_STAGES: dict[str, Callable[[StageContext], Awaitable[StageResult]]] = {}
 
 
+# Job types of which several may run at once, across processes: each job works on its own rows
+# (the slices of a dry-run send, hub.sending.slices). Every other type runs one job at a time.
+PARALLEL_TYPES = frozenset({"send_slice"})
+
+
 def internal_stage(job_type: str):
     def register(fn):
         INTERNAL_STAGES[job_type] = fn
