@@ -48,30 +48,38 @@ class PreviewClaims:
 
     def claim(self, hub_id: str, step: int, *, now: float | None = None) -> tuple[str, str]:
         """``("write", "")``: write the preview here; ``("done", file)``: another machine's
-        folder holds it; ``("busy", "")``: another machine is writing it right now."""
+        folder holds it; ``("busy", "")``: another machine is writing it right now.
+
+        One statement in the usual case (a new step, or one this machine holds): every row
+        of a dry run passes here, and two workers on two CPUs share a database server."""
         now = time.time() if now is None else now
         lease_until = now + DEFAULT_LEASE_SECONDS
-        with self._db.transaction() as db:
-            self._db.lock_key(db, f"preview:{hub_id}", step)
-            found = db.execute(
-                "SELECT machine, owner, file, written, lease_until FROM dry_run_previews "
-                "WHERE hub_id=? AND step=?",
-                (hub_id, step),
-            ).fetchone()
-            if found is not None and found[0] != self.machine:
-                _, owner, file, written, held_until = found
-                if written:
-                    return "done", file
-                if held_until > now and owner_alive(owner):
-                    return "busy", ""
-            db.execute(
-                "INSERT INTO dry_run_previews(hub_id, step, machine, owner, lease_until) "
-                "VALUES(?,?,?,?,?) ON CONFLICT (hub_id, step) DO UPDATE SET "
-                "machine=excluded.machine, owner=excluded.owner, written=0, "
-                "lease_until=excluded.lease_until",
-                (hub_id, step, self.machine, self.owner, lease_until),
-            )
-        return "write", ""
+        mine = self._db.execute(
+            "INSERT INTO dry_run_previews(hub_id, step, machine, owner, lease_until) "
+            "VALUES(?,?,?,?,?) ON CONFLICT (hub_id, step) DO UPDATE SET "
+            "owner=excluded.owner, written=0, lease_until=excluded.lease_until "
+            "WHERE dry_run_previews.machine=excluded.machine RETURNING 1",
+            (hub_id, step, self.machine, self.owner, lease_until),
+        ).fetchone()
+        if mine is not None:
+            return "write", ""
+        found = self._db.execute(
+            "SELECT owner, file, written, lease_until FROM dry_run_previews "
+            "WHERE hub_id=? AND step=?",
+            (hub_id, step),
+        ).fetchone()
+        owner, file, written, held_until = found
+        if written:
+            return "done", file
+        if held_until > now and owner_alive(owner):
+            return "busy", ""
+        # The holder died before writing: take it over, unless someone else just did.
+        taken = self._db.execute(
+            "UPDATE dry_run_previews SET machine=?, owner=?, written=0, lease_until=? "
+            "WHERE hub_id=? AND step=? AND owner=? AND written=0",
+            (self.machine, self.owner, lease_until, hub_id, step, owner),
+        ).rowcount
+        return ("write", "") if taken == 1 else ("busy", "")
 
     def written(self, hub_id: str, step: int, file: str) -> None:
         self._db.execute(
