@@ -74,6 +74,11 @@ class JobRunner:
             asyncio.create_task(self._heartbeat_loop(), name="hub-jobs-heartbeat"),
         ]
 
+    @property
+    def dispatching(self) -> bool:
+        """Started, so it takes queued jobs (the CLI only runs one job inline)."""
+        return bool(self._background) and not self._stopping
+
     def _bind_loop(self) -> None:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
@@ -105,8 +110,7 @@ class JobRunner:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     def _on_cancel_requested(self, job_id: str) -> None:
-        """A cancel asked in any process (the API of another hub process, the CLI): the
-        stage sees it at its next ``ctx.check_cancelled()`` instead of the next heartbeat."""
+        """A cancel asked in any process: seen at the stage's next check, not heartbeat."""
         if self._loop is None or self._loop.is_closed():
             return
         with contextlib.suppress(RuntimeError):

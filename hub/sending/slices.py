@@ -25,10 +25,12 @@ _TERMINAL = ("completed", "failed", "cancelled")
 
 
 def fans_out(ctx: StageContext) -> bool:
-    """Split this send? Only a dry run on a shared database, not already limited to rows."""
+    """Split this send? Only a dry run on a shared database, not already limited to rows, in a
+    runner that takes queued jobs (``hub run send`` in the CLI runs its job alone)."""
     mailer = ctx.services.mailer
     return (
         ctx.settings.uses_postgres
+        and getattr(ctx.services.runner, "dispatching", False)
         and bool(getattr(mailer, "dry_run", False))
         and not ctx.params.get("hub_ids")
         and not ctx.params.get("auto_send")  # drafting first belongs to the one send job
