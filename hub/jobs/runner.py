@@ -42,13 +42,10 @@ class JobRunner:
         self.state = services.state
         self.settings = services.settings
         self.lease_seconds = lease_seconds
-        if poll_interval is None:
-            # PostgreSQL wakes the runner by LISTEN/NOTIFY: the poll is a safety net (a lease
-            # that expired on another machine sends no notification). SQLite shares its file
-            # with the CLI, which notifies nobody.
-            on_postgres = getattr(self.state, "backend_name", "") == "postgres"
-            poll_interval = 5.0 if on_postgres else 0.5
-        self.poll_interval = poll_interval
+        # PostgreSQL wakes the runner by NOTIFY: its poll is a safety net (a lease expiring on
+        # another machine notifies nobody). SQLite shares its file with the silent CLI.
+        on_postgres = getattr(self.state, "backend_name", "") == "postgres"
+        self.poll_interval = poll_interval or (5.0 if on_postgres else 0.5)
         self.concurrency = concurrency or self.settings.job_concurrency
         self._nonce = uuid.uuid4().hex[:8]
         self.owner = lease_owner(self._nonce)
