@@ -78,6 +78,10 @@ def test_a_database_newer_than_the_code_is_refused(postgres_dsn, states, monkeyp
         monkeypatch.setenv(name, value)
     refused = cli.invoke(app, ["db", "upgrade"])
     assert refused.exit_code == 1 and "refused" in refused.output
+    for command in (["serve"], ["worker"]):  # start-up says so, before serving anything
+        refused = cli.invoke(app, command)
+        assert refused.exit_code == 2, refused.output
+        assert "refusing to start" in refused.output and "newer than this hub" in refused.output
 
 
 def test_without_auto_upgrade_a_behind_schema_names_the_command(postgres_dsn):

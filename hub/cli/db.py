@@ -27,6 +27,22 @@ def _connect(settings):
         raise typer.Exit(1) from exc
 
 
+def ready_or_exit(settings) -> None:
+    """Before `hub serve` / `hub worker` start on PostgreSQL: reach the database, refuse a
+    schema newer than this hub (or behind it, without auto-upgrade) with a message that says
+    what to do, and apply pending migrations when allowed."""
+    if not settings.uses_postgres:
+        return
+    from hub.state.migrate import SchemaBehind, SchemaTooNew, prepare_schema
+
+    with _connect(settings) as conn:
+        try:
+            prepare_schema(conn, auto_upgrade=settings.database_auto_upgrade)
+        except (SchemaTooNew, SchemaBehind) as exc:
+            err_console.print(f"[red]refusing to start:[/red] {exc}")
+            raise typer.Exit(2) from exc
+
+
 @app.command("upgrade")
 def upgrade() -> None:
     """Apply the pending migrations (each in one transaction; safe while hubs run)."""

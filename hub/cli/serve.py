@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from hub.cli.common import console, settings_or_exit
+from hub.cli.db import ready_or_exit
 from hub.state.keys import adopt_api_keys
 
 
@@ -39,6 +40,7 @@ def serve(
             "must be shared with the `hub worker` processes that run them"
         )
         raise typer.Exit(2)
+    ready_or_exit(settings)  # the database: reachable, its schema not newer than this hub
     key_file = adopt_api_keys(settings)
     if key_file is not None:
         console.print(f"HUB_API_KEYS is not set: sign in with the key stored in {key_file}")

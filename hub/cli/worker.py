@@ -15,6 +15,7 @@ import signal
 import typer
 
 from hub.cli.common import console, settings_or_exit
+from hub.cli.db import ready_or_exit
 
 
 def worker() -> None:
@@ -27,6 +28,7 @@ def worker() -> None:
             "`hub serve` runs its jobs itself)"
         )
         raise typer.Exit(2)
+    ready_or_exit(settings)  # the database: reachable, its schema not newer than this hub
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )

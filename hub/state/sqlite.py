@@ -24,6 +24,7 @@ from typing import Any
 from hub.state.events import EventsMixin
 from hub.state.jobs import JobsMixin
 from hub.state.listeners import ChangeListeners
+from hub.state.migrate import SchemaTooNew
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -125,6 +126,23 @@ def connect(path: str | Path, *, timeout: float = 30.0) -> sqlite3.Connection:
     return db
 
 
+# The state file's schema, recorded in SQLite's user_version: a hub refuses a file written by
+# a newer hub (whose tables it may not know), instead of writing to it.
+SCHEMA_VERSION = 1
+
+
+def _check_schema_version(db: sqlite3.Connection, path: Path) -> None:
+    (found,) = db.execute("PRAGMA user_version").fetchone()
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"{path}: the state schema is at version {found}, newer than this hub's "
+            f"{SCHEMA_VERSION}: a newer hub wrote it. Run the newer hub version (or restore a "
+            "backup); this one refuses to write to a schema it does not know"
+        )
+    if found < SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
 class State(ChangeListeners, JobsMixin, EventsMixin):
     """The hub's durable state. Thread-safe; every method is short and synchronous.
 
@@ -152,6 +170,7 @@ class State(ChangeListeners, JobsMixin, EventsMixin):
         self._db = connect(self.path)
         with self._lock:
             self._db.executescript(_SCHEMA)
+            _check_schema_version(self._db, self.path)
         self._init_listeners()
 
     @classmethod
