@@ -111,6 +111,20 @@ def cpu_pin(cpus: str | None) -> list[str]:
     return ["taskset", "-c", cpus]
 
 
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """How much of the machine's CPU was busy between two :func:`cpu_times` (all processes:
+    the servers, PostgreSQL, wrk, and anyone else's)."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total else 0.0
+
+
 # --- servers in subprocesses ------------------------------------------------------------------
 def hub_executable() -> list[str]:
     script = Path(sys.executable).parent / "hub"

@@ -32,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     Row,
     base_env,
+    busy_share,
+    cpu_times,
     free_port,
     hub_executable,
     machine_note,
@@ -146,7 +148,7 @@ def one_round(cluster, work: Path, rows: int, count: int, n: int) -> tuple[float
             )
             if any(p.poll() is not None for p in procs):
                 raise RuntimeError(f"a worker exited: see {work}/{tag}-worker*.log")
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), cpu_times()
             submitted = httpx.post(url + "/api/jobs/send", headers=auth, timeout=30)
             submitted.raise_for_status()
             job_id = submitted.json()["job_id"]
@@ -158,6 +160,7 @@ def one_round(cluster, work: Path, rows: int, count: int, n: int) -> tuple[float
 
             final = wait_until(finished, timeout=600, interval=0.05, what="the send to finish")
             seconds = time.perf_counter() - started
+            busy = busy_share(cpu_before, cpu_times())
             sent = recipients(dirs)
             shares = [sum(recipients([d]).values()) for d in dirs]
     cluster.drop_database(dsn.rsplit("/", 1)[1])
@@ -165,7 +168,7 @@ def one_round(cluster, work: Path, rows: int, count: int, n: int) -> tuple[float
     print(
         f"  {count} worker(s), round {n + 1}: {seconds:6.2f} s, {rows / seconds:7.1f} rows/s; "
         f"job {final['status']}, {len(sent)} recipients, {once} exactly once, "
-        f"per worker {shares}",
+        f"per worker {shares}; machine CPU busy {busy:.0%}",
         flush=True,
     )
     if final["status"] != "completed" or once != rows or len(sent) != rows:
