@@ -131,6 +131,11 @@ def test_other_processes_hear_queued_jobs_and_cancels(states):
     assert worker._listener.wait_listening(10)
     job_id = edge.insert_job("enrich", {})
     wait_until(lambda: ("job", frozenset({"enrich"})) in heard, what="the NOTIFY of a queued job")
+    edge.persist_inbound_many([{
+        "source": "make", "action": "score", "payload": {}, "dedupe_key": "k1",
+        "window_seconds": 60, "received_at": 0.0, "job": ("score", {}),
+    }])  # fmt: skip
+    wait_until(lambda: ("job", frozenset({"score"})) in heard, what="a group commit's NOTIFY")
     worker.claim_job(job_id, "other-host:1:a", 30, lambda owner: False)
     edge.request_cancel(job_id)
     wait_until(lambda: cancels == [job_id], what="the NOTIFY of a cancel")

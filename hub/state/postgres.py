@@ -151,6 +151,10 @@ class PostgresState(ChangeListeners, JobsMixin, EventsMixin):
         with contextlib.suppress(Exception), self.pool.connection() as conn:
             conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{token}|{payload}"))
 
+    def _payload(self, kind: str, names: frozenset[str]) -> str:
+        token = self._listener.token if self._listener is not None else ""
+        return f"{token}|{encode(kind, sorted(names))}"
+
     def _on_remote_change(self, kind: str, names: list[str] | None) -> None:
         if kind == "cancel":
             for job_id in names or ():
@@ -212,15 +216,17 @@ class PostgresState(ChangeListeners, JobsMixin, EventsMixin):
         with self.tx() as db:
             self._write_deliveries_in(db, self._take_queued_deliveries())
             results = self._persist_group_in(db, items, self.now())
-        queued = frozenset(
-            item["job"][0]
-            for item, result in zip(items, results, strict=True)
-            if item.get("job") is not None
-            and isinstance(result, Persisted)
-            and not result.duplicate
-        )
+            queued = frozenset(
+                item["job"][0]
+                for item, result in zip(items, results, strict=True)
+                if item.get("job") is not None
+                and isinstance(result, Persisted)
+                and not result.duplicate
+            )
+            if queued:  # in the transaction: sent at its commit, no extra round trip
+                db.execute("SELECT pg_notify(?, ?)", (CHANNEL, self._payload("job", queued)))
         if queued:
-            self._notify("job", queued)
+            self._notify_local("job", queued)
         return results
 
     def _persist_group_in(
