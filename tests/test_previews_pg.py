@@ -123,3 +123,41 @@ async def test_a_dry_run_send_is_shared_by_two_workers(machines, postgres_dsn):
     a, b = (recipients(settings) for settings in machines)
     assert a and b  # both workers wrote previews
     assert sorted(a + b) == sorted(f"editor{i}@gallery{i}.example" for i in range(rows))
+
+
+async def test_cancelling_a_sliced_send_cancels_its_slices(machines, postgres_dsn):
+    from hub.jobs.runner import JobRunner
+    from hub.state.postgres import PostgresState
+    from tests.emulators.serve import async_wait_until
+
+    settings = machines[0]
+    store = build_store(settings)
+    store.ensure_schema()
+    add_rows(store, 600)
+    state = PostgresState(postgres_dsn)
+    services = Services(settings, store, state=state, mailer=OutboxMailer(settings.outbox_dir))
+    runner = JobRunner(services, concurrency=2)  # the send job and one slice at a time
+    services.runner = runner
+    await runner.start()
+    try:
+        job_id = await runner.submit("send", {})
+        await async_wait_until(
+            lambda: any(j["status"] == "running" for j in state.list_jobs("send_slice")),
+            what="a slice running",
+        )
+        await runner.cancel(job_id)
+        job = await async_wait_until(
+            lambda: (j := state.get_job(job_id))["status"] not in ("pending", "running") and j,
+            timeout=60,
+            what="the send job to end",
+        )
+        slices = state.list_jobs("send_slice", parent_id=job_id)
+    finally:
+        await runner.stop()
+        services.close()
+    assert job["status"] == "cancelled"
+    statuses = [s["status"] for s in slices]
+    assert "cancelled" in statuses and set(statuses) <= {"completed", "cancelled"}
+    started = [s for s in slices if s["started_at"]]
+    assert len(started) < len(slices) == 6  # the queued slices never ran
+    assert len(recipients(settings)) <= 100 * len(started) < 600
