@@ -203,6 +203,18 @@ def outbox_recipients(hub: HubProcess) -> list[str]:
     ]
 
 
+def writer_of_running_slice(dsn: str, job_id: str, hubs) -> HubProcess | None:
+    """The process holding the lease (``host:pid:nonce``) of the send's running slice."""
+    with psycopg.connect(dsn) as conn:
+        owners = conn.execute(
+            "SELECT lease_owner FROM jobs WHERE parent_id = %s AND status = 'running'",
+            (job_id,),
+        ).fetchall()
+    pids = {int(owner.split(":")[1]) for (owner,) in owners if owner}
+    held = [hub for hub in hubs if hub.proc.pid in pids]
+    return held[0] if len(held) == 1 else None
+
+
 def test_a_killed_send_job_is_finished_by_the_other_process_one_message_each(
     postgres_dsn, tmp_path
 ):
@@ -228,13 +240,13 @@ def test_a_killed_send_job_is_finished_by_the_other_process_one_message_each(
             timeout=60,
             what="10 messages sent",
         )
-        # Kill whichever process holds the job's lease (host:pid:nonce): the other must finish.
-        with psycopg.connect(postgres_dsn) as conn:
-            (owner,) = conn.execute(
-                "SELECT lease_owner FROM jobs WHERE id = %s", (job_id,)
-            ).fetchone()
-        holder, other = (a, b) if int(owner.split(":")[1]) == a.proc.pid else (b, a)
-        assert int(owner.split(":")[1]) == holder.proc.pid
+        # Kill the process writing the messages: the holder of the running slice of the send
+        # (a dry-run send runs in slices of 100 rows; here one). The other must finish it.
+        holder = wait_until(
+            lambda: writer_of_running_slice(postgres_dsn, job_id, (a, b)),
+            what="the send's running slice",
+        )
+        other = b if holder is a else a
         holder.kill()
         sent_before = outbox_recipients(holder)
         assert 10 <= len(sent_before) < SEND_ROWS, "the job finished before the kill"
