@@ -81,8 +81,10 @@ def _not_recipients(message: MailboxMessage, own_addresses: Iterable[str]) -> se
 
 def _usable(address: str, skip: set[str]) -> bool:
     address = address.strip().strip(".").lower()
-    return bool(address) and address not in skip and (
-        address.split("@", 1)[0] not in DAEMON_LOCAL_PARTS
+    return (
+        bool(address)
+        and address not in skip
+        and (address.split("@", 1)[0] not in DAEMON_LOCAL_PARTS)
     )
 
 

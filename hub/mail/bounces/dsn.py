@@ -40,10 +40,15 @@ def recipient_statuses(text: str) -> list[RecipientStatus]:
         value = " ".join(match.group(2).split())
         if name in ("final-recipient", "original-recipient"):
             address = _address(value)
-            if current is not None and name == "final-recipient" and current.recipient:
-                if current.action or current.status or current.diagnostic:
-                    blocks.append(current)
-                    current = None
+            # A second Final-Recipient after the fields of the first starts the next block.
+            if (
+                current is not None
+                and name == "final-recipient"
+                and current.recipient
+                and (current.action or current.status or current.diagnostic)
+            ):
+                blocks.append(current)
+                current = None
             if current is None:
                 current = RecipientStatus()
             if address and (name == "final-recipient" or not current.recipient):

@@ -38,7 +38,7 @@ def ask_mailman(mime: Message | None) -> MailmanVerdict:
         return MailmanVerdict()
     try:
         temporary, permanent = all_failures(mime)
-    except Exception as exc:  # noqa: BLE001 - a detector tripping on odd input is only a hint lost
+    except Exception as exc:  # a detector tripping on odd input: only a hint is lost
         log.debug("flufl.bounce failed on a message: %s", type(exc).__name__)
         return MailmanVerdict(crashed=True)
     return MailmanVerdict(permanent=_addresses(permanent), temporary=_addresses(temporary))

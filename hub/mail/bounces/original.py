@@ -9,7 +9,9 @@ import re
 
 from hub.mail.base import MailboxMessage
 
-_MESSAGE_ID = re.compile(r"^[ \t>]*Message-ID:[ \t]*\n?[ \t]*<?([^\s<>]+@[^\s<>]+?)>?[ \t]*$", re.I | re.M)
+_MESSAGE_ID = re.compile(
+    r"^[ \t>]*Message-ID:[ \t]*\n?[ \t]*<?([^\s<>]+@[^\s<>]+?)>?[ \t]*$", re.I | re.M
+)
 
 
 def quoted_message_ids(message: MailboxMessage) -> list[str]:
