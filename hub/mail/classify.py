@@ -27,7 +27,7 @@ from email.utils import getaddresses, parseaddr
 from hub.mail.base import MailboxMessage
 from hub.mail.bounces import analysis, detect
 from hub.mail.bounces.complaints import read_complaint
-from hub.mail.bounces.mailman import ask_mailman
+from hub.mail.bounces.mailman import MailmanVerdict, ask_mailman
 from hub.mail.bounces.original import quoted_message_ids
 from hub.mail.rfc822 import to_message
 
@@ -75,13 +75,13 @@ def is_own(message: MailboxMessage, own_addresses: Iterable[str]) -> bool:
 
 # --- bounces and complaints -------------------------------------------------------------------
 def is_bounce(message: MailboxMessage) -> bool:
-    return detect.is_bounce(message)
+    return detect.is_bounce(message, mailman=ask_mailman(message.mime))
 
 
-def _bounce(message: MailboxMessage, own_addresses: Iterable[str]) -> Classification:
-    facts = analysis.analyse(
-        message, own_addresses=own_addresses, mailman=ask_mailman(message.mime)
-    )
+def _bounce(
+    message: MailboxMessage, own_addresses: Iterable[str], mailman: MailmanVerdict
+) -> Classification:
+    facts = analysis.analyse(message, own_addresses=own_addresses, mailman=mailman)
     return Classification(
         kind="bounce_hard" if facts.permanent else "bounce_soft",
         at=message.internal_date,
@@ -106,12 +106,16 @@ def _complaint(message: MailboxMessage) -> Classification | None:
 
 
 # --- auto-replies -----------------------------------------------------------------------------
+# Out-of-office subjects: words that only an automatic answer uses are looked for anywhere
+# ("Arpus biroja ... automātiska atbilde: <our subject>"); looser ones only at the start.
 _AUTO_SUBJECT = re.compile(
-    r"^\s*\[?(automatic reply|auto[- ]?reply|autoreply|auto:|out of (the )?office|ooo\b|"
-    r"away from (the )?office|on (annual )?leave|vacation|abwesenheit|"
+    r"automatic reply|auto[- ]?reply|autoreply|out of (the )?office|abwesenheit|"
     r"r[ée]ponse automatique|respuesta autom[áa]tica|risposta automatica|automatisch antwoord|"
     r"automatische antwort|automatyczna odpowied|odpowied[źz] automatyczna|resposta autom[áa]tica|"
-    r"automaattinen vastaus|autosvar|automatisk svar|自動応答|自动回复|"
+    r"automaattinen vastaus|autosvar|automatisk svar|autom[āa]tiska atbilde|automatinis atsakymas|"
+    r"automaatne vastus|automatick[áa] odpov[ěe]ď|automatikus v[áa]lasz|otomatik yan[ıi]t|"
+    r"автоматический ответ|自動応答|自动回复|"
+    r"^\s*\[?(auto:|ooo\b|away from (the )?office|on (annual )?leave|vacation|"
     r"thank you for (your )?(e-?mail|message|contacting))",
     re.I,
 )
@@ -267,8 +271,9 @@ def classify(
         return Classification(kind="own", at=message.internal_date)
     if (complaint := _complaint(message)) is not None:
         return complaint
-    if is_bounce(message):
-        return _bounce(message, own_addresses)
+    mailman = ask_mailman(message.mime)
+    if detect.is_bounce(message, mailman=mailman):
+        return _bounce(message, own_addresses, mailman)
     if is_auto_reply(message):
         return _auto_reply(message, now)
     words = own_words(message)

@@ -17,6 +17,7 @@ from email.utils import parseaddr
 
 from hub.mail.base import MailboxMessage
 from hub.mail.bounces import dsn, transcripts
+from hub.mail.bounces.mailman import MailmanVerdict
 
 DAEMON_LOCAL_PARTS = frozenset(
     {"mailer-daemon", "mailer_daemon", "mailerdaemon", "mail-daemon", "maildaemon",
@@ -24,7 +25,8 @@ DAEMON_LOCAL_PARTS = frozenset(
 )  # fmt: skip
 _DAEMON_NAME = re.compile(
     r"mailer[-_ ]?daemon|\bpostmaster\b|mail delivery (?:sub)?system|mail administrator|"
-    r"mail delivery service|delivery status notification",
+    r"mail delivery service|delivery status notification|delivery subsystem|"
+    r"^\s*system administrator\s*$|mail transport system|internet mail delivery",
     re.I,
 )
 BOUNCE_SUBJECTS = re.compile(
@@ -36,7 +38,9 @@ BOUNCE_SUBJECTS = re.compile(
             r"not delivered|delivery (?:has )?failed|delivery problem|delivery notification|"
             r"delivery report|warning: could not send|delayed mail|delivery delayed|"
             r"mail could not|bounced? mail|\bndn\b|returned to sender|rejected:|"
-            r"message delivery failure|nondeliverable",
+            r"message delivery failure|nondeliverable|mail delivery status|failed delivery|"
+            r"delivery warning|delivery (?:status )?notification|"
+            r"(?:message|mail|e-?mail) (?:was )?(?:rejected|blocked|refused)",
             r"unzustellbar|nicht zustellbar|zustellung fehlgeschlagen|fehlgeschlagene "
             r"zustellung|rückläufer|non remis|échec de (?:la )?remise|impossible de remettre|"
             r"notification d'état de (?:la )?remise|no se puede entregar|no entregado|"
@@ -62,10 +66,19 @@ def decoded(value: str) -> str:
         return value or ""
 
 
+_NULL_ADDRESS = re.compile(r"<\s*>")
+_LOCAL_PART = re.compile(r"[a-z0-9._-]+")
+
+
 def from_mail_system(message: MailboxMessage) -> bool:
     header = message.headers.get("from", "")
+    # "MAILER-DAEMON <>", "Jetmail System <>": a display name over the null address that only
+    # mail systems use (RFC 5321 §4.5.5); parseaddr reads it as no address at all.
+    if _NULL_ADDRESS.search(header):
+        return True
     name, address = parseaddr(header)
-    if address.split("@", 1)[0].strip().lower() in DAEMON_LOCAL_PARTS:
+    local = _LOCAL_PART.match(address.split("@", 1)[0].strip().lower())
+    if local and local.group(0) in DAEMON_LOCAL_PARTS:  # also "Postmaster\@x@y" mangled ones
         return True
     return bool(_DAEMON_NAME.search(decoded(name) or ("" if address else header)))
 
@@ -80,8 +93,13 @@ def has_delivery_status(message: MailboxMessage) -> bool:
     return bool(dsn.failures(message.body_text))
 
 
+_REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|sv|vs|antw|odp|rif|r|fw|fwd|wg|tr)\s*:", re.I)
+
+
 def has_bounce_subject(message: MailboxMessage) -> bool:
-    return bool(BOUNCE_SUBJECTS.search(decoded(message.headers.get("subject", ""))))
+    subject = decoded(message.headers.get("subject", ""))
+    # "Re: order not delivered" is a person answering; mail systems do not prefix "Re:".
+    return not _REPLY_PREFIX.match(subject) and bool(BOUNCE_SUBJECTS.search(subject))
 
 
 def weak_signs(message: MailboxMessage) -> int:
@@ -100,11 +118,18 @@ def weak_signs(message: MailboxMessage) -> int:
     )
 
 
-def is_bounce(message: MailboxMessage) -> bool:
+def is_bounce(message: MailboxMessage, *, mailman: MailmanVerdict | None = None) -> bool:
     if from_mail_system(message) or has_delivery_status(message):
         return True
     if message.headers.get("x-failed-recipients", "").strip():
         return True
     if has_bounce_subject(message):
         return True
-    return weak_signs(message) >= 2
+    if weak_signs(message) >= 2:
+        return True
+    # Mailman's detectors name a failed address in a layout we have no rule for: trust them
+    # when the report also quotes a server or speaks of a failure.
+    if mailman is not None and mailman.found:
+        report = transcripts.report_text(message.body_text or message.snippet)
+        return transcripts.quotes_transcript(report) or transcripts.says_failure(report)
+    return False

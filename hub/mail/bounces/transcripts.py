@@ -21,14 +21,15 @@ _ENHANCED = re.compile(r"(?<![\d.])([45])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 # "said:", "reason:", "smtp;", "error" or "host ... [ip]:".
 _REPLY_CODE = re.compile(
     r"(?:^[ \t]*|<<<[ \t]*|said:[ \t]*|reason:[ \t]*|smtp;[ \t]*|error:?[ \t]+|\]:[ \t]*|"
-    r"\([ \t]*)([45][0-5]\d)(?=[ \t\-]|$)",
+    r"\([ \t]*|returned[ \t]*'|[ \t]#)([45][0-5]\d)(?=[ \t\-]|$)",
     re.I | re.M,
 )
 _TRANSCRIPT = re.compile(
     r"^[ \t]*<<<[ \t]*[245]\d\d|^[ \t]*>>>[ \t]*(?:RCPT|MAIL|DATA)|\bsaid:[ \t]*[45]\d\d|"
     r"\bhost[ \t]+\S+[ \t]+\[[\d.:a-f]+\]|\bremote host said\b|SMTP error from remote|"
     r"\b[45][0-5]\d[ \t-]+#?[45]\.\d{1,3}\.\d{1,3}\b|\(#[45]\.\d\.\d\)|"
-    r"^[ \t]*Diagnostic-Code:",
+    r"^[ \t]*Diagnostic-Code:|in reply to (?:RCPT|MAIL|DATA|end of DATA)|RESOLVER\.[A-Z]{2,}|"
+    r"#[45]\.\d{1,3}\.\d{1,3}\b|(?<![\w.])[45]\.\d{1,3}\.\d{1,3}[ \t]+[A-Za-z<]",
     re.I | re.M,
 )
 FAILURE_WORDS = re.compile(
@@ -46,7 +47,14 @@ FAILURE_WORDS = re.compile(
             r"recipient|(?:has been|was) delayed|will be retried|wasn't able to deliver|"
             r"this is the mail system at host|had permanent fatal errors|transcript of "
             r"session follows|did not reach|mailbox (?:is )?full|over quota|quota exceeded|"
-            r"message rejected|rejected your message|delivery status notification",
+            r"message rejected|rejected your message|delivery status notification|"
+            # Exchange / Outlook, Lotus Notes, Yahoo, spam filters
+            r"did not reach (?:some or all of )?the (?:intended|following) recipients?|"
+            r"could not be reached|couldn't be found|delivery has failed to these|"
+            r"(?:was|has been|were) (?:rejected|blocked|refused)|(?:message|mail|e-?mail) "
+            r"(?:was )?(?:rejected|blocked|refused)|rejected (?:as|because|due to|for)|"
+            r"refused to accept|(?:detected|classified|identified) as spam|"
+            r"still undelivered|not listed in|unable to relay",
             # German, French, Spanish, Italian, Portuguese, Dutch, Polish
             r"nicht zugestellt|unzustellbar|zustellung fehlgeschlagen|empfänger unbekannt|"
             r"pas pu être (?:remis|distribué)|non remis|impossible de remettre|"
@@ -67,7 +75,7 @@ FAILURE_WORDS = re.compile(
 TEMPORARY_WORDS = re.compile(
     r"\bdelayed\b|will be retried|will (?:continue to )?(?:retry|try)|still trying|"
     r"temporar(?:y|ily)|try again later|warning message only|not yet been delivered|"
-    r"\bdeferred\b|mailbox (?:is )?full|over quota|quota exceeded|exceeded (?:the |its )?"
+    r"\bdeferred\b|\bpostponed\b|still undelivered|keep trying|mailbox (?:is )?full|over quota|quota exceeded|exceeded (?:the |its )?"
     r"(?:storage|quota)|insufficient (?:system )?storage|verzögert|retardé|retrasad",
     re.I,
 )
