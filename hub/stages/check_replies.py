@@ -50,7 +50,7 @@ def _suppress(ctx: StageContext, entries: list[tuple[str, str, str]]) -> int:
     suppression = Suppression(ctx.settings, ctx.store)
     try:
         for _hub_id, email, reason in entries:
-            suppression.add(email, reason)
+            suppression.add(email, reason, overriding=reason.startswith("complaint"))
     finally:
         suppression.close()
     return len(entries)
