@@ -247,3 +247,21 @@ def test_an_arf_feedback_report_is_a_complaint_with_its_type():
     assert got.feedback_type == "abuse"
     assert got.recipient == "ed@gallery.example"
     assert got.original_message_ids == ("o.1@hub.example",)
+
+
+def test_exchange_ndrs_are_known_by_their_header_and_their_sender():
+    header_only = _plain(
+        "Ed <ed@gallery.example>",
+        "Paintings for your gallery",
+        "Your message to ed@gallery.example couldn't be delivered.",
+        X_MS_Exchange_Message_Is_Ndr="",
+    )
+    assert kind_of(header_only) == "bounce_hard"
+    on_premises = _plain(
+        "Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@gallery.example>",
+        "Paintings for your gallery",
+        "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; not found'",
+    )
+    got = classify(as_seen(on_premises), own_addresses=[ME], now=NOW)
+    assert got.kind == "bounce_hard"
+    assert got.status_code == "5.1.10"

@@ -40,6 +40,7 @@ METADATA_HEADERS = (
     "Precedence",
     "Content-Type",
     "X-Failed-Recipients",
+    "X-MS-Exchange-Message-Is-Ndr",
     "Return-Path",
 )
 MAX_TEXT_CHARS = 20_000

@@ -3,7 +3,7 @@
 Any one strong sign is enough: a sender that is a mail system (``MAILER-DAEMON``, ``postmaster``,
 also as a display name over an empty address, ``From: MAILER-DAEMON <>``), RFC 3464 structure
 (``multipart/report; report-type=delivery-status``, or delivery-status fields without the report
-type), ``X-Failed-Recipients`` (Exim, Gmail), or a subject that mail systems use, in several
+type), ``X-Failed-Recipients`` (Exim, Gmail), Exchange's ``X-MS-Exchange-Message-Is-Ndr``, or a subject that mail systems use, in several
 languages. Weaker signs (an empty Return-Path, a quoted SMTP transcript, the words of a failure
 notice, RFC 3834 ``Auto-Submitted``) count only two together, so a person who writes "your last
 mail could not be delivered" stays a person.
@@ -80,6 +80,9 @@ def from_mail_system(message: MailboxMessage) -> bool:
     local = _LOCAL_PART.match(address.split("@", 1)[0].strip().lower())
     if local and local.group(0) in DAEMON_LOCAL_PARTS:  # also "Postmaster\@x@y" mangled ones
         return True
+    # On-premises Exchange sends its NDRs as MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@.
+    if local and local.group(0).startswith("microsoftexchange"):
+        return True
     return bool(_DAEMON_NAME.search(decoded(name) or ("" if address else header)))
 
 
@@ -122,6 +125,8 @@ def is_bounce(message: MailboxMessage, *, mailman: MailmanVerdict | None = None)
     if from_mail_system(message) or has_delivery_status(message):
         return True
     if message.headers.get("x-failed-recipients", "").strip():
+        return True
+    if "x-ms-exchange-message-is-ndr" in message.headers:  # Exchange / Office 365 NDRs
         return True
     if has_bounce_subject(message):
         return True
