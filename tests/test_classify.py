@@ -10,8 +10,9 @@ from email.message import EmailMessage
 import pytest
 
 from hub.mail.base import MailboxMessage
-from hub.mail.classify import classify, return_date
+from hub.mail.classify import classify
 from hub.mail.gmail_parse import to_mailbox_message
+from hub.mail.return_dates import return_date
 from tests.emulators import gmail_messages as inbound
 from tests.emulators.gmail_payload import StoredMessage
 
