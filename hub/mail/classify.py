@@ -9,8 +9,10 @@ Signals, in the order they are tried:
   ``X-Failed-Recipients``, known subjects, quoted SMTP transcripts) and
   :mod:`hub.mail.bounces.analysis` (hard/soft, failed recipient, diagnostic);
 - auto-reply: RFC 3834 ``Auto-Submitted`` other than ``no``, ``X-Autoreply``/``X-Autorespond``,
-  ``Precedence: auto_reply``, or a typical out-of-office subject. The latest return date in the
-  text (within 180 days) says when follow-ups may resume, else a week from now;
+  ``Precedence: auto_reply``, a null sender sent as bulk, a typical out-of-office subject (in
+  a dozen languages) or a challenge-response request. The latest return date in the text
+  (within 180 days, :mod:`hub.mail.return_dates`) says when follow-ups may resume, else a week
+  from now;
 - unsubscribe: the person's own words (quoted text cut off) ask to be removed;
 - anything else from the other side: a reply.
 """
