@@ -86,6 +86,7 @@ class RowsPage:
     matched: int = 0
     total: int = 0
     pages: int = 1
+    drafted: int = 0  # drafted rows matching the filter: what "approve all" would approve
 
     @property
     def first(self) -> int:
@@ -102,7 +103,15 @@ def search(rows: list[dict[str, str]], query: RowQuery) -> RowsPage:
     if query.page > pages:
         query = RowQuery(query.q, query.status, query.hold, pages)
     start = (query.page - 1) * PAGE_SIZE
-    return RowsPage(query, matched[start : start + PAGE_SIZE], len(matched), len(rows), pages)
+    drafted = RowFilter(query.q, "drafted", query.hold)
+    return RowsPage(
+        query,
+        matched[start : start + PAGE_SIZE],
+        len(matched),
+        len(rows),
+        pages,
+        sum(1 for r in matched if drafted.matches(r)),
+    )
 
 
 # --- one row -----------------------------------------------------------------------------------
