@@ -22,8 +22,7 @@ from hub.api.auth import bearer_token
 from hub.api.body import parse, read_json_body
 from hub.api.errors import Invalid
 from hub.rows import actions
-from hub.rows.filter import RowFilter
-from hub.web.funnel import normal_status
+from hub.rows.filter import RowFilter, normal_status
 from sheets.human_edits import parse_time
 
 PRECONDITION_FIELD = "updated_at"

@@ -9,7 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hub.web.funnel import hold_group, normal_status
+
+def normal_status(value: str) -> str:
+    """How the hub reads a status cell: trimmed, lower-case, empty = pending."""
+    return (value or "").strip().lower() or "pending"
+
+
+def hold_group(reason: str) -> str:
+    """``HELD:daily_cap until 2026-11-29T09:14Z`` -> ``HELD:daily_cap``; ``DRY_RUN <id>`` ->
+    ``DRY_RUN``: the reason's first word, the part that says *why*."""
+    text = (reason or "").strip()
+    return text.split(None, 1)[0] if text else ""
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.rows.filter import RowFilter
+from hub.rows.filter import RowFilter, normal_status
 from hub.sending.ledger import Ledger
-from hub.web.funnel import normal_status, rows_link
+from hub.web.funnel import rows_link
 
 PAGE_SIZE = 50
 MAX_QUERY_CHARS = 200
