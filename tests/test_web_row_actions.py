@@ -189,3 +189,33 @@ def test_rows_page_approves_selected_and_all_drafted_after_confirmation(client, 
     assert all(services.store.get(h)["approved"] == "TRUE" for h in ids)
     assert services.store.get(pending).get("approved", "") == ""
     assert "Approved 2 of 4 rows; 2 already approved." in client.get("/rows").text
+
+
+def test_approved_on_its_page_the_row_is_really_sent_through_gmail(data_dir, monkeypatch):
+    from hub.config import Settings
+    from tests.helpers_send_crash import gmail_world, sent_recipients
+
+    monkeypatch.chdir(data_dir.parent)
+    with gmail_world() as world:
+        settings = Settings(
+            _env_file=None, data_dir=data_dir, api_keys=[KEY], tick_minutes=0, **world.settings
+        )
+        app = create_app(settings)
+        with TestClient(app, follow_redirects=False, base_url="https://testserver") as client:
+            csrf = CSRF.search(client.get("/").text).group(1)
+            client.post("/signin", data={"key": KEY, "csrf": csrf})
+            services = app.state.services
+            [hub_id, other] = add_rows(services.store, 2, approved="")
+            assert run_send_now(services).get("sent") is None  # nothing approved yet
+            csrf, updated_at, _ = page_form(client, f"/rows/{hub_id}")
+            assert (
+                client.post(f"/rows/{hub_id}/approve", data={"approved": "TRUE"}).status_code == 403
+            )
+            client.post(
+                f"/rows/{hub_id}/approve",
+                data={"approved": "TRUE", "csrf": csrf, "updated_at": updated_at},
+            )
+            assert run_send_now(services)["sent"] == 1
+            assert sent_recipients(world.gmail) == ["editor0@gallery0.example"]
+            assert services.store.get(hub_id)["outreach_status"] == "sent"
+            assert services.store.get(other)["outreach_status"] == "drafted"

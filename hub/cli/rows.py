@@ -63,7 +63,8 @@ def list_(
         rows = services.store.select(_filter(status, q, hold).matches)
     table = Table(title=f"{len(rows)} rows" + (f" (first {limit})" if len(rows) > limit else ""))
     for column in LIST_COLUMNS:
-        table.add_column(column, overflow="fold")
+        # the id is what the other commands take: never fold it, so it can be copied whole
+        table.add_column(column, overflow="fold", no_wrap=column == "hub_id")
     for row in rows[:limit]:
         table.add_row(*(row.get(c, "") for c in LIST_COLUMNS))
     console.print(table)
