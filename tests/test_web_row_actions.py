@@ -219,3 +219,29 @@ def test_approved_on_its_page_the_row_is_really_sent_through_gmail(data_dir, mon
             assert sent_recipients(world.gmail) == ["editor0@gallery0.example"]
             assert services.store.get(hub_id)["outreach_status"] == "sent"
             assert services.store.get(other)["outreach_status"] == "drafted"
+
+
+@pytest.mark.parametrize(
+    "action, data",
+    [
+        ("approve", {"approved": "TRUE"}),
+        ("status", {"outreach_status": "do_not_contact"}),
+        ("contact", {"contact_email": "new@gallery0.example", "contact_name": "New"}),
+        ("draft", {"draft_subject": "Changed", "draft_body": "Changed"}),
+    ],
+)
+def test_every_row_form_needs_the_session_and_its_csrf_token(app, client, services, action, data):
+    [hub_id] = add_rows(services.store, 1, approved="")
+    before = services.store.get(hub_id)
+    csrf = CSRF.search(client.get("/rows").text).group(1)
+    for token in (None, "", csrf[:-1] + "x"):
+        sent = data if token is None else {**data, "csrf": token}
+        refused = client.post(f"/rows/{hub_id}/{action}", data=sent)
+        assert refused.status_code == 403 and "Nothing was changed" in refused.text
+    # Another browser (no session cookie), even with a token: not signed in, sent to sign in.
+    stranger = TestClient(app, follow_redirects=False, base_url="https://testserver")
+    response = stranger.post(f"/rows/{hub_id}/{action}", data={**data, "csrf": csrf})
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    assert services.store.get(hub_id) == before
+    assert client.post(f"/rows/{hub_id}/{action}", data={**data, "csrf": csrf}).status_code == 303
+    assert services.store.get(hub_id) != before
