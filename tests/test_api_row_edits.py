@@ -107,6 +107,12 @@ def test_patch_writes_human_columns_and_records_who(hub):
         "notes",
     }
     assert KEY not in str(changes)
+    listed = client.get(f"/api/prospects/{hub_id}/history").json()["changes"]
+    assert {c["by"] for c in listed} == {f"api key {fingerprint}"}
+    assert {"column": "approved", "before": "", "after": "TRUE"}.items() <= next(
+        c for c in listed if c["column"] == "approved"
+    ).items()
+    assert client.get("/api/prospects/h_nobody/history").status_code == 404
 
 
 def test_hub_owned_columns_and_bad_values_are_422_and_change_nothing(hub):

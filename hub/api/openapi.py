@@ -124,6 +124,29 @@ _EDITED = {
     },
 }
 
+_HISTORY = {
+    "type": "object",
+    "properties": {
+        "hub_id": {"type": "string"},
+        "changes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "at": {"type": "string"},
+                    "by": {
+                        "type": "string",
+                        "description": "api key <fingerprint>, status page or cli",
+                    },
+                    "column": {"type": "string"},
+                    "before": {"type": "string"},
+                    "after": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
 
 def _with_errors(op: dict[str, Any], *, conflict: bool = False) -> dict[str, Any]:
     op["responses"]["404"] = _error_response("no prospect with that hub_id")
@@ -227,6 +250,14 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                 ),
                 conflict=True,
             ),
+        },
+        "/api/prospects/{hub_id}/history": {
+            "get": _op(
+                "Changes made to this row through the hub: what, when, by whom",
+                200,
+                _HISTORY,
+                params=[_path("hub_id")],
+            )
         },
         "/api/prospects/{hub_id}/compose": {
             "post": _op("Draft this row now", 200, _OBJECT, params=[_path("hub_id")])

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from hub.api.auth import bearer_token
 from hub.api.body import parse, read_json_body
 from hub.api.errors import Invalid
+from hub.errors import NotFound
 from hub.rows import actions
 from hub.rows.filter import RowFilter, normal_status
 from sheets.human_edits import parse_time
@@ -132,7 +133,32 @@ async def approve(request: Request) -> JSONResponse:
     return JSONResponse({**result.as_json(), "message": result.message()})
 
 
+async def history(request: Request) -> JSONResponse:
+    """The row's changes made through the hub (API, status page, CLI), newest first."""
+    hub_id = request.path_params["hub_id"]
+    services = request.app.state.services
+    if await asyncio.to_thread(services.store.get, hub_id) is None:
+        raise NotFound(f"no prospect with id {hub_id!r}")
+    changes = await asyncio.to_thread(actions.changes_of, services.settings, hub_id)
+    return JSONResponse(
+        {
+            "hub_id": hub_id,
+            "changes": [
+                {
+                    "at": datetime.fromtimestamp(c.at, UTC).isoformat().replace("+00:00", "Z"),
+                    "by": c.actor,
+                    "column": c.column,
+                    "before": c.before,
+                    "after": c.after,
+                }
+                for c in changes
+            ],
+        }
+    )
+
+
 routes = [
     Route("/prospects/approve", approve, methods=["POST"]),
     Route("/prospects/{hub_id}", patch_prospect, methods=["PATCH"]),
+    Route("/prospects/{hub_id}/history", history, methods=["GET"]),
 ]

@@ -16,7 +16,6 @@ from hub.cli.common import console, err_console, settings_or_exit
 from hub.errors import HubError
 from hub.rows import actions
 from hub.rows.filter import RowFilter, normal_status
-from hub.rows.history import RowHistory
 from hub.services import Services, build_store
 from hub.web.routes import when
 from sheets.store import StoreError
@@ -79,11 +78,7 @@ def show(hub_id: str = typer.Argument(..., help="The row's hub_id.")) -> None:
             err_console.print(f"[red]error:[/red] no prospect with id {hub_id!r}")
             raise typer.Exit(1)
         header = services.store.header()
-        history = RowHistory.from_settings(services.settings)
-        try:
-            changes = history.for_row(hub_id)
-        finally:
-            history.close()
+        changes = actions.changes_of(services.settings, hub_id)
     cells = Table(title=hub_id, show_header=False)
     cells.add_column("column", style="bold")
     cells.add_column("value", overflow="fold")

@@ -16,7 +16,7 @@ from typing import Any
 
 from hub.errors import Conflict, HubError, NotFound
 from hub.rows.filter import RowFilter
-from hub.rows.history import RowHistory
+from hub.rows.history import Change, RowHistory
 from sheets.columns import Row
 from sheets.human_edits import EditRefused, EditReport
 
@@ -95,6 +95,15 @@ def _record(settings, report: EditReport, actor: str) -> None:
     history = RowHistory.from_settings(settings)
     try:
         history.record(report.changed, actor)
+    finally:
+        history.close()
+
+
+def changes_of(settings, hub_id: str) -> list[Change]:
+    """The row's history of changes, newest first."""
+    history = RowHistory.from_settings(settings)
+    try:
+        return history.for_row(hub_id)
     finally:
         history.close()
 

@@ -23,7 +23,6 @@ from starlette.routing import Route
 from hub.errors import HubError
 from hub.rows import actions
 from hub.rows.filter import RowFilter
-from hub.rows.history import RowHistory
 from hub.sending.service import is_approved
 from hub.web import session
 from hub.web.preview import first_message
@@ -60,15 +59,8 @@ async def row_extras(request: Request, row: dict[str, str]) -> dict[str, Any]:
     services = _services(request)
     preview = await asyncio.to_thread(first_message, services.settings, row)
 
-    def changes():
-        history = RowHistory.from_settings(services.settings)
-        try:
-            return history.for_row(row["hub_id"])
-        finally:
-            history.close()
-
     try:
-        changed = await asyncio.to_thread(changes)
+        changed = await asyncio.to_thread(actions.changes_of, services.settings, row["hub_id"])
         changes_error = ""
     except Exception as exc:  # one failing section never takes the page down
         changed, changes_error = [], f"the row history could not be read ({type(exc).__name__})"
