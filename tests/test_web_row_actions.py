@@ -245,3 +245,17 @@ def test_every_row_form_needs_the_session_and_its_csrf_token(app, client, servic
     assert services.store.get(hub_id) == before
     assert client.post(f"/rows/{hub_id}/{action}", data={**data, "csrf": csrf}).status_code == 303
     assert services.store.get(hub_id) != before
+
+
+def test_a_row_deleted_meanwhile_is_said_so(client, services):
+    [hub_id] = add_rows(services.store, 1, approved="")
+    csrf, _, _ = page_form(client, f"/rows/{hub_id}")
+    services.store.delete(hub_id)
+    for action, data in (
+        ("approve", {"approved": "TRUE"}),
+        ("status", {"outreach_status": "skip"}),
+    ):
+        client.post(f"/rows/{hub_id}/{action}", data={**data, "csrf": csrf})
+        page = client.get(f"/rows/{hub_id}")
+        assert page.status_code == 404
+        assert f"no prospect with id &#39;{hub_id}&#39;" in page.text  # the form's flash

@@ -188,7 +188,8 @@ async def row_page(request: Request) -> Response:
     except Exception as exc:
         return render(request, "row.html", {"error": _problem("the prospect store", exc)})
     if row is None:
-        return render(request, "row.html", {"missing": hub_id, "error": ""}, 404)
+        context = {"missing": hub_id, "error": "", "flash": row_actions.pop_flash(request)}
+        return render(request, "row.html", context, 404)
     sent, sent_err = await _section(
         "the send ledger", asyncio.to_thread(history, services.settings, hub_id)
     )

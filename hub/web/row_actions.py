@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from hub.errors import HubError
+from hub.errors import HubError, NotFound
 from hub.rows import actions
 from hub.rows.filter import RowFilter
 from hub.sending.service import is_approved
@@ -92,8 +92,12 @@ def _text(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _row_edit(build: Callable[[FormData, dict[str, str]], dict[str, object]]):
-    """A row form: ``build`` turns the form (and the row as it is) into the edit."""
+def _row_edit(
+    build: Callable[[FormData, dict[str, str]], dict[str, object]], *, reads_row: bool = False
+):
+    """A row form: ``build`` turns the form (and, with ``reads_row``, the row as it is now)
+    into the edit. Only forms that need the row read it first: on a Google Sheet every read
+    is quota, and the edit re-reads what it needs anyway."""
 
     async def endpoint(request: Request) -> Response:
         form = await _checked_form(request)
@@ -102,10 +106,9 @@ def _row_edit(build: Callable[[FormData, dict[str, str]], dict[str, object]]):
         services, hub_id = _services(request), request.path_params["hub_id"]
         back = RedirectResponse(f"/rows/{hub_id}#actions", status_code=303)
         try:
-            row = await asyncio.to_thread(services.store.get, hub_id)
+            row = await asyncio.to_thread(services.store.get, hub_id) if reads_row else {}
             if row is None:
-                _flash(request, False, f"There is no prospect {hub_id} any more.")
-                return back
+                raise NotFound(f"no prospect with id {hub_id!r}")
             result = await asyncio.to_thread(
                 actions.edit_row,
                 services,
@@ -210,7 +213,7 @@ def action_routes(settings: Any, render: Callable[..., Response]) -> list[Route]
     return [
         post("/rows/approve", bulk_approve(render)),
         post("/rows/{hub_id}/approve", _row_edit(_approve)),
-        post("/rows/{hub_id}/status", _row_edit(_status)),
+        post("/rows/{hub_id}/status", _row_edit(_status, reads_row=True)),
         post("/rows/{hub_id}/contact", _row_edit(_contact)),
         post("/rows/{hub_id}/draft", _row_edit(_draft)),
     ]
