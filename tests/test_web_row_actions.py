@@ -190,6 +190,12 @@ def test_rows_page_approves_selected_and_all_drafted_after_confirmation(client, 
     assert services.store.get(pending).get("approved", "") == ""
     assert "Approved 2 of 4 rows; 2 already approved." in client.get("/rows").text
 
+    client.post(
+        "/rows/approve", data={"mode": "all", "status": "pending", "csrf": csrf, "confirm": "yes"}
+    )
+    assert "this filter lists pending rows" in client.get("/rows").text
+    assert services.store.get(pending).get("approved", "") == ""
+
 
 def test_approved_on_its_page_the_row_is_really_sent_through_gmail(data_dir, monkeypatch):
     from hub.config import Settings

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from hub.errors import HubError, NotFound
+from hub.errors import BadRequest, HubError, NotFound
 from hub.rows import actions
 from hub.rows.filter import RowFilter
 from hub.sending.service import is_approved
@@ -152,9 +152,19 @@ def _draft(form: FormData, row: dict[str, str]) -> dict[str, object]:
 
 
 def bulk_filter(form: FormData) -> RowFilter:
-    """The /rows filter the form carried, narrowed to drafted rows (what "approve all" means)."""
+    """The /rows filter the form carried, narrowed to drafted rows (what "approve all" means);
+    a filter on another status names no drafted row."""
     query = RowQuery.from_params({k: _text(form, k) for k in ("q", "status", "hold")})
+    if query.status not in ("", "drafted"):
+        raise BadRequest(
+            f"Approve all approves drafted rows; this filter lists {query.status} rows. "
+            "Nothing was changed."
+        )
     return RowFilter(query.q, "drafted", query.hold)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 def _rows_link(form: FormData) -> str:
@@ -192,7 +202,7 @@ def bulk_approve(render: Callable[..., Response]):
             _flash(request, False, exc.message)
             return back
         request.app.state.web_rows = None
-        _flash(request, True, result.message()[0].upper() + result.message()[1:] + ".")
+        _flash(request, True, _sentence(result.message()))
         return back
 
     return endpoint
