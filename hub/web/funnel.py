@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from hub.api.stats import prospect_stats
+from hub.rows.filter import hold_group, normal_status
 
 # The happy path, in order (DESIGN.md §4), then where rows leave it.
 PIPELINE = ("pending", "enriched", "drafted", "sending", "sent", "replied")
@@ -52,18 +53,6 @@ class Funnel:
         if not self.sent:
             return "no messages sent yet"
         return f"{self.replied / self.sent:.1%} ({self.replied} of {self.sent} contacted rows)"
-
-
-def normal_status(value: str) -> str:
-    """How the hub reads a status cell: trimmed, lower-case, empty = pending."""
-    return (value or "").strip().lower() or "pending"
-
-
-def hold_group(reason: str) -> str:
-    """``HELD:daily_cap until 2026-11-29T09:14Z`` -> ``HELD:daily_cap``; ``DRY_RUN <id>`` ->
-    ``DRY_RUN``: the reason's first word, the part that says *why*."""
-    text = (reason or "").strip()
-    return text.split(None, 1)[0] if text else ""
 
 
 def is_complaint(row: dict[str, str]) -> bool:
