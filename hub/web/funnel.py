@@ -37,12 +37,26 @@ class Funnel:
     on_hold: int = 0
     sent: int = 0  # rows that got a first message (message_id or last_sent)
     replied: int = 0
+    # Spam complaints (hold_reason COMPLAINT:<feedback-type>) apart from unsubscribes: mailbox
+    # providers count complaints against the sender (Google asks for < 0.3%).
+    complaints: int = 0
+    unsubscribes: int = 0
+
+    @property
+    def complaint_rate(self) -> str:
+        if not self.sent:
+            return "no messages sent yet"
+        return f"{self.complaints / self.sent:.2%} ({self.complaints} of {self.sent})"
 
     @property
     def reply_rate(self) -> str:
         if not self.sent:
             return "no messages sent yet"
         return f"{self.replied / self.sent:.1%} ({self.replied} of {self.sent} contacted rows)"
+
+
+def is_complaint(row: dict[str, str]) -> bool:
+    return (row.get("hold_reason", "") or "").strip().upper().startswith("COMPLAINT:")
 
 
 def rows_link(**filters: str) -> str:
@@ -76,6 +90,8 @@ def build_funnel(rows: Iterable[dict[str, str]]) -> Funnel:
             for reason, n in sorted(holds.items(), key=lambda item: (-item[1], item[0]))
         ],
         on_hold=sum(holds.values()),
+        complaints=sum(1 for row in rows if is_complaint(row)),
+        unsubscribes=by_status.get("unsubscribed", 0),
         sent=stats["by_stage"]["sent"],
         replied=stats["by_stage"]["replied"],
     )
