@@ -170,3 +170,16 @@ def test_the_reply_cursor_is_shared(settings):
     assert other.get("gmail:me") == "h-100" and other.get("imap:x") is None
     other.set("gmail:me", "h-200")
     assert MailboxCursor.from_settings(settings).get("gmail:me") == "h-200"
+
+
+def test_row_history_is_shared(settings):
+    from hub.rows.history import RowHistory
+
+    RowHistory.from_settings(settings).record({"h1": {"approved": ("", "TRUE")}}, "cli", at=1.0)
+    other = RowHistory.from_settings(settings)
+    other.record({"h1": {"draft_subject": ("Hi", "Hello")}, "h2": {"notes": ("", "x")}}, "api:ab")
+    changes = RowHistory.from_settings(settings).for_row("h1")
+    assert [(c.column, c.before, c.after, c.actor) for c in changes] == [
+        ("draft_subject", "Hi", "Hello", "api:ab"),
+        ("approved", "", "TRUE", "cli"),
+    ]  # newest first, from either process

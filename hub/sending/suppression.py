@@ -60,13 +60,22 @@ class Suppression:
         if self._own_store is not None:
             self._own_store.close()
 
-    def add(self, email: str, reason: str) -> None:
-        """Suppress an address for good (the first reason recorded is kept)."""
+    def add(self, email: str, reason: str, *, overriding: bool = False) -> None:
+        """Suppress an address for good (the first reason recorded is kept, unless
+        ``overriding``: a spam complaint replaces an earlier "replied")."""
         address = normalise_email(email)
         if not address:
             return
+        # A later reason replaces the first only when it overrides (a complaint); else the
+        # first stands. ON CONFLICT: the same statement on SQLite and PostgreSQL.
+        on_conflict = (
+            "DO UPDATE SET reason=excluded.reason, added_at=excluded.added_at"
+            if overriding
+            else "DO NOTHING"
+        )
         self._db.execute(
-            "INSERT INTO suppressed(email, reason, added_at) VALUES(?,?,?) ON CONFLICT DO NOTHING",
+            "INSERT INTO suppressed(email, reason, added_at) VALUES(?,?,?) "
+            f"ON CONFLICT(email) {on_conflict}",
             (address, reason, time.time()),
         )
 
