@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sheets.columns import HUB_COLUMNS, Row, missing_columns, normalise_domain, writable_changes
+from sheets.human_edits import EditReport, clean_edit, plan_row
 from sheets.shared_cells import CellSharer
 from sheets.store import (
     AppendReport,
@@ -230,6 +232,45 @@ class PostgresStore(ProspectStore):
                 current["updated_at"] = now
                 written.append((hub_id, current))
                 report.written.append(hub_id)
+            _write_rows(conn, written)
+        return report
+
+    def edit(
+        self,
+        edits: Mapping[str, Mapping[str, object]],
+        *,
+        unmodified_since: datetime | None = None,
+    ) -> EditReport:
+        cleaned = {hub_id: clean_edit(wanted) for hub_id, wanted in edits.items()}
+        report = EditReport()
+        now = utc_now_text()
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute(_WRITE_LOCK)  # the header may grow: one writer of it at a time
+            header = _header(conn) or list(HUB_COLUMNS)
+            # There is no sheet to add a header cell to: a person's new column joins here.
+            extra = [c for row in cleaned.values() for c in row if c not in header]
+            if extra:
+                _save_header(conn, header + list(dict.fromkeys(extra)))
+            found = dict(
+                conn.execute(
+                    "SELECT hub_id, data FROM prospects WHERE hub_id = ANY(%s) "
+                    "ORDER BY hub_id FOR UPDATE",
+                    (sorted(cleaned),),
+                ).fetchall()
+            )
+            written: list[tuple[str, Row]] = []
+            for hub_id, wanted in cleaned.items():
+                if hub_id not in found:
+                    report.missing.append(hub_id)
+                    continue
+                current: Row = json.loads(found[hub_id])
+                changes = plan_row(current, wanted, unmodified_since, report)
+                if changes is None:
+                    continue
+                current.update({c: after for c, (_, after) in changes.items()})
+                current["updated_at"] = now
+                written.append((hub_id, current))
+                report.changed[hub_id] = changes
             _write_rows(conn, written)
         return report
 

@@ -164,3 +164,27 @@ def test_an_unreachable_database_is_named_without_its_password(postgres_cluster)
     assert f"127.0.0.1:{postgres_cluster.port + 1}/nowhere" in str(caught.value)
     assert "s3cret" not in str(caught.value)
     assert describe_dsn(dsn) == f"127.0.0.1:{postgres_cluster.port + 1}/nowhere"
+
+
+def test_concurrent_edits_of_one_row_from_two_stores_keep_both(two_stores):
+    first, second = two_stores
+    hub_id = first.append([{"domain": "row.example"}]).added[0]
+    start = threading.Barrier(2)
+    reports = []
+
+    def edit(store, cells):
+        start.wait()
+        reports.append(store.edit({hub_id: cells}))
+
+    threads = [
+        threading.Thread(target=edit, args=(first, {"contact_name": "Ann"})),
+        threading.Thread(target=edit, args=(second, {"draft_subject": "Hello"})),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    row = second.get(hub_id)
+    assert (row["contact_name"], row["draft_subject"]) == ("Ann", "Hello")
+    assert all(list(r.changed) == [hub_id] for r in reports)
