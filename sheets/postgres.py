@@ -34,6 +34,7 @@ from sheets.store import (
     SchemaReport,
     StoreError,
     WriteReport,
+    compact_row,
     prepare_new_rows,
     utc_now_text,
 )
@@ -195,7 +196,7 @@ class PostgresStore(ProspectStore):
                             row["hub_id"],
                             row.get("domain", ""),
                             row.get("outreach_status", ""),
-                            json.dumps(_compact(row)),
+                            json.dumps(compact_row(row)),
                         )
                         for row in fresh
                     ],
@@ -318,7 +319,7 @@ def _write_rows(conn: psycopg.Connection, rows: list[tuple[str, Row]]) -> None:
             "UPDATE prospects SET data = %s, domain = %s, outreach_status = %s WHERE hub_id = %s",
             [
                 (
-                    json.dumps(_compact(row)),
+                    json.dumps(compact_row(row)),
                     row.get("domain", ""),
                     row.get("outreach_status", ""),
                     hub_id,
@@ -326,8 +327,3 @@ def _write_rows(conn: psycopg.Connection, rows: list[tuple[str, Row]]) -> None:
                 for hub_id, row in rows
             ],
         )
-
-
-def _compact(row: Mapping[str, str]) -> Row:
-    """Keep non-empty cells only: an empty cell and a missing one read the same."""
-    return {k: v for k, v in row.items() if v not in ("", None)}
