@@ -8,6 +8,7 @@ pool and its own LISTEN connection, as a process has).
 from __future__ import annotations
 
 import asyncio
+import json
 
 import psycopg
 import pytest
@@ -203,3 +204,48 @@ def test_a_due_event_goes_to_one_worker_at_a_time(states):
         next_attempt_at=first.now() - 1,
     )  # fmt: skip
     assert [e["id"] for e in second.due_events()] == [event_id]  # due again: anyone's
+
+
+async def test_the_status_page_of_one_process_follows_and_cancels_a_job_of_another(
+    states, settings, local_store
+):
+    """The live view (``GET /events/jobs``' stream) on an edge shows the progress of a job a
+    worker runs, and the edge's cancel (its runner, not running jobs) stops it there."""
+    from hub.web.jobs_view import job_stream
+
+    edge_state, worker_state = states(), states()
+    for i in range(30):
+        local_store.append([{"domain": f"site{i}.example"}])
+    gate = asyncio.Event()
+    worker = Services(settings=settings, store=local_store, state=worker_state)
+    worker.runner = JobRunner(worker, lease_seconds=600)
+    edge = Services(settings=settings, store=local_store, state=edge_state)
+    edge.runner = JobRunner(edge)  # never started: an edge queues and cancels, runs nothing
+    with registered({"score": marking_stage("score", chunk=5, gate=gate)}):
+        await worker.runner.start()
+        try:
+            assert await asyncio.to_thread(worker_state._listener.wait_listening, 10)
+            job_id = await edge.runner.submit("score", {})
+            seen = None
+            async for chunk in job_stream(edge_state, poll=0.02, lifetime=30):
+                if chunk.startswith("event: jobs"):
+                    snapshot = json.loads(chunk.split("data: ", 1)[1])
+                    seen = next((j for j in snapshot["active"] if j["id"] == job_id), None)
+                    if seen and seen["status"] == "running" and seen["total"] == 30:
+                        break
+            assert seen is not None, "the live view never showed the running job"
+            assert seen["processed"] == 0 and seen["cancellable"]
+            await edge.runner.cancel(job_id)
+            await async_wait_until(
+                lambda: job_id in worker.runner._cancel_flags, what="the cancel at the worker"
+            )
+            gate.set()
+            job = await async_wait_until(
+                lambda: (
+                    (j := edge_state.get_job(job_id))["status"] not in ("pending", "running") and j
+                ),
+                what="the job ended",
+            )
+        finally:
+            await worker.runner.stop()
+    assert job["status"] == "cancelled"
