@@ -16,7 +16,10 @@ The load is bench/webhook_ingest.py's: every request a NEW signed ``row_changed`
 
 Nothing is pinned to a CPU (two servers, PostgreSQL and wrk share the machine's cores). Rounds
 alternate sqlite / pg x1 / pg x2 and the best round of each is reported. After each round the
-inbox and jobs are counted: every 202 must have its inbox row and its job.
+inbox and jobs are counted: every 202 must have its inbox row and its job. Also printed: how
+busy the whole machine was during each round (when it is full with one process, a second one
+cannot add throughput), and the CPU time spent per request by the hub processes and by
+PostgreSQL's (which says what a machine with more free cores would carry).
 
 Printed last: pg x2 / pg x1 (goal >= 1.6), with p99 <= 50 ms for each PostgreSQL set-up.
 """
@@ -41,6 +44,8 @@ from common import (
     free_port,
     hub_executable,
     machine_note,
+    process_cpu_seconds,
+    process_tree,
     require_wrk,
     run_as_script,
     run_wrk,
@@ -79,7 +84,7 @@ def hub_env(data_dir: Path, **extra: str) -> dict[str, str]:
     )
 
 
-def sqlite_round(work: Path, args: argparse.Namespace, n: int) -> tuple[WrkResult, str, float]:
+def sqlite_round(work: Path, args: argparse.Namespace, n: int) -> tuple[WrkResult, str, float, str]:
     port = free_port()
     data_dir = work / f"sqlite-{n}"
     url = f"http://127.0.0.1:{port}"
@@ -90,10 +95,11 @@ def sqlite_round(work: Path, args: argparse.Namespace, n: int) -> tuple[WrkResul
         log_path=work / f"sqlite-{n}.log",
         health_url=url + "/healthz",
         cwd=work,
-    ):
-        before = cpu_times()
+    ) as proc:
+        before, spent = cpu_times(), process_cpu_seconds([proc.pid])
         result = load(url, work, tag, args.connections, args.seconds)
         busy = busy_share(before, cpu_times())
+        spent = process_cpu_seconds([proc.pid]) - spent
     db = sqlite3.connect(data_dir / "state.sqlite3")
     try:
         inbox, jobs = db.execute(
@@ -101,7 +107,9 @@ def sqlite_round(work: Path, args: argparse.Namespace, n: int) -> tuple[WrkResul
         ).fetchone()
     finally:
         db.close()
-    return result, _check(inbox, jobs, result.requests - result.non_2xx, busy), busy
+    per_request = f"hub {spent * 1000 / max(result.requests, 1):.2f} ms"
+    check = _check(inbox, jobs, result.requests - result.non_2xx, busy, per_request)
+    return result, check, busy, per_request
 
 
 _COUNTS = (
@@ -110,29 +118,29 @@ _COUNTS = (
 )
 
 
-def _check(inbox: int, jobs: int, accepted: int, busy: float) -> str:
+def _check(inbox: int, jobs: int, accepted: int, busy: float, per_request: str) -> str:
     verdict = "ok" if inbox >= accepted and jobs == inbox else "MISSING ROWS"
     return (
         f"{inbox} inbox rows, {jobs} jobs for {accepted} answered 2xx ({verdict}); "
-        f"machine CPU busy {busy:.0%} during the load"
+        f"machine CPU busy {busy:.0%} during the load; CPU per request: {per_request}"
     )
 
 
 def pg_round(
     cluster, work: Path, args: argparse.Namespace, n: int, edges: int
-) -> tuple[WrkResult, str, float]:
+) -> tuple[WrkResult, str, float, str]:
     import contextlib
 
     import psycopg
 
     dsn = cluster.create_database()
-    urls = []
+    urls, pids = [], []
     with contextlib.ExitStack() as stack:
         for e in range(edges):
             port = free_port()
             url = f"http://127.0.0.1:{port}"
             env = hub_env(work / f"pg{edges}-{n}-{e}", HUB_DATABASE_URL=dsn, HUB_API_KEYS=API_KEY)
-            stack.enter_context(
+            proc = stack.enter_context(
                 subprocess_server(
                     [*hub_executable(), "serve", "--no-worker", "--port", str(port)],
                     env=env,
@@ -142,6 +150,7 @@ def pg_round(
                 )
             )
             urls.append(url)
+            pids.append(proc.pid)
         results: list[WrkResult | BaseException] = [RuntimeError("not run")] * edges
         share = args.connections // edges
 
@@ -152,12 +161,16 @@ def pg_round(
                 results[e] = exc
 
         threads = [threading.Thread(target=one, args=(e,)) for e in range(edges)]
+        database = process_tree(cluster.postmaster_pid())
         before = cpu_times()
+        hub_cpu, db_cpu = process_cpu_seconds(pids), process_cpu_seconds(database)
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         busy = busy_share(before, cpu_times())
+        hub_cpu = process_cpu_seconds(pids) - hub_cpu
+        db_cpu = process_cpu_seconds(database) - db_cpu
     for r in results:
         if isinstance(r, BaseException):
             raise r
@@ -165,7 +178,10 @@ def pg_round(
     with psycopg.connect(dsn) as conn:
         inbox, jobs = conn.execute(_COUNTS, (f"make:wh:msg_pg{edges}x{n}%",) * 2).fetchone()
     cluster.drop_database(dsn.rsplit("/", 1)[1])
-    return combined, _check(inbox, jobs, combined.requests - combined.non_2xx, busy), busy
+    n_req = max(combined.requests, 1)
+    per_request = f"hub {hub_cpu * 1000 / n_req:.2f} ms + PostgreSQL {db_cpu * 1000 / n_req:.2f} ms"
+    check = _check(inbox, jobs, combined.requests - combined.non_2xx, busy, per_request)
+    return combined, check, busy, per_request
 
 
 def combine(results: list[WrkResult]) -> WrkResult:
@@ -197,6 +213,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     print(f"wrk: {args.connections} connections in all, {args.seconds} s a round; not pinned")
     runs: dict[str, list[WrkResult]] = {"sqlite": [], "pg x1": [], "pg x2": []}
     busy: dict[str, list[float]] = {name: [] for name in runs}
+    cost: dict[str, list[str]] = {name: [] for name in runs}
     with (
         tempfile.TemporaryDirectory(prefix="bench-pg-ingest-") as tmp,
         running_cluster(durable=True) as cluster,
@@ -208,9 +225,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
                 ("pg x1", lambda n=n: pg_round(cluster, work, args, n, 1)),
                 ("pg x2", lambda n=n: pg_round(cluster, work, args, n, 2)),
             ):
-                result, check, cpu = run()
+                result, check, cpu, per_request = run()
                 runs[name].append(result)
                 busy[name].append(cpu)
+                cost[name].append(per_request)
                 print(f"  {name:6} round {n + 1}: {result.summary()}", flush=True)
                 print(f"    after the round: {check}", flush=True)
     best = {name: max(results, key=lambda r: r.per_second) for name, results in runs.items()}
@@ -239,6 +257,9 @@ def main(argv: list[str] | None = None) -> list[Row]:
     rows.append(Row(BENCH, "pg x1 / sqlite", f"{vs_sqlite:.2f}"))
     shares = " / ".join(f"{min(busy[n]):.0%}-{max(busy[n]):.0%}" for n in runs)
     rows.append(Row(BENCH, "machine CPU busy: sqlite / pg x1 / pg x2", shares))
+    for name, results in runs.items():  # CPU per request in each set-up's best round
+        best_round = results.index(best[name])
+        rows.append(Row(BENCH, f"{name}: CPU per request", cost[name][best_round]))
     rows.append(Row(BENCH, "pg x2 / pg x1", f"{scale:.2f}", ">= 1.6", scale >= 1.6))
     return rows
 

@@ -75,6 +75,10 @@ class PostgresCluster:
     def dsn(self) -> str:
         return self.dsn_for("postgres")
 
+    def postmaster_pid(self) -> int:
+        """The server's main process (its backends are its children): for CPU accounting."""
+        return int((self.base_dir / "data" / "postmaster.pid").read_text().split()[0])
+
     def create_database(self, name: str | None = None) -> str:
         """A new empty database; returns its DSN."""
         name = name or "hub_" + uuid.uuid4().hex[:12]
