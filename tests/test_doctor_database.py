@@ -166,3 +166,20 @@ def test_a_send_job_holding_its_lease_in_postgres_is_seen(data_dir, postgres_dsn
         state.close()
 
     assert running_send_jobs(settings) == [held]
+
+
+def test_a_pool_that_leaves_no_room_for_another_process_is_a_warning(data_dir):
+    from hub.doctor.checks_database import process_footprint
+    from tests.postgres_cluster import running_cluster
+
+    with running_cluster(max_connections=20) as small:  # 17 for clients (3 are reserved)
+        dsn = small.create_database("hub")
+        roomy = by_level(check_database(pg_settings(data_dir, dsn, database_pool_size=2)))
+        tight = by_level(check_database(pg_settings(data_dir, dsn, database_pool_size=6)))
+
+    assert "error" not in roomy and "error" not in tight
+    assert [m for m in roomy["ok"] if m.startswith("a pool of 2 connections opened")]
+    assert process_footprint(6) == 17
+    (warning,) = [m for m in tight["warn"] if "pool" in m]
+    assert warning.startswith("a pool of 6 connections opened; the server has ")
+    assert "another hub process (up to 17 connections with this pool size) would not fit" in warning

@@ -19,9 +19,14 @@ from sheets.postgres import describe_dsn
 
 AREA = "database"
 UPGRADE = "run `hub db upgrade` (`hub serve` and `hub worker` also apply it at start-up)"
-# Other processes of the same hub need room too: warn when fewer than this many more pools of
-# the configured size would still fit in the server's free connections.
-SPARE_POOLS = 1
+# What one hub process may hold at most: the state's pool and the shared one (ledger,
+# suppression, ...) of HUB_DATABASE_POOL_SIZE each, one LISTEN connection, and the prospect
+# store's pool (sheets.postgres: 4). Warn when another such process would not fit.
+STORE_POOL = 4
+
+
+def process_footprint(pool_size: int) -> int:
+    return 2 * pool_size + 1 + STORE_POOL
 
 
 def check_database(settings: Settings, timeout: float = 5.0) -> list[Finding]:
@@ -108,11 +113,12 @@ def _pool(
     ).fetchone()
     free = allowed - in_use
     message = f"a pool of {size} connections opened; the server has {free} of {allowed} free"
-    if free < size * SPARE_POOLS:
+    if free < process_footprint(size):
         return [
             warn(
                 AREA,
-                message + ": another hub process with this pool size would not fit",
+                message + f": another hub process (up to {process_footprint(size)} connections "
+                "with this pool size) would not fit",
                 "raise the server's max_connections, or lower HUB_DATABASE_POOL_SIZE",
             )
         ]
