@@ -39,3 +39,16 @@ def test_a_cluster_is_stopped_and_removed_when_left():
     assert not os.path.exists(base)
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(dsn, connect_timeout=2)
+
+
+def test_without_debians_postgresql_the_reason_names_the_package(monkeypatch, tmp_path):
+    import tests.postgres_cluster as cluster_module
+
+    monkeypatch.setattr(cluster_module, "_PG_ROOT", tmp_path)
+    assert cluster_module.find_pg_bin() is None
+    assert "initdb" in skip_reason() and "postgresql" in skip_reason()
+    (tmp_path / "13" / "bin").mkdir(parents=True)
+    (tmp_path / "13" / "bin" / "initdb").touch()
+    (tmp_path / "9.6" / "bin").mkdir(parents=True)
+    (tmp_path / "9.6" / "bin" / "initdb").touch()
+    assert cluster_module.find_pg_bin() == tmp_path / "13" / "bin"  # the newest
