@@ -95,11 +95,9 @@ class PostgresStore(ProspectStore):
         with self._pool.connection() as conn:
             return _header(conn)
 
-    def _save_header(self, header: list[str], conn: psycopg.Connection | None = None) -> None:
-        if conn is None:
-            with self._pool.connection() as own:
-                _save_header(own, header)
-        else:
+    def _save_header(self, header: list[str]) -> None:
+        """Set the header as a person would (tests seed a store through this, as for local)."""
+        with self._pool.connection() as conn:
             _save_header(conn, header)
 
     def ensure_schema(self, *, dry_run: bool = False) -> SchemaReport:
@@ -113,12 +111,12 @@ class PostgresStore(ProspectStore):
             return report
 
     # --- reading ----------------------------------------------------------------------------
-    def _iter_rows(self, where: str = "", params: tuple = ()) -> Iterator[Row]:
+    def _iter_rows(self) -> Iterator[Row]:
         # A server-side cursor streams the table: picking 100 rows of 200k never loads them all.
         with self._pool.connection() as conn, conn.transaction():
             cursor = conn.cursor(name="prospect_rows")
             cursor.itersize = _DECODE_BATCH
-            cursor.execute(f"SELECT data FROM prospects {where} ORDER BY pos", params)
+            cursor.execute("SELECT data FROM prospects ORDER BY pos")
             while batch := cursor.fetchmany(_DECODE_BATCH):
                 # One json.loads per batch: the decoder memoises object keys within a call, so
                 # the batch's rows share one copy of each column name (see sheets/local.py).
