@@ -74,9 +74,10 @@ def sender_email(settings) -> str:
     return (settings.gmail_sender or "").strip() or PREVIEW_FROM
 
 
-def new_message_id(settings) -> str:
-    """An RFC 5322 Message-ID in the sender's own domain (``<...@example.com>``)."""
-    domain = sender_email(settings).rsplit("@", 1)[-1] or "hub.invalid"
+def new_message_id(settings, *, sender: str = "") -> str:
+    """An RFC 5322 Message-ID in the sender's own domain (``<...@example.com>``); ``sender``:
+    the sending identity's address, else the configured sender."""
+    domain = (sender or sender_email(settings)).rsplit("@", 1)[-1] or "hub.invalid"
     return make_msgid(domain=domain)
 
 
@@ -111,20 +112,31 @@ def build_message(
     unsubscribe_link: str,
     threading: Threading | None = None,
     date: datetime | None = None,
+    sender: tuple[str, str] | None = None,
 ) -> EmailMessage:
-    """The message exactly as it goes to the provider. Raises :class:`UnsafeHeader`."""
+    """The message exactly as it goes to the provider. Raises :class:`UnsafeHeader`.
+    ``sender``: the sending identity's (display name, address); else the settings' sender."""
     subject = check_header_value("subject", content.subject.strip())
     to = check_header_value("contact_email", content.to.strip())
     name = check_header_value("contact_name", content.to_name.strip())
-    sender_name = check_header_value("HUB_SENDER_NAME", (settings.sender_name or "").strip())
-    sender = check_header_value("GMAIL_SENDER", sender_email(settings))
+    name_of, address_of = sender or ("", "")
+    sender_name = check_header_value(
+        "HUB_SENDER_NAME", (name_of or settings.sender_name or "").strip()
+    )
+    sender_address = check_header_value(
+        "from" if address_of else "GMAIL_SENDER", address_of or sender_email(settings)
+    )
     if not subject:
         raise MissingSetup("REVIEW:blank_field draft_subject", "the subject is empty")
     if "@" not in to:
         raise MissingSetup("REVIEW:contact_email", f"{to!r} is not an e-mail address")
 
     message = EmailMessage(policy=MESSAGE_POLICY)
-    message["From"] = Address(display_name=sender_name, addr_spec=sender) if sender_name else sender
+    message["From"] = (
+        Address(display_name=sender_name, addr_spec=sender_address)
+        if sender_name
+        else sender_address
+    )
     message["To"] = Address(display_name=name, addr_spec=to) if name else to
     message["Subject"] = subject
     message["Date"] = format_datetime(date or datetime.now(UTC))

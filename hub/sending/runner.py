@@ -137,6 +137,7 @@ async def _send_chunk(
     done: dict[str, Outcome] = {}
     planned: list[Planned] = []
     by_domain: dict[str, int] = {}
+    by_identity: dict[str, int] = {}  # planned (or previewed) this chunk, per identity
     rows_cap, sends_cap = state.sizer.rows(), state.sizer.sends()
     taken = 0
     while queue and taken < rows_cap and len(planned) < sends_cap:
@@ -147,11 +148,12 @@ async def _send_chunk(
         row = fresh.get(hub_id)
         if row is None or not picked(row):  # deleted, or a person changed it meanwhile
             continue
-        got = await _prepare(path, row, state, len(planned), by_domain)
+        got = await _prepare(path, row, state, by_identity, by_domain)
         if isinstance(got, Planned):
             planned.append(got)
-            domain = got.intent.recipient_domain
+            domain, key = got.intent.recipient_domain, got.intent.identity
             by_domain[domain] = by_domain.get(domain, 0) + 1
+            by_identity[key] = by_identity.get(key, 0) + 1
         elif got is not None:
             done[got.hub_id] = got
 
@@ -203,7 +205,11 @@ async def _send_chunk(
 
 
 async def _prepare(
-    path: SendPath, row: Row, state: _RunState, pending: int, by_domain: dict[str, int]
+    path: SendPath,
+    row: Row,
+    state: _RunState,
+    by_identity: dict[str, int],
+    by_domain: dict[str, int],
 ) -> Planned | Outcome | None:
     hub_id, status = row["hub_id"], status_of(row)
     settings = path.settings
@@ -229,24 +235,33 @@ async def _prepare(
         email, row["draft_subject"], row["draft_body"], row.get("contact_name", "")
     )
     try:
-        if path.dry_run:
+        if path.dry_run and not path.senders.rotates:
             return await path.preview(row, content, 0)
         setup = path.setup_hold()
         if setup:
             return hold("review", setup)
         if state.stop is not None:
             return hold("held", _reason(state.stop))
+        key = await _identity_for(path, hub_id, by_identity)
+        if isinstance(key, Hold):  # every identity is at its cap (or outside its window)
+            state.stop = key
+            return hold("held", key.reason)
+        if path.dry_run:  # rotated and capped like a real run; counted in this run only
+            by_identity[key] = by_identity.get(key, 0) + 1
+            return await path.preview(row, content, 0, identity=key)
         domain = email.rsplit("@", 1)[-1].lower()
         wait = path.limits.hold_for(
-            domain, pending_total=pending, pending_domain=by_domain.get(domain, 0)
+            domain,
+            pending_total=by_identity.get(key, 0),
+            pending_domain=by_domain.get(domain, 0),
+            identity=key,
         )
         if wait is not None:
-            if wait.kind in STOPPING_HOLDS:
+            if wait.kind in STOPPING_HOLDS and len(path.limits.rules) == 1:
                 state.stop = wait
             return hold("held", wait.reason)
-        got = await path.plan(
-            row, content, 0, revert={"outreach_status": before}, failed_status="failed"
-        )
+        undo = {"outreach_status": before}
+        got = await path.plan(row, content, 0, revert=undo, failed_status="failed", identity=key)
     except msg.UnsafeHeader as exc:
         return hold("review", f"REVIEW:unsafe_header {exc.field}")
     except msg.MissingSetup as exc:
@@ -257,13 +272,14 @@ async def _prepare(
 async def _deliver(path: SendPath, item: Planned, state: _RunState) -> Outcome:
     if state.halt is not None:
         return await path.back_out(item, state.halt, "held")
-    if not await path.wait_gap():
+    if not await path.wait_gap(item.intent.identity):
         state.cancelled = True
         state.halt = state.stop = ""
         return await path.back_out(item, None, "cancelled")
     wait = path.final_hold(item)
     if wait is not None:
-        if isinstance(wait, Hold) and wait.kind in STOPPING_HOLDS:
+        # With several identities one at its cap does not stop the others.
+        if isinstance(wait, Hold) and wait.kind in STOPPING_HOLDS and len(path.limits.rules) == 1:
             state.halt = state.stop = wait
         result = "suppressed" if isinstance(wait, str) else "held"
         return await path.back_out(item, wait, result)
@@ -288,6 +304,15 @@ async def _hold_rest(services, rows: list[Row], rest: list[str], state: _RunStat
         await asyncio.to_thread(services.store.update, batch)
     state.outcomes.extend(Outcome(h, 0, "held") for h in waiting)
     return settle
+
+
+async def _identity_for(path: SendPath, hub_id: str, pending: dict[str, int]) -> str | Hold:
+    """The identity of an earlier intent for this row (its Message-ID is that identity's),
+    else the one with the most capacity left today."""
+    existing = await asyncio.to_thread(path.ledger.intent, hub_id, 0)
+    if existing is not None:
+        return existing.identity
+    return await asyncio.to_thread(path.limits.pick, pending)
 
 
 def _reason(stop: Hold | str) -> str:
