@@ -23,8 +23,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import ipaddress
+import logging
 import ssl
 import threading
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +38,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.emulators.serve import free_port
+
+# AUTH without TLS is what the plain-text tests want; aiosmtpd warns about it per connection.
+warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 FAULTS = ("drop_after_data", "data_4xx", "data_5xx", "rcpt_5xx")
 
@@ -61,6 +67,8 @@ class SmtpStandIn:
     _faults: deque[str] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     sessions: int = 0
+    rcpts: int = 0  # RCPT commands seen (a kill moment in the middle of a transaction)
+    data_commands: int = 0
     port: int = 0
 
     # --- what tests look at ---------------------------------------------------------------
@@ -99,7 +107,9 @@ class SmtpStandIn:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self._next_fault("rcpt_5xx"):
-            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        with self._lock:
+            self.rcpts += 1
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -112,6 +122,8 @@ class SmtpStandIn:
         if fault == "data_5xx":
             return "554 5.7.1 Message rejected as spam"
         user = session.auth_data if isinstance(session.auth_data, str) else ""
+        with self._lock:
+            self.data_commands += 1
         raw = bytes(envelope.original_content or envelope.content)
         record = Delivered(user, envelope.mail_from, tuple(envelope.rcpt_tos), raw)
         if self.on_accept is not None:
