@@ -126,10 +126,12 @@ class SmtpStandIn:
             self.data_commands += 1
         raw = bytes(envelope.original_content or envelope.content)
         record = Delivered(user, envelope.mail_from, tuple(envelope.rcpt_tos), raw)
-        if self.on_accept is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self.on_accept, user, raw)
+        # Stored and filed with no await in between: a client that dies now cannot cancel
+        # the handler half way (a real server's acceptance is one step too).
         with self._lock:
             self._delivered.append(record)
+        if self.on_accept is not None:
+            self.on_accept(user, raw)
         if fault == "drop_after_data":
             server.transport.abort()  # stored, but the client never hears the 250
             return "250 OK (never seen)"
