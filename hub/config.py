@@ -177,6 +177,8 @@ class Settings(BaseSettings):
     # false when the SMTP server files sent mail in Sent itself (Gmail, Microsoft 365)
     imap_append_sent: bool = Field(True, validation_alias=_env("IMAP_APPEND_SENT"))
     dkim_selector: str = Field("", validation_alias=_env("HUB_DKIM_SELECTOR"))
+    # host[:port] of the DNS server `hub doctor` asks for SPF/DKIM/DMARC (default: the system's)
+    dns_nameserver: str = Field("", validation_alias=_env("HUB_DNS_NAMESERVER"))
 
     _split = field_validator(
         "api_keys",

@@ -116,7 +116,7 @@ class SmtpMailer(Mailer):
             raise
         return conn
 
-    def _describe(self, exc: BaseException) -> str:
+    def describe(self, exc: BaseException) -> str:
         if isinstance(exc, smtplib.SMTPAuthenticationError):
             return (
                 f"SMTP {self.host}:{self.port} refused the login ({exc.smtp_code}): check the "
@@ -153,10 +153,10 @@ class SmtpMailer(Mailer):
             except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
                 self._drop()
                 if fresh or attempt == 2:  # nothing was sent: the transaction never began
-                    raise _Refused(self._describe(exc)) from exc
+                    raise _Refused(self.describe(exc)) from exc
             except TRANSPORT_FAILURES as exc:
                 self._drop()
-                raise _Refused(self._describe(exc)) from exc
+                raise _Refused(self.describe(exc)) from exc
         try:
             if code != 250:
                 raise smtplib.SMTPSenderRefused(code, said, self.sender)
@@ -170,10 +170,10 @@ class SmtpMailer(Mailer):
         except smtplib.SMTPRecipientsRefused as exc:
             self._reset(conn)
             ((code, said),) = exc.recipients.values()
-            raise _Refused(self._describe(smtplib.SMTPResponseException(code, said))) from exc
+            raise _Refused(self.describe(smtplib.SMTPResponseException(code, said))) from exc
         except TRANSPORT_FAILURES as exc:
             self._reset(conn)
-            raise _Refused(self._describe(exc)) from exc
+            raise _Refused(self.describe(exc)) from exc
         body = _LEADING_DOT.sub(b"..", raw)
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
@@ -182,9 +182,9 @@ class SmtpMailer(Mailer):
             code, said = conn.getreply()
         except TRANSPORT_FAILURES as exc:  # the data went out; the answer did not come back
             self._drop()
-            raise _Unknown(self._describe(exc)) from exc
+            raise _Unknown(self.describe(exc)) from exc
         if code != 250:
-            raise _Refused(self._describe(smtplib.SMTPDataError(code, said)))
+            raise _Refused(self.describe(smtplib.SMTPDataError(code, said)))
 
     def _reset(self, conn: smtplib.SMTP) -> None:
         try:
