@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -26,7 +26,22 @@ _FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
 # RFC 5322 allows 998 characters a line. With the default 78 the email package folds the long
 # List-Unsubscribe URL into RFC 2047 encoded-words, which mail clients do not decode back into a
 # URL (the one-click button would break); long body lines would also force quoted-printable.
-MESSAGE_POLICY = policy.default.clone(max_line_length=998)
+class _HeaderClasses(HeaderRegistry):
+    """The stdlib registry builds a new class for every header it parses (``type(...)`` in
+    ``__getitem__``); the send path builds every message twice, so keep one class per name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        key = name.lower()
+        if key not in self._made:
+            self._made[key] = super().__getitem__(name)
+        return self._made[key]
+
+
+MESSAGE_POLICY = policy.default.clone(max_line_length=998, header_factory=_HeaderClasses())
 
 
 class UnsafeHeader(ValueError):

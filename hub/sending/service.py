@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.mail.base import Mailer, MailerError
+from hub.mail.base import Mailer
 from hub.sending import message as msg
 from hub.sending.ledger import Intent, Ledger, SendRecord, new_owner
 from hub.sending.limits import Hold, Limits
@@ -120,7 +120,6 @@ class SendPath:
     def repair(self, hub_id: str, step: int, history: list[SendRecord]) -> Outcome:
         return Outcome(hub_id, step, "reconciled", sent_changes(self.settings, history))
 
-    # --- building -------------------------------------------------------------------------------
     def build(
         self,
         row: Row,
@@ -130,24 +129,18 @@ class SendPath:
         threading: msg.Threading | None = None,
         identity: str = "",
     ):
-        """The message (raises UnsafeHeader / MissingSetup) and its Message-ID; ``identity``
-        is the sending identity's key (an existing intent keeps its own)."""
-        key = intent_like.identity if intent_like else identity
-        sender = self.senders.sender(key)
-        message_id = (
-            intent_like.message_id
-            if intent_like
-            else msg.new_message_id(self.settings, sender=sender[1])
-        )
+        """The message (raises UnsafeHeader / MissingSetup) and its Message-ID, sent from
+        the identity keyed ``identity`` (an existing intent keeps its own)."""
+        sender = self.senders.sender(intent_like.identity if intent_like else identity)
+        if intent_like:
+            message_id = intent_like.message_id
+        else:
+            message_id = msg.new_message_id(self.settings, sender=sender[1])
         link = msg.unsubscribe_url(self.settings, row["hub_id"])
         built = msg.build_message(
-            self.settings,
-            content,
-            message_id=message_id,
-            unsubscribe_link=link,
-            threading=threading,
-            sender=sender,
-        )
+            self.settings, content, message_id=message_id, unsubscribe_link=link,
+            threading=threading, sender=sender,
+        )  # fmt: skip
         return built, message_id
 
     async def preview(
@@ -213,38 +206,45 @@ class SendPath:
 
     def final_hold(self, planned: Planned) -> Hold | str | None:
         """Checked right before the call: suppression (its table is read now) and limits."""
-        reason = self.suppression.reason_for(planned.intent.recipient)
-        if reason:
-            return f"SKIP:{reason}"
         intent = planned.intent
-        return self.limits.hold_for(intent.recipient_domain, identity=intent.identity)
+        reason = self.suppression.reason_for(intent.recipient)
+        return (
+            f"SKIP:{reason}"
+            if reason
+            else self.limits.hold_for(intent.recipient_domain, identity=intent.identity)
+        )
 
     async def deliver(self, planned: Planned) -> Outcome:
         """Hand one planned message to the provider, exactly once."""
         intent = planned.intent
         hub_id, step = intent.hub_id, intent.step
-        marked = await asyncio.to_thread(self.ledger.mark_attempt, hub_id, step, self.owner)
-        if not marked:
-            return Outcome(hub_id, step, "busy")
         name = planned.row.get("contact_name", "")
         content = msg.Content(intent.recipient, intent.subject, intent.body, name)
         built, _ = self.build(planned.row, intent, content, step, planned.threading)
+        mailer = self.senders.mailer(intent.identity)
+        thread_id = planned.threading.thread_id if planned.threading else None
+
+        def send_and_record() -> Exception | list[SendRecord] | None:
+            # One worker-thread hop for the claim, the call and its record (each hop is a
+            # wake-up the scheduler may delay on a busy machine).
+            if not self.ledger.mark_attempt(hub_id, step, self.owner):
+                return None
+            try:
+                sent = mailer.send(built, thread_id=thread_id)
+            except Exception as exc:  # handled on the loop below
+                return exc
+            self.ledger.record_sent(intent, provider_id=sent.provider_id, thread_id=sent.thread_id)
+            return self.ledger.history(hub_id)
+
         try:
-            sent = await asyncio.to_thread(
-                self.senders.mailer(intent.identity).send,
-                built,
-                thread_id=planned.threading.thread_id if planned.threading else None,
-            )
-        except MailerError as exc:
-            return await self._failed(planned, exc, ambiguous=exc.ambiguous, quota=exc.quota)
-        except Exception as exc:  # a timeout or dropped connection: it may have gone out
-            return await self._failed(planned, exc, ambiguous=True, quota=False)
+            history = await asyncio.to_thread(send_and_record)
         finally:
             self.senders.called(intent.identity, self.limits.next_gap(intent.identity))
-        await asyncio.to_thread(
-            self.ledger.record_sent, intent, provider_id=sent.provider_id, thread_id=sent.thread_id
-        )
-        history = await asyncio.to_thread(self.ledger.history, hub_id)
+        if history is None:
+            return Outcome(hub_id, step, "busy")
+        if isinstance(history, Exception):  # not a MailerError: a timeout, a dropped line...
+            ambiguous, quota = getattr(history, "ambiguous", True), getattr(history, "quota", False)
+            return await self._failed(planned, history, ambiguous=ambiguous, quota=quota)
         return Outcome(hub_id, step, "sent", sent_changes(self.settings, history))
 
     async def _failed(self, planned: Planned, exc: Exception, *, ambiguous: bool, quota: bool):

@@ -26,6 +26,7 @@ import ipaddress
 import logging
 import ssl
 import threading
+import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -69,6 +70,7 @@ class SmtpStandIn:
     sessions: int = 0
     rcpts: int = 0  # RCPT commands seen (a kill moment in the middle of a transaction)
     data_commands: int = 0
+    busy_seconds: float = 0.0  # time spent answering DATA (latency as it really came out)
     port: int = 0
 
     # --- what tests look at ---------------------------------------------------------------
@@ -114,6 +116,14 @@ class SmtpStandIn:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        started = time.perf_counter()
+        try:
+            return await self._data(server, session, envelope)
+        finally:
+            with self._lock:
+                self.busy_seconds += time.perf_counter() - started
+
+    async def _data(self, server, session, envelope):
         if self.latency:
             await asyncio.sleep(self.latency)  # the server's own work on the message
         fault = self._next_fault("drop_after_data", "data_4xx", "data_5xx")
@@ -210,3 +220,23 @@ def running_smtp(
         yield stand_in
     finally:
         controller.stop()
+
+
+def main() -> None:
+    """``python -m tests.emulators.smtp USERS_JSON LATENCY``: serve in a process of its own
+    (a bench's server must not share the hub's interpreter lock); prints ``READY <port>``,
+    serves until stdin closes, then prints the number of messages it accepted and the time it
+    spent answering DATA."""
+    import json
+    import sys
+
+    users, latency = json.loads(sys.argv[1]), float(sys.argv[2])
+    with running_smtp(users=users, latency=latency) as smtp:
+        print(f"READY {smtp.port}", flush=True)
+        sys.stdin.read()
+        done = {"delivered": len(smtp.delivered()), "busy_seconds": smtp.busy_seconds}
+        print(json.dumps(done), flush=True)
+
+
+if __name__ == "__main__":
+    main()
