@@ -257,7 +257,6 @@ class Settings(BaseSettings):
                 ("SMTP_HOST", self.smtp_host),
                 ("SMTP_FROM", self.smtp_from),
                 ("IMAP_HOST", self.imap_host),
-                ("IMAP_USERNAME", self.imap_username),
             ):
                 if not value:
                     problems.append(f"HUB_MAILER=smtp needs {name}")

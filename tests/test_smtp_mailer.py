@@ -202,3 +202,27 @@ def test_sent_folder_by_special_use_or_a_clear_error(imap):
     with pytest.raises(MailerError) as failed:
         wrong.check()
     assert "nope" not in str(failed.value)
+
+
+def test_a_changed_uidvalidity_reads_by_date_instead_of_trusting_old_uids(imap):
+    import json
+
+    box = ImapMailbox(
+        host=imap.host, port=imap.port, security="none", username=ME, password=IMAP_PASSWORD
+    )
+    first = box.inbound_since(None, start=None)
+    reply = EmailMessage()
+    reply["From"] = "editor@gallery.example"
+    reply["To"] = ME
+    reply["Subject"] = "Re: Paintings"
+    reply["Message-ID"] = "<r2@gallery.example>"
+    reply.set_content("Hello")
+    imap.append(ME, "INBOX", bytes(reply))
+    # The server rebuilt INBOX since (UIDVALIDITY differs) and our UID is past its end: a UID
+    # cursor alone would miss the message. The check reads by date from the cursor's time.
+    state = json.loads(first.cursor)
+    stale = {"INBOX": {"v": state["INBOX"]["v"] + 1, "u": 10_000, "t": state["INBOX"]["t"]}}
+    found = box.inbound_since(json.dumps(stale), start=None)
+    box.close()
+    assert [m.headers["message-id"] for m in found.messages] == ["<r2@gallery.example>"]
+    assert json.loads(found.cursor)["INBOX"]["v"] == state["INBOX"]["v"]

@@ -52,6 +52,7 @@ class _RunState:
     halt: Hold | str | None = None  # no further planned row is delivered
     cancelled: bool = False
     outcomes: list[Outcome] = field(default_factory=list)
+    previewed: dict[str, int] = field(default_factory=dict)  # dry run: previews per identity
 
 
 async def run_send(
@@ -242,12 +243,14 @@ async def _prepare(
             return hold("review", setup)
         if state.stop is not None:
             return hold("held", _reason(state.stop))
-        key = await _identity_for(path, hub_id, by_identity)
+        # A dry run writes no ledger: its previews count for the whole run instead.
+        pending = state.previewed if path.dry_run else by_identity
+        key = await _identity_for(path, hub_id, pending)
         if isinstance(key, Hold):  # every identity is at its cap (or outside its window)
             state.stop = key
             return hold("held", key.reason)
-        if path.dry_run:  # rotated and capped like a real run; counted in this run only
-            by_identity[key] = by_identity.get(key, 0) + 1
+        if path.dry_run:  # rotated and capped like a real run
+            pending[key] = pending.get(key, 0) + 1
             return await path.preview(row, content, 0, identity=key)
         domain = email.rsplit("@", 1)[-1].lower()
         wait = path.limits.hold_for(
