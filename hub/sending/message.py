@@ -23,6 +23,8 @@ ADDRESS_PLACEHOLDER = "[HUB_SENDER_ADDRESS is not set: a real send is refused un
 PREVIEW_FROM = "outreach@hub.invalid"
 
 _FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
+
+
 # RFC 5322 allows 998 characters a line. With the default 78 the email package folds the long
 # List-Unsubscribe URL into RFC 2047 encoded-words, which mail clients do not decode back into a
 # URL (the one-click button would break); long body lines would also force quoted-printable.

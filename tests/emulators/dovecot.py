@@ -179,9 +179,7 @@ def running_dovecot(users: dict[str, str]) -> Iterator[Dovecot]:
         [DOVECOT, "-F", "-c", str(config)], stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        wait_until(
-            lambda: _answers(port) or proc.poll() is not None, timeout=20, what="dovecot"
-        )
+        wait_until(lambda: _answers(port) or proc.poll() is not None, timeout=20, what="dovecot")
         if proc.poll() is not None:
             raise RuntimeError(f"dovecot did not start: {_tail(root)}")
         yield Dovecot("127.0.0.1", port, root, dict(users))
