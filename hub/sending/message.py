@@ -25,9 +25,6 @@ PREVIEW_FROM = "outreach@hub.invalid"
 _FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
 
 
-# RFC 5322 allows 998 characters a line. With the default 78 the email package folds the long
-# List-Unsubscribe URL into RFC 2047 encoded-words, which mail clients do not decode back into a
-# URL (the one-click button would break); long body lines would also force quoted-printable.
 class _HeaderClasses(HeaderRegistry):
     """The stdlib registry builds a new class for every header it parses (``type(...)`` in
     ``__getitem__``); the send path builds every message twice, so keep one class per name."""
@@ -43,6 +40,9 @@ class _HeaderClasses(HeaderRegistry):
         return self._made[key]
 
 
+# RFC 5322 allows 998 characters a line. With the default 78 the email package folds the long
+# List-Unsubscribe URL into RFC 2047 encoded-words, which mail clients do not decode back into a
+# URL (the one-click button would break); long body lines would also force quoted-printable.
 MESSAGE_POLICY = policy.default.clone(max_line_length=998, header_factory=_HeaderClasses())
 
 
