@@ -7,6 +7,7 @@ stand-in, imapclient against dovecot (the Sent copies), the local store.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 
 import pytest
@@ -17,7 +18,13 @@ from hub.sending.runner import run_send
 from hub.services import Services
 from sheets.local import LocalStore
 from tests.emulators.dovecot import available
-from tests.helpers_send_crash import add_rows
+from tests.helpers_send_crash import (
+    REFRESH_TOKEN,
+    SENDER,
+    add_rows,
+    gmail_world,
+    sent_recipients,
+)
 from tests.smtp_world import smtp_world
 
 pytestmark = [
@@ -143,3 +150,41 @@ def test_outbox_rotates_and_caps_identities_but_sends_nothing(data_dir, tmp_path
     assert all(r["outreach_status"] == "drafted" for r in rows)  # a dry run sends nothing
     holds = Counter(r["hold_reason"].split(" ")[0] for r in rows)
     assert holds == {"DRY_RUN": 3, "HELD:daily_cap": 2}
+
+
+def test_each_identity_sends_through_its_own_mailer_gmail_and_smtp(data_dir, tmp_path):
+    with (
+        smtp_world(["ada"], tmp_path, caps={"ada": 2}) as world,
+        gmail_world(units_per_minute=10_000_000) as gmail,
+    ):
+        gmail_table = (
+            '\n[[identity]]\nname = "studio"\nmailer = "gmail"\n'
+            f'from = "{SENDER}"\ndaily_cap = 2\n'
+            'gmail_refresh_token_env = "HUB_TEST_STUDIO_TOKEN"\n'
+        )
+        world.identities_file.write_text(world.identities_file.read_text() + gmail_table)
+        values = world.settings | {
+            key: gmail.settings[key]
+            for key in ("gmail_api_url", "google_token_url", "gmail_client_id")
+        }
+        values["gmail_client_secret"] = gmail.settings["gmail_client_secret"]
+        os.environ["HUB_TEST_STUDIO_TOKEN"] = REFRESH_TOKEN
+        try:
+            services = _services(values, data_dir)
+            add_rows(services.store, 5)
+            services.close()
+            summary = _send(values, data_dir)
+        finally:
+            os.environ.pop("HUB_TEST_STUDIO_TOKEN", None)
+        over_smtp = world.smtp.recipients()
+        over_gmail = sent_recipients(gmail.gmail)
+
+    assert summary.get("sent") == 4 and summary.get("held") == 1
+    assert len(over_smtp) == 2 and len(over_gmail) == 2
+    assert not set(over_smtp) & set(over_gmail)
+    rows = {r["contact_email"]: r for r in _rows(data_dir)}
+    assert {rows[e]["sender_identity"] for e in over_smtp} == {"ada"}
+    assert {rows[e]["sender_identity"] for e in over_gmail} == {"studio"}
+    # Gmail threads by its own ids; SMTP rows carry their first Message-ID as the thread.
+    assert all(rows[e]["gmail_thread_id"] == rows[e]["message_id"] for e in over_smtp)
+    assert all(rows[e]["gmail_thread_id"] != rows[e]["message_id"] for e in over_gmail)
