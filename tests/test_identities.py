@@ -190,3 +190,21 @@ def test_an_old_ledger_gains_the_identity_column_and_keeps_its_sends(tmp_path):
     _sent(migrated, 1, "ada", T0)
     assert migrated.sends_since(T0 - 3600, identity="ada") == [T0]
     assert migrated.count() == 3
+
+
+def test_each_identity_waits_its_own_gap(tmp_path, monkeypatch):
+    from hub.mail.outbox import OutboxMailer
+    from hub.sending.senders import Senders
+
+    monkeypatch.setenv("ADA_SMTP_PASSWORD", "x")
+    settings = _settings(tmp_path, ADA + BOB.replace("bob", "cy"))
+    senders = Senders(settings, OutboxMailer(tmp_path / "outbox"))
+    assert senders.gap_left() == 0.0
+    senders.called("ada", 100.0)
+    assert 99.0 < senders.gap_left("ada") <= 100.0
+    assert senders.gap_left("cy") == 0.0  # cy has not sent: it may go now
+    assert senders.gap_left() == 0.0
+    senders.called("cy", 50.0)
+    assert 49.0 < senders.gap_left() <= 50.0  # the first identity free to send
+    assert senders.sender("ada") == ("Ada Artist", "ada@artist.example")
+    assert senders.identity("gone").name == "ada"  # an unknown key: the primary identity

@@ -226,3 +226,19 @@ def test_a_changed_uidvalidity_reads_by_date_instead_of_trusting_old_uids(imap):
     box.close()
     assert [m.headers["message-id"] for m in found.messages] == ["<r2@gallery.example>"]
     assert json.loads(found.cursor)["INBOX"]["v"] == state["INBOX"]["v"]
+
+
+def test_a_connection_the_servers_dropped_while_idle_is_reopened(imap):
+    with running_smtp(users={"ada": SMTP_PASSWORD}) as smtp:
+        mailer = mailer_for(imap, smtp.port)
+        mailer.send(message(1))
+        # Both servers forget the idle connections (an idle timeout, a restart).
+        mailer._conn.sock.shutdown(2)
+        mailer.mailbox._client._imap.sock.shutdown(2)
+        mailer.send(message(2))
+        mailer.close()
+    assert [d.parsed["Message-ID"] for d in smtp.delivered()] == [
+        "<m1@artist.example>",
+        "<m2@artist.example>",
+    ]
+    assert smtp.sessions == 2 and len(sent_folder(imap)) == 2

@@ -79,7 +79,7 @@ class ImapMailbox:
         client.login(self.username, self._password)
         return client
 
-    def _call(self, what: str, work: Callable[[IMAPClient], T], *, retry: bool = True) -> T:
+    def _call(self, what: str, work: Callable[[IMAPClient], T]) -> T:
         """Run ``work`` on the open connection; reconnect once when it had gone stale."""
         with self._lock:
             for attempt in (1, 2):
@@ -90,7 +90,7 @@ class ImapMailbox:
                     return work(self._client)
                 except FAILURES as exc:
                     self._drop()
-                    if fresh or not retry or attempt == 2:
+                    if fresh or attempt == 2:
                         raise MailerError(self._describe(what, exc)) from exc
             raise AssertionError("unreachable")
 
@@ -140,7 +140,9 @@ class ImapMailbox:
             found = _APPENDUID.search(answer or b"")
             return int(found.group(1)) if found else None
 
-        return self._call("APPEND to Sent", work, retry=False)
+        # Retried on a connection that went stale while idle: at worst Sent gets a second
+        # pending copy, which changes nothing (the first one found counts; both say the same).
+        return self._call("APPEND to Sent", work)
 
     def settle_copy(self, uid: int | None, message_id: str, *, keep: bool) -> None:
         """After the SMTP answer: ``keep`` clears the pending mark, else the copy goes."""
