@@ -22,14 +22,17 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from typing import Any, TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from hub.mail.base import InboundBatch, MailboxMessage, MailerError, SentMessage
-from hub.mail.imap_parse import parse_message, thread_root
+from hub.mail.rfc822 import to_message
 
 T = TypeVar("T")
 WATCHED = ("INBOX",)
@@ -177,7 +180,7 @@ class ImapMailbox:
                 uids = [
                     uid
                     for uid, headers in self._headers(client, candidates).items()
-                    if " ".join(headers.get("subject", "").split()) == " ".join(subject.split())
+                    if _same_subject(headers.get("subject", ""), subject)
                 ]
             if not uids:
                 return None
@@ -186,7 +189,7 @@ class ImapMailbox:
             return SentMessage(
                 provider_id=f"{folder}:{uid}",
                 thread_id=thread_root(headers),
-                rfc822_message_id=headers.get("message-id", wanted),
+                rfc822_message_id=headers.get("message-id", wanted).strip(),
             )
 
         return self._call("search Sent", work)
@@ -201,8 +204,7 @@ class ImapMailbox:
         )
         result: dict[int, dict[str, str]] = {}
         for uid, data in found.items():
-            parsed = parse_message(data.get(key, b""), provider_id=str(uid))
-            result[uid] = parsed.headers
+            result[uid] = to_message(data.get(key, b""), provider_id=str(uid)).headers
         return result
 
     # --- threads and new mail --------------------------------------------------------------------
@@ -279,15 +281,34 @@ class ImapMailbox:
                 when = data.get(b"INTERNALDATE")
                 if isinstance(when, datetime) and when.tzinfo is None:
                     when = when.astimezone(UTC)  # imapclient gives local naive times
-                found.append(
-                    parse_message(
-                        data.get(b"BODY[]", b""),
-                        provider_id=f"{folder}:{uid}",
-                        internal_date=when,
-                        folder=folder,
-                    )
+                # The same conversion as Gmail's format=full: classified alike.
+                seen = to_message(
+                    data.get(b"BODY[]", b""),
+                    provider_id=f"{folder}:{uid}",
+                    label_ids=(folder,),
+                    internal_date=when if isinstance(when, datetime) else None,
                 )
+                found.append(replace(seen, thread_id=thread_root(seen.headers)))
         return found
+
+
+def _same_subject(header: str, subject: str) -> bool:
+    # The raw header may hold RFC 2047 encoded-words (a non-ASCII subject): decode first.
+    try:
+        decoded = str(make_header(decode_header(header)))
+    except (LookupError, ValueError, HeaderParseError):
+        decoded = header
+    return " ".join(decoded.split()) == " ".join(subject.split())
+
+
+def thread_root(headers: dict[str, str]) -> str:
+    """SMTP has no thread ids: a thread is named by its first message's Message-ID (the first
+    of ``References``, else ``In-Reply-To``, else the message's own)."""
+    for name in ("references", "in-reply-to", "message-id"):
+        ids = headers.get(name, "").split()
+        if ids:
+            return ids[0]
+    return ""
 
 
 def _load_cursor(cursor: str | None) -> dict[str, dict[str, Any]]:
