@@ -96,3 +96,37 @@ def test_two_spf_records_and_a_missing_dkim_key_are_errors(data_dir, tmp_path):
     assert "2 SPF records" in levels["error"][0] and "merge them" in levels["error"][0]
     assert "no DKIM key at s1._domainkey.artist.example" in levels["error"][1]
     assert world.smtp.sessions == 0  # a dry run (outbox) checks DNS only
+
+
+def test_a_gmail_identity_is_checked_with_its_own_token(data_dir, tmp_path, monkeypatch):
+    from tests.helpers_send_crash import REFRESH_TOKEN, SENDER, gmail_world
+
+    text = (
+        '[[identity]]\nname = "studio"\nmailer = "gmail"\n'
+        f'from = "{SENDER}"\ndaily_cap = 5\ngmail_refresh_token_env = "HUB_TEST_STUDIO"\n'
+        '[[identity]]\nname = "alias"\nmailer = "gmail"\n'
+        'from = "alias@artist.example"\ndaily_cap = 5\ngmail_refresh_token_env = "HUB_TEST_STUDIO"\n'
+        '[[identity]]\nname = "stale"\nmailer = "gmail"\n'
+        f'from = "{SENDER}"\ndaily_cap = 5\ngmail_refresh_token_env = "HUB_TEST_STALE"\n'
+    )
+    path = tmp_path / "identities.toml"
+    path.write_text(text)
+    monkeypatch.setenv("HUB_TEST_STUDIO", REFRESH_TOKEN)
+    monkeypatch.setenv("HUB_TEST_STALE", "1//revoked-token")
+    with gmail_world() as gmail, running_dns(GOOD_DNS) as dns:
+        values = {k: v for k, v in gmail.settings.items() if k != "gmail_refresh_token"}
+        settings = Settings(
+            _env_file=None,
+            data_dir=data_dir,
+            **values | {"identities_file": str(path), "dns_nameserver": dns.address},
+        )
+        findings = check_identities(settings, timeout=5)
+
+    gmail_findings = [f for f in findings if "Gmail" in f.message]
+    assert [(f.level, f.message.split(":")[0]) for f in gmail_findings] == [
+        ("ok", f"identity studio ({SENDER})"),
+        ("warn", "identity alias (alias@artist.example)"),
+        ("error", f"identity stale ({SENDER})"),
+    ]
+    assert "Send mail as" in gmail_findings[1].fix
+    assert "revoked-token" not in str([f.to_dict() for f in findings])

@@ -29,9 +29,11 @@ def check_identities(settings: Settings, timeout: float) -> list[Finding]:
     resolver = _resolver(settings, timeout)
     for identity in identities:
         label = f"identity {identity.name} ({identity.address})"
-        if settings.mailer == "smtp" and identity.mailer == "smtp":
+        if settings.mailer != "outbox" and identity.mailer == "smtp":
             findings.append(check_smtp(identity, settings, label, timeout))
             findings.append(check_imap(identity, label, timeout))
+        elif settings.mailer != "outbox" and not identity.implicit:  # a gmail identity
+            findings.append(check_gmail_identity(identity, settings, label, timeout))
         if settings.mailer != "outbox" or not identity.implicit:
             findings += check_dns(identity, label, resolver)
     return findings
@@ -89,6 +91,36 @@ def check_imap(identity: Identity, label: str, timeout: float) -> Finding:
     finally:
         box.close()
     return ok(AREA, f"{label}: IMAP login accepted, Sent folder is {folder!r}")
+
+
+def check_gmail_identity(
+    identity: Identity, settings: Settings, label: str, timeout: float
+) -> Finding:
+    """``users.getProfile`` (1 unit) with the identity's own refresh token."""
+    from hub.mail.gmail import GmailMailer
+
+    mailer = GmailMailer(
+        api_url=settings.gmail_api_url,
+        token_url=settings.google_token_url,
+        client_id=settings.gmail_client_id,
+        client_secret=settings.gmail_client_secret.get_secret_value(),
+        refresh_token=identity.gmail_refresh_token.get_secret_value(),
+        sender=identity.address,
+        timeout=timeout,
+        max_attempts=2,
+    )
+    try:
+        address = str(mailer.profile().get("emailAddress", ""))
+    except Exception as exc:  # google-auth raises its own errors for a refused token
+        return error(AREA, f"{label}: Gmail refused the token ({type(exc).__name__})",
+                     "check the refresh token in gmail_refresh_token_env and GMAIL_CLIENT_*")  # fmt: skip
+    finally:
+        mailer.close()
+    if address.lower() != identity.address.lower():
+        return warn(AREA, f"{label}: the Gmail token is for {address}, not the From address",
+                    "use the token of the account that sends as this From, or add the From "
+                    "as a 'Send mail as' alias of that account")  # fmt: skip
+    return ok(AREA, f"{label}: Gmail token works for {address}")
 
 
 # --- DNS ---------------------------------------------------------------------------------------
