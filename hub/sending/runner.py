@@ -243,8 +243,7 @@ async def _prepare(
             return hold("review", setup)
         if state.stop is not None:
             return hold("held", _reason(state.stop))
-        # A dry run writes no ledger: its previews count for the whole run instead.
-        pending = state.previewed if path.dry_run else by_identity
+        pending = state.previewed if path.dry_run else by_identity  # a dry run has no ledger
         key = await _identity_for(path, hub_id, pending)
         if isinstance(key, Hold):  # every identity is at its cap (or outside its window)
             state.stop = key
@@ -281,9 +280,8 @@ async def _deliver(path: SendPath, item: Planned, state: _RunState) -> Outcome:
         return await path.back_out(item, None, "cancelled")
     wait = path.final_hold(item)
     if wait is not None:
-        # With several identities one at its cap does not stop the others.
         if isinstance(wait, Hold) and wait.kind in STOPPING_HOLDS and len(path.limits.rules) == 1:
-            state.halt = state.stop = wait
+            state.halt = state.stop = wait  # (one identity at its cap does not stop the others)
         result = "suppressed" if isinstance(wait, str) else "held"
         return await path.back_out(item, wait, result)
     started = time.monotonic()
@@ -310,8 +308,10 @@ async def _hold_rest(services, rows: list[Row], rest: list[str], state: _RunStat
 
 
 async def _identity_for(path: SendPath, hub_id: str, pending: dict[str, int]) -> str | Hold:
-    """The identity of an earlier intent for this row (its Message-ID is that identity's),
-    else the one with the most capacity left today."""
+    """An earlier intent's identity (its Message-ID is that identity's), else the one with the
+    most capacity left today; with one identity, that one (hold_for then says if it waits)."""
+    if len(path.limits.rules) == 1:
+        return next(iter(path.limits.rules))
     existing = await asyncio.to_thread(path.ledger.intent, hub_id, 0)
     if existing is not None:
         return existing.identity
