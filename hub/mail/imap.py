@@ -176,7 +176,9 @@ class ImapMailbox:
             uids = client.search(["HEADER", "Message-ID", wanted]) if wanted else []
             if not uids and to.strip():
                 day = (since - SINCE_SLACK).date()
-                candidates = client.search(["TO", to.strip(), "SINCE", day])
+                # Only confirmed copies: a pending one under the same subject may be an earlier
+                # attempt that was refused (its copy could not be deleted then).
+                candidates = client.search(["TO", to.strip(), "SINCE", day, "UNDRAFT"])
                 uids = [
                     uid
                     for uid, headers in self._headers(client, candidates).items()
