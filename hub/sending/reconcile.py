@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from hub.mail.base import Mailer
-from hub.sending.ledger import Ledger, SendRecord
+from hub.sending.ledger import Intent, Ledger, SendRecord
 
 # Gmail's clock and ours may differ; search a little before the attempt.
 SEARCH_SLACK = timedelta(minutes=10)
@@ -27,10 +27,13 @@ async def settle(
 ) -> SendRecord | None:
     """The record of this step if it went out (found now or before), else None. ``mailer``
     may pick the mailer by the intent's sending identity (its Sent folder is searched)."""
-    record = await asyncio.to_thread(ledger.sent, hub_id, step)
+
+    def read() -> tuple[SendRecord | None, Intent | None]:  # one worker-thread hop, not two
+        return ledger.sent(hub_id, step), ledger.intent(hub_id, step)
+
+    record, intent = await asyncio.to_thread(read)
     if record is not None:
         return record
-    intent = await asyncio.to_thread(ledger.intent, hub_id, step)
     if intent is None or intent.attempted_at is None:
         return None
     if not isinstance(mailer, Mailer):
