@@ -326,20 +326,13 @@ async def send_one(services, hub_id: str) -> dict[str, Any]:
         "hub_id": hub_id,
         "result": result,
         "dry_run": summary.get("dry_run", False),
-        **{
-            column: after.get(column, "")
-            for column in (
-                "outreach_status",
-                "hold_reason",
-                "last_error",
-                "message_id",
-                "gmail_thread_id",
-                "last_sent",
-                "next_followup_at",
-            )
-        },
+        **{column: after.get(column, "") for column in SEND_ONE_COLUMNS},
     }
 
+
+# The row's columns a single send answers with.
+SEND_ONE_COLUMNS = ("outreach_status", "hold_reason", "last_error", "message_id")
+SEND_ONE_COLUMNS += ("gmail_thread_id", "last_sent", "next_followup_at", "sender_identity")
 
 # The result a single send reports: the first of these its summary counts.
 RESULT_ORDER = ("sent", "reconciled", "dry_run", "unknown", "failed", "quota", "held")
