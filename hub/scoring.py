@@ -18,6 +18,7 @@ from typing import Any
 
 from hub.enrich.pick import looks_personal
 from hub.errors import BadRequest
+from sheets.cells import BadCell, parse_number
 
 
 def default_weights() -> dict[str, Any]:
@@ -55,10 +56,15 @@ class Score:
 
 
 def _int(text: str | None) -> int | None:
+    """A cell as a whole number; a cell that is not a number (``two``, ``1e400``) counts as
+    empty (sheets.cells says why)."""
     try:
-        return int(float((text or "").strip()))
-    except ValueError:
+        number = parse_number(text or "", "number")
+    except BadCell:
         return None
+    if number is None or abs(number) > 1e9:
+        return None
+    return int(number)
 
 
 def _words(text: str) -> set[str]:

@@ -32,6 +32,10 @@ HOLD_FIXES = {
     "REVIEW:approval": "tick `approved` on the rows you want sent",
     "REVIEW:blank_field": "fill the field hold_reason names, then clear hold_reason",
     "REVIEW:contact_email": "correct contact_email on these rows",
+    "REVIEW:bad_email": "correct contact_email (hold_reason says what is wrong); the next run "
+    "takes the row",
+    "NO_EMAIL:bad_domain": "correct domain (last_error says what is wrong); the next enrich run "
+    "takes the row",
     "REVIEW:gemini_blocked": "write draft_subject/draft_body by hand for these rows",
     "REVIEW:bad_output": "write the draft by hand, or clear hold_reason to draft again",
     "REVIEW:bad_subject": "write the subject by hand, or clear hold_reason to draft again",

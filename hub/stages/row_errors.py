@@ -54,10 +54,10 @@ def is_stage_wide(exc: BaseException) -> bool:
     """Failures every row would meet alike: the job fails or pauses instead."""
     if isinstance(exc, StageWide | StoreError | QuotaExhausted):
         return True
-    if isinstance(exc, ProviderError):
-        return exc.provider_status == 401  # credentials refused
     # A refused key or an unknown model (drafting), by name: hub.drafting imports this package.
-    return type(exc).__name__ in {"DrafterMisconfigured", "JobCancelled"}
+    if type(exc).__name__ in {"DrafterMisconfigured", "JobCancelled"}:
+        return True
+    return isinstance(exc, ProviderError) and exc.provider_status == 401  # credentials refused
 
 
 def fingerprint(row: Row) -> str:
