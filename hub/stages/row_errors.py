@@ -168,3 +168,12 @@ class RowGuard:
 
 def is_error_hold(hold_reason: str) -> bool:
     return (hold_reason or "").startswith(PREFIX)
+
+
+# Holds that mean "a cell or the hub's own code needs a person": listed by `hub sheet status`
+# and the status page, each with its last_error.
+TROUBLE_PREFIXES = (PREFIX, "REVIEW:bad_", "NO_EMAIL:bad_")
+
+
+def in_trouble(row: Row) -> bool:
+    return (row.get("hold_reason") or "").startswith(TROUBLE_PREFIXES)
