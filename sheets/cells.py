@@ -101,6 +101,8 @@ def normalize_domain(value: str, column: str = "domain") -> str:
     if len(text) > MAX_DOMAIN_CHARS + 1:
         raise BadCell(column, f"{len(text)} characters is too long for a host name")
     _refuse_hidden(text, column)
+    if _is_ip_literal(text):
+        raise BadCell(column, f"{quote(text)} is an IP address, not a host name")
     if "://" in text or text.lower().startswith(("mailto:", "javascript:")):
         raise BadCell(column, f"{quote(text)}: write the host name only, without a scheme")
     if any(c in text for c in "/?#@[]:\\"):

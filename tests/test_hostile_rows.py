@@ -1,0 +1,105 @@
+"""Issue 11's "done when": hostile and clumsy rows imported beside good ones never stop a stage.
+
+The corpus (tests/hostile.py) goes in through ``hub sheet import``; then every row stage runs
+as a real job, twice, on the embedded default (local store, Hunter's emulator, templates, the
+outbox folder as a dry run, approval off).
+"""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from typer.testing import CliRunner
+
+from hub.cli import app
+from tests import hostile
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def world():
+    with hostile.hunter_world() as running:
+        yield running
+
+
+def _write_csv(path, lines: list[dict[str, str]]) -> None:
+    columns = list(dict.fromkeys(name for line in lines for name in line))
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(lines)
+
+
+def _env(settings) -> dict[str, str]:
+    return {
+        "HUB_DATA_DIR": str(settings.data_dir),
+        "HUNTER_API_KEY": settings.hunter_api_key.get_secret_value(),
+        "HUNTER_API_URL": settings.hunter_api_url,
+    }
+
+
+async def test_hostile_corpus_never_stops_a_stage_and_every_row_says_why(data_dir, world):
+    settings = world.settings(data_dir, sender_name="Ada", sender_address="1 Art Lane, Paris")
+    lines, kind = hostile.corpus_lines()
+    source = data_dir.parent / "corpus.csv"
+    _write_csv(source, lines)
+
+    result = runner.invoke(app, ["sheet", "import", str(source)], env=_env(settings))
+    out = result.output
+    assert result.exit_code == 0, out
+    # Every refused line is reported with its line number (line 1 is the header) and why.
+    first_bad = lines.index({"domain": "[::1]", "notes": "bad domain"}) + 2
+    assert f"line {first_bad}: domain: '[::1]' is an IP address" in out
+    assert f"refused {len(hostile.BAD_DOMAINS)} lines" in out
+
+    from sheets.local import LocalStore
+
+    store = LocalStore(settings.data_dir / "prospects.sqlite3")
+    before = {row["hub_id"]: row for row in store.rows()}
+    store.close()
+    assert {row["domain"] for row in before.values()} == set(kind)
+
+    for _ in range(2):  # every stage job completes, twice in a row
+        verdict = hostile.Verdict()
+        hostile.check_jobs(await hostile.run_stages(settings), verdict)
+        assert verdict.problems == []
+
+    store = LocalStore(settings.data_dir / "prospects.sqlite3")
+    after = {row["hub_id"]: row for row in store.rows()}
+    store.close()
+    verdict = hostile.Verdict()
+    hostile.check_outbox(settings.outbox_dir, verdict)
+    hostile.check_rows(before, after, verdict)
+    assert verdict.problems == []
+
+    # Every good (and clumsy) row reached the outbox exactly once; no bad address did.
+    previews = sorted(p.name for p in settings.outbox_dir.glob("*.eml"))
+    reached = {after[h]["domain"] for h in verdict.sent_to}
+    assert reached == {d for d, k in kind.items() if k in ("good", "clumsy")}
+    assert len(previews) == len(reached)
+    assert verdict.sent_to[_id(after, "typed.test")] == "Editor@typed.test"
+    for i, value in enumerate(hostile.BAD_EMAILS):
+        row = after[_id(after, f"badmail{i}.test")]
+        assert row["hold_reason"].startswith("REVIEW:bad_email contact_email: "), (value, row)
+        assert row["contact_email"] == value.strip()  # the person's cell, as they typed it
+
+    # Clumsy hub cells were read as values or reasons, and the person's cells are untouched.
+    assert after[_id(after, "good0.test")]["notes"] == "kept 0"
+
+
+def _id(rows, domain: str) -> str:
+    return next(h for h, row in rows.items() if row["domain"] == domain)
+
+
+def test_strict_import_refuses_the_file_and_changes_nothing(data_dir, world):
+    settings = world.settings(data_dir)
+    source = data_dir.parent / "strict.csv"
+    _write_csv(source, [{"domain": "fine.test"}, {"domain": "127.0.0.1"}, {"domain": "a b.test"}])
+    result = runner.invoke(app, ["sheet", "import", "--strict", str(source)], env=_env(settings))
+    assert result.exit_code == 1
+    assert "line 3: domain: '127.0.0.1' is an IP address" in result.output
+    assert "line 4: domain: 'a b.test' contains SPACE" in result.output
+    assert "nothing imported" in result.output
+    assert not (settings.data_dir / "prospects.sqlite3").exists()
