@@ -6,6 +6,7 @@ run must keep. Shared by ``tests/test_hostile_rows.py``, ``tests/test_fuzz_stage
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import email.policy
@@ -22,9 +23,11 @@ from hub.config import Settings
 from hub.jobs import JobRunner
 from hub.services import build_services
 from sheets.cells import BadCell, normalize_email
-from sheets.columns import HUMAN_TERMINAL_STATUSES, Row
+from sheets.columns import HUB_COLUMNS, HUMAN_TERMINAL_STATUSES, Row
+from sheets.local import LocalStore
 from tests.emulators.hunter import API_KEY, HunterEmulator
 from tests.emulators.serve import serve_in_thread
+from tests.store_contract import GoogleHarness, google_sheet_env
 
 # Every stage a job can run over rows (discover needs a SERP provider: tested on its own).
 ROW_STAGES = ("enrich", "score", "draft", "send", "followup", "check_replies")
@@ -183,6 +186,7 @@ rows = st.fixed_dictionaries(
     },
     optional={name: hostile_text for name in HUB_CELLS},
 )
+batches = st.lists(rows, min_size=1, max_size=5)
 
 
 # --- running the pipeline -------------------------------------------------------------------
@@ -194,6 +198,9 @@ class World:
     url: str
 
     def settings(self, data_dir: Path, **overrides: Any) -> Settings:
+        return Settings(_env_file=None, **self.values(data_dir, **overrides))
+
+    def values(self, data_dir: Path, **overrides: Any) -> dict[str, Any]:
         values: dict[str, Any] = {
             "data_dir": data_dir,
             "hunter_api_key": API_KEY,
@@ -204,7 +211,7 @@ class World:
             "tick_minutes": 0,
         }
         values.update(overrides)
-        return Settings(_env_file=None, **values)
+        return values
 
 
 @contextlib.contextmanager
@@ -259,7 +266,7 @@ def check_outbox(outbox: Path, verdict: Verdict) -> None:
     """Every preview goes to one valid, normalised mailbox, with no injected header."""
     for path in sorted(outbox.glob("*.eml")) if outbox.exists() else []:
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        names = {name.lower() for name in message.keys()}
+        names = {name.lower() for name in message}
         verdict.check(names <= ALLOWED_HEADERS, f"{path.name}: unexpected headers {names}")
         to = getaddresses(message.get_all("To", []))
         verdict.check(len(to) == 1, f"{path.name}: To holds {len(to)} addresses")
@@ -310,7 +317,7 @@ def check_rows(before: dict[str, Row], after: dict[str, Row], verdict: Verdict) 
                 "contact_email" in (new.get("hold_reason") or ""),
                 f"{hub_id}: bad contact_email {typed[:40]!r} held without naming the column",
             )
-    for hub_id, address in verdict.sent_to.items():
+    for hub_id in verdict.sent_to:
         typed = (before.get(hub_id, {}).get("contact_email") or "").strip()
         if typed:
             verdict.check(_valid(typed), f"{hub_id}: a preview went to bad address {typed!r}")
@@ -322,3 +329,42 @@ def check_jobs(jobs: list[dict[str, Any]], verdict: Verdict) -> None:
             job.get("status") == "completed",
             f"{job.get('job_type')} job {job.get('status')}: {job.get('error')}",
         )
+
+
+def _verdict(jobs, before: dict[str, Row], after: dict[str, Row], outbox: Path) -> Verdict:
+    verdict = Verdict()
+    check_jobs(jobs, verdict)
+    check_outbox(outbox, verdict)
+    check_rows(before, after, verdict)
+    return verdict
+
+
+def run_local(world: World, data_dir: Path, rows: list[dict[str, str]]):
+    """Rows appended as the API or a webhook would, on the local store, then every stage:
+    ``(verdict, rows after)``."""
+    store = LocalStore(data_dir / "prospects.sqlite3")
+    store.ensure_schema()
+    store.append(rows)
+    before = {row["hub_id"]: row for row in store.rows()}
+    store.close()
+    settings = world.settings(data_dir)
+    jobs = asyncio.run(run_stages(settings))
+    store = LocalStore(data_dir / "prospects.sqlite3")
+    after = {row["hub_id"]: row for row in store.rows()}
+    store.close()
+    return _verdict(jobs, before, after, settings.outbox_dir), after
+
+
+def run_google(world: World, servers, data_dir: Path, rows: list[dict[str, str]]):
+    """Rows typed into the Google Sheet by a person (no hub_id: the hub gives them one), then
+    every stage: ``(verdict, rows after)``."""
+    header = ["notes", *HUB_COLUMNS]
+    grid = [header] + [[row.get(name, "") for name in header] for row in rows]
+    with google_sheet_env(data_dir, grid, servers=servers) as env:
+        harness = GoogleHarness(env)
+        harness.store.ensure_schema()
+        before = {row["hub_id"]: row for row in harness.store.rows()}
+        settings = env.settings(**world.values(data_dir))
+        jobs = asyncio.run(run_stages(settings, store=harness.store))
+        after = {row["hub_id"]: row for row in harness.store.rows()}
+    return _verdict(jobs, before, after, settings.outbox_dir), after
