@@ -40,9 +40,10 @@ _HOLD = re.compile(
     r"^ERROR:(?P<stage>\S+) (?P<kind>\S+) \(try (?P<n>\d+) of \d+\S*.*; row (?P<fp>[0-9a-f]{8})\)$"
 )
 # key=value pairs and bearer tokens that look secret, wherever a message quotes a URL or header.
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[^\s,;\"')]+")
 _SECRETISH = re.compile(
     r"(?i)(api[_-]?key|access_token|refresh_token|token|secret|password|passwd|signature|"
-    r"authorization|bearer|key)(\s*[=:]\s*|\s+)([^\s&\"',;)]+)"
+    r"authorization|key)(\s*[=:]\s*)([^\s&\"',;)]+)"
 )
 
 
@@ -76,6 +77,7 @@ def redact(text: str, secrets: list[str] = ()) -> str:  # type: ignore[assignmen
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "**********")
+    text = _BEARER.sub(lambda m: f"{m.group(1)} **********", text)
     return _SECRETISH.sub(lambda m: f"{m.group(1)}{m.group(2)}**********", text)
 
 
