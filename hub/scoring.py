@@ -100,8 +100,14 @@ def score_row(row: dict[str, str], weights: dict[str, Any]) -> Score:
         parts.append((f"da {da}", min(site["da_max"], da * site["da_per_point"])))
 
     total = max(0, min(100, round(sum(points for _, points in parts))))
-    reasons = "; ".join(f"{label} {_fmt(points)}" for label, points in parts if round(points))
-    return Score(total, reasons)
+    reasons = [f"{label} {_fmt(points)}" for label, points in parts if round(points)]
+    # A number cell a person typed as words ("two", "1e400") counts as empty; say so.
+    reasons += [
+        f"{name} ignored: not a number"
+        for name in ("serp_rank", "da_est", "email_confidence")
+        if (row.get(name) or "").strip() and _int(row.get(name)) is None
+    ]
+    return Score(total, "; ".join(reasons))
 
 
 def _contact_parts(row: dict[str, str], contact: dict[str, Any]) -> list[tuple[str, float]]:

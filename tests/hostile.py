@@ -87,6 +87,7 @@ CLUMSY_CELLS: list[dict[str, str]] = [
     {"snippet": "é" * 50_000, "notes": "\x00" * 3},
     {"keyword": "art\u2028blog"},
     {"contact_name": "\u202eevil"},
+    {"contact_name": "é" * 50_000},
     {"notes": '=HYPERLINK("http://x.test")'},
 ]
 

@@ -87,6 +87,7 @@ async def test_hostile_corpus_never_stops_a_stage_and_every_row_says_why(data_di
 
     # Clumsy hub cells were read as values or reasons, and the person's cells are untouched.
     assert after[_id(after, "good0.test")]["notes"] == "kept 0"
+    assert "da_est ignored: not a number" in after[_id(after, "clumsy2.test")]["score_reasons"]
 
 
 def _id(rows, domain: str) -> str:

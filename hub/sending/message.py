@@ -15,7 +15,8 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from sheets.cells import BadCell, normalize_email
+from hub.drafting.rules import BAD_SUBJECT
+from sheets.cells import BadCell, clean_text, normalize_email
 from webhooks.tokens import UNSUBSCRIBE_SALT, TokenError, sign_timed
 
 # Shown in dry-run previews when HUB_SENDER_ADDRESS is not set; a real send is refused instead.
@@ -31,6 +32,11 @@ _FORBIDDEN_IN_HEADERS = frozenset("\r\n\0\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 # List-Unsubscribe URL into RFC 2047 encoded-words, which mail clients do not decode back into a
 # URL (the one-click button would break); long body lines would also force quoted-printable.
 MESSAGE_POLICY = policy.default.clone(max_line_length=998)
+# A display name is cosmetic; a long non-ASCII one costs the email package quadratic time to
+# fold into encoded-words (a 50,000-character cell took minutes), so it is cut to this.
+MAX_NAME_CHARS = 100
+# RFC 5322's 998-character line, less "Subject: " and room for "Re: " on follow-ups.
+MAX_SUBJECT_CHARS = 980
 
 
 class UnsafeHeader(ValueError):
@@ -121,11 +127,16 @@ def build_message(
     :class:`MissingSetup` (``REVIEW:bad_email contact_email: <why>``) for a recipient that is
     not one mailbox: nothing but one valid, normalised address ever reaches ``To``."""
     subject = check_header_value("subject", content.subject.strip())
+    if len(subject) > MAX_SUBJECT_CHARS:  # typed by a person (drafts are checked already)
+        raise MissingSetup(
+            f"{BAD_SUBJECT} draft_subject: {len(subject)} characters (at most {MAX_SUBJECT_CHARS})",
+            "the subject is too long",
+        )
     try:
         to = normalize_email(check_header_value("contact_email", content.to), "contact_email")
     except BadCell as exc:
         raise MissingSetup(f"REVIEW:bad_email {exc}", str(exc)) from None
-    name = check_header_value("contact_name", content.to_name.strip())
+    name = clean_text(check_header_value("contact_name", content.to_name), MAX_NAME_CHARS)
     sender_name = check_header_value("HUB_SENDER_NAME", (settings.sender_name or "").strip())
     sender = check_header_value("GMAIL_SENDER", sender_email(settings))
     if not subject:
