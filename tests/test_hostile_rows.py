@@ -41,7 +41,7 @@ def _env(settings) -> dict[str, str]:
 
 
 async def test_hostile_corpus_never_stops_a_stage_and_every_row_says_why(data_dir, world):
-    settings = world.settings(data_dir, sender_name="Ada", sender_address="1 Art Lane, Paris")
+    settings = world.settings(data_dir)
     lines, kind = hostile.corpus_lines()
     source = data_dir.parent / "corpus.csv"
     _write_csv(source, lines)
