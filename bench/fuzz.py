@@ -32,11 +32,11 @@ from hypothesis import strategies as st  # noqa: E402
 
 from bench.common import Row, machine_note, run_as_script  # noqa: E402
 from sheets.cells import BadCell, domain_from_cell, normalize_email  # noqa: E402
-from tests import hostile  # noqa: E402
+from tests import hostile, hostile_run  # noqa: E402
 from tests.emulators.serve import serve_in_thread  # noqa: E402
 from tests.store_contract import EmulatorServers, Switchboard  # noqa: E402
 
-STAGES_PER_EXAMPLE = len(hostile.ROW_STAGES)
+STAGES_PER_EXAMPLE = len(hostile_run.ROW_STAGES)
 
 
 class Tally:
@@ -88,9 +88,9 @@ def _round(store: str, world, servers, workdir: Path, serial, tally: Tally, batc
         data_dir.mkdir(parents=True)
         begun = time.monotonic()
         if store == "local":
-            verdict, after = hostile.run_local(world, data_dir, rows)
+            verdict, after = hostile_run.run_local(world, data_dir, rows)
         else:
-            verdict, after = hostile.run_google(world, servers, data_dir, rows)
+            verdict, after = hostile_run.run_google(world, servers, data_dir, rows)
         tally.timed(time.monotonic() - begun, rows)
         tally.record(store, after, len(verdict.sent_to))
         assert verdict.problems == [], verdict.problems
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
         contextlib.ExitStack() as stack,
         tempfile.TemporaryDirectory(prefix="hub-fuzz-") as tmp,
     ):
-        world = stack.enter_context(hostile.hunter_world())
+        world = stack.enter_context(hostile_run.hunter_world())
         servers = _servers(stack)
         for rounds, store in enumerate(itertools.cycle(stores), start=1):
             if time.monotonic() >= deadline:

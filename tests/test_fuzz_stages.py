@@ -18,7 +18,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from sheets.cells import BadCell, clean_text, domain_from_cell, normalize_email
-from tests import hostile
+from tests import hostile, hostile_run
 from tests.store_contract import emulator_servers  # noqa: F401 - a fixture shared by the module
 
 _serial = itertools.count()
@@ -29,7 +29,7 @@ cheap = hypothesis_settings(max_examples=EXAMPLES * 20)
 
 @pytest.fixture(scope="module")
 def world():
-    with hostile.hunter_world() as running:
+    with hostile_run.hunter_world() as running:
         yield running
 
 
@@ -46,7 +46,7 @@ def _fresh_dir(workdir):
 
 @given(rows=hostile.batches)
 def test_every_stage_on_the_local_store_keeps_the_invariants(world, workdir, rows):
-    verdict, _ = hostile.run_local(world, _fresh_dir(workdir), rows)
+    verdict, _ = hostile_run.run_local(world, _fresh_dir(workdir), rows)
     assert verdict.problems == []
 
 
@@ -57,7 +57,7 @@ def test_every_stage_on_the_google_sheet_keeps_the_invariants(
     emulator_servers,  # noqa: F811
     rows,
 ):
-    verdict, _ = hostile.run_google(world, emulator_servers, _fresh_dir(workdir), rows)
+    verdict, _ = hostile_run.run_google(world, emulator_servers, _fresh_dir(workdir), rows)
     assert verdict.problems == []
 
 

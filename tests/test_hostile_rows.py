@@ -13,14 +13,14 @@ import pytest
 from typer.testing import CliRunner
 
 from hub.cli import app
-from tests import hostile
+from tests import hostile, hostile_run
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def world():
-    with hostile.hunter_world() as running:
+    with hostile_run.hunter_world() as running:
         yield running
 
 
@@ -62,16 +62,16 @@ async def test_hostile_corpus_never_stops_a_stage_and_every_row_says_why(data_di
     assert {row["domain"] for row in before.values()} == set(kind)
 
     for _ in range(2):  # every stage job completes, twice in a row
-        verdict = hostile.Verdict()
-        hostile.check_jobs(await hostile.run_stages(settings), verdict)
+        verdict = hostile_run.Verdict()
+        hostile_run.check_jobs(await hostile_run.run_stages(settings), verdict)
         assert verdict.problems == []
 
     store = LocalStore(settings.data_dir / "prospects.sqlite3")
     after = {row["hub_id"]: row for row in store.rows()}
     store.close()
-    verdict = hostile.Verdict()
-    hostile.check_outbox(settings.outbox_dir, verdict)
-    hostile.check_rows(before, after, verdict)
+    verdict = hostile_run.Verdict()
+    hostile_run.check_outbox(settings.outbox_dir, verdict)
+    hostile_run.check_rows(before, after, verdict)
     assert verdict.problems == []
 
     # Every good (and clumsy) row reached the outbox exactly once; no bad address did.

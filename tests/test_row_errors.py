@@ -17,7 +17,7 @@ from hub.services import build_services
 from hub.stages.row_errors import RowGuard, fingerprint
 from sheets.local import LocalStore
 from sheets.store import StoreError
-from tests import hostile
+from tests import hostile_run
 
 # Hunter's answer for one domain: a first_name that is a number, not text. The real pick code
 # joins names as text, so this row raises TypeError deep in enrichment.
@@ -26,7 +26,7 @@ ODD_ANSWER = [{"value": "ada@odd.test", "type": "personal", "confidence": 97, "f
 
 @pytest.fixture(scope="module")
 def world():
-    with hostile.hunter_world() as running:
+    with hostile_run.hunter_world() as running:
         yield running
 
 
