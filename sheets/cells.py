@@ -74,6 +74,12 @@ def normalize_email(value: str, column: str = "contact_email") -> str:
         raise BadCell(column, "the cell is empty")
     if len(text) > MAX_EMAIL_CHARS:
         raise BadCell(column, f"{len(text)} characters is too long for an e-mail address")
+    if any(mark in text for mark in ",;<>"):
+        raise BadCell(
+            column,
+            f"{quote(text)} must be one address only (no name, brackets or list), "
+            "like name@example.com",
+        )
     _refuse_hidden(text, column)
     if text.lower().startswith("mailto:"):
         raise BadCell(column, f"{quote(text)}: write the address without 'mailto:'")
@@ -90,7 +96,7 @@ def normalize_email(value: str, column: str = "contact_email") -> str:
             test_environment=True,
         )
     except EmailNotValidError as exc:
-        raise BadCell(column, f"{quote(text)} is not one e-mail address: {exc}") from None
+        raise BadCell(column, f"{quote(text)} is not an e-mail address: {exc}") from None
     return checked.ascii_email or checked.normalized
 
 

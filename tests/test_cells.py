@@ -39,10 +39,14 @@ def test_what_is_not_one_mailbox_is_refused_with_a_reason(value):
     [
         ("foo@", "There must be something after the @-sign"),
         ("a@b", "It should have a period"),
-        ("<x@y.example>", "display name and angle brackets"),
+        ("<x@y.example>", "one address only"),
+        ("Bob <bob@y.example>", "one address only"),
         ("mailto:me@y.example", "without 'mailto:'"),
         ("\u202ex@y.example", "RIGHT-TO-LEFT OVERRIDE"),
-        ("x@y.example, z@w.example", "contains SPACE"),
+        ("x@y.example, z@w.example", "one address only"),
+        ("x@y.example;z@w.example", "one address only"),
+        ("two words@y.example", "contains SPACE"),
+        ("x@[127.0.0.1]", "bracketed IP address"),
     ],
 )
 def test_the_issues_addresses_say_what_is_wrong(value, why):
