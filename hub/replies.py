@@ -1,9 +1,13 @@
 """Turn classified inbound mail into row changes, suppressions and events (pure), and keep the
 mailbox cursor durably so each check reads only mail that arrived since the last one.
 
-A message finds its row by ``gmail_thread_id``; failing that by the Message-IDs it refers to
-(``In-Reply-To``/``References`` against the row's ``message_id``), and a bounce by its failed
-recipient (``contact_email``). Several messages for one row are applied oldest first; terminal
+A bounce or complaint finds its row first by our original Message-ID as the report quotes it
+(its ``text/rfc822-headers``/``message/rfc822`` part or the copy a plain-text bounce appends),
+since it often arrives in a thread of its own. Any message then tries ``gmail_thread_id``, then
+the Message-IDs it refers to (``In-Reply-To``/``References`` against the row's ``message_id``);
+a bounce or complaint last tries its failed or complaining recipient (``contact_email``).
+A spam complaint suppresses the address at once, even when no row matches, and moves the row
+to ``do_not_contact`` with ``hold_reason`` ``COMPLAINT:<feedback-type>``. Several messages for one row are applied oldest first; terminal
 states (``bounced``, ``unsubscribed``, a person's ``skip``/``do_not_contact``) are never left,
 so re-reading the same mail after a crash changes nothing.
 """
@@ -26,6 +30,8 @@ from sheets.columns import Row
 TERMINAL = frozenset({"bounced", "unsubscribed", "skip", "do_not_contact"})
 # Statuses in which a row has mail out (or being sent) and so can receive answers.
 WATCHED = frozenset({"sending", "sent", "replied"})
+# Kinds that are reports about a message we sent: they quote it and name its recipient.
+REPORTS = frozenset({"bounce_hard", "bounce_soft", "complaint"})
 
 
 def iso(moment: datetime) -> str:
@@ -59,13 +65,16 @@ class RowIndex:
                 self.by_email.setdefault(email, row)
 
     def find(self, message: MailboxMessage, found: Classification) -> Row | None:
+        for quoted in found.original_message_ids:
+            if row := self.by_message_id.get(quoted.strip("<>")):
+                return row
         if message.thread_id in self.by_thread:
             return self.by_thread[message.thread_id]
         refs = f"{message.headers.get('in-reply-to', '')} {message.headers.get('references', '')}"
         for ref in reversed(refs.split()):
             if row := self.by_message_id.get(ref.strip().strip("<>")):
                 return row
-        if found.kind.startswith("bounce") and found.recipient:
+        if found.kind in REPORTS and found.recipient:
             return self.by_email.get(found.recipient)
         return None
 
@@ -76,6 +85,14 @@ def _transition(row: Row, found: Classification, now: datetime) -> dict[str, str
     if status in TERMINAL or found.kind == "own":
         return {}
     at = iso(found.at or now)
+    if found.kind == "complaint":
+        # A spam complaint outranks a reply: never write to this person again.
+        return {
+            "outreach_status": "do_not_contact",
+            "hold_reason": f"COMPLAINT:{found.feedback_type or 'abuse'}",
+            "next_followup_at": "",
+            "last_error": "",
+        }
     if found.kind == "unsubscribe":
         return {
             "outreach_status": "unsubscribed",
@@ -123,6 +140,18 @@ def _transition(row: Row, found: Classification, now: datetime) -> dict[str, str
 
 _EVENTS = {"replied": "prospect.replied", "bounced": "prospect.bounced"}
 _EVENTS["unsubscribed"] = "prospect.unsubscribed"
+_EVENTS["do_not_contact"] = "prospect.complained"  # only a complaint moves a row there
+
+
+def _complaint_suppressions(row: Row | None, found: Classification) -> list[tuple[str, str, str]]:
+    """Every address a complaint names, suppressed whether or not the row changes (it may be
+    terminal already, or unmatched): every future send and every identity skips them."""
+    reason = f"complaint:{found.feedback_type or 'abuse'}"
+    hub_id = row["hub_id"] if row is not None else ""
+    emails = {found.recipient.strip().lower()}
+    if row is not None:
+        emails.add((row.get("contact_email", "") or "").strip().lower())
+    return [(hub_id, email, reason) for email in sorted(emails) if email]
 
 
 def plan_replies(
@@ -143,6 +172,8 @@ def plan_replies(
         if found.kind == "own":
             continue
         row = index.find(message, found)
+        if found.kind == "complaint":
+            plan.suppress.extend(_complaint_suppressions(row, found))
         if row is None:
             plan.unmatched += 1
             continue
@@ -157,7 +188,7 @@ def plan_replies(
         if new_status in _EVENTS:
             email = (row.get("contact_email", "") or found.recipient).strip().lower()
             plan.events.append((hub_id, _EVENTS[new_status], _payload(row, found, new_status)))
-            if email:
+            if email and found.kind != "complaint":  # complaints were suppressed above
                 plan.suppress.append((hub_id, email, new_status))
     return plan
 
@@ -175,6 +206,8 @@ def _payload(row: Row, found: Classification, status: str) -> dict[str, Any]:
         payload["snippet"] = found.snippet
     if found.status_code:
         payload["bounce_status"] = found.status_code
+    if found.feedback_type:
+        payload["feedback_type"] = found.feedback_type
     return payload
 
 

@@ -12,9 +12,11 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 
 from sheets.columns import HUB_COLUMNS, Row, missing_columns, writable_changes
+from sheets.human_edits import EditReport, clean_edit, plan_row
 from sheets.shared_cells import CellSharer
 from sheets.store import (
     AppendReport,
@@ -186,6 +188,44 @@ class LocalStore(ProspectStore):
                     current["updated_at"] = now
                     self._write(hub_id, current)
                     report.written.append(hub_id)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return report
+
+    def edit(
+        self,
+        edits: Mapping[str, Mapping[str, object]],
+        *,
+        unmodified_since: datetime | None = None,
+    ) -> EditReport:
+        cleaned = {hub_id: clean_edit(wanted) for hub_id, wanted in edits.items()}
+        report = EditReport()
+        now = utc_now_text()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                header = self.header() or list(HUB_COLUMNS)
+                # There is no sheet to add a header cell to: a person's new column joins here.
+                extra = [c for row in cleaned.values() for c in row if c not in header]
+                if extra:
+                    self._save_header(header + list(dict.fromkeys(extra)))
+                for hub_id, wanted in cleaned.items():
+                    found = self._db.execute(
+                        "SELECT data FROM prospects WHERE hub_id=?", (hub_id,)
+                    ).fetchone()
+                    if found is None:
+                        report.missing.append(hub_id)
+                        continue
+                    current: Row = json.loads(found[0])
+                    changes = plan_row(current, wanted, unmodified_since, report)
+                    if changes is None:
+                        continue
+                    current.update({c: after for c, (_, after) in changes.items()})
+                    current["updated_at"] = now
+                    self._write(hub_id, current)
+                    report.changed[hub_id] = changes
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

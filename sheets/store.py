@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sheets.columns import Row, clip, normalise_domain
+from sheets.human_edits import EditReport
 
 
 def new_hub_id() -> str:
@@ -101,6 +102,23 @@ class ProspectStore(abc.ABC):
         right row however the user sorted, inserted or deleted rows meanwhile; a vanished row
         is reported in ``missing`` and nothing is written for it. Ownership rules of
         :func:`sheets.columns.writable_changes` apply; ``updated_at`` is set on written rows.
+        """
+
+    @abc.abstractmethod
+    def edit(
+        self,
+        edits: Mapping[str, Mapping[str, object]],
+        *,
+        unmodified_since: datetime | None = None,
+    ) -> EditReport:
+        """Apply a person's edits ``{hub_id: {column: value}}`` (API, status page, CLI).
+
+        Values are checked first by :func:`sheets.human_edits.clean_edit` (hub-owned column
+        or bad value: ``EditRefused``, nothing written). Each row is then located by
+        ``hub_id`` and re-read right before writing; a row changed after
+        ``unmodified_since`` is reported ``stale`` and not written, as is a status change
+        the row's current status does not allow (``refused``). ``updated_at`` is set on
+        written rows.
         """
 
     def count_by_status(self) -> dict[str, int]:

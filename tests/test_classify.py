@@ -4,13 +4,15 @@ ones Gmail receives, converted through the same parsing path the Gmail mailer us
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from email import message_from_string, policy
 from email.message import EmailMessage
 
 import pytest
 
 from hub.mail.base import MailboxMessage
-from hub.mail.classify import classify, return_date
+from hub.mail.classify import classify
 from hub.mail.gmail_parse import to_mailbox_message
+from hub.mail.return_dates import return_date
 from tests.emulators import gmail_messages as inbound
 from tests.emulators.gmail_payload import StoredMessage
 
@@ -161,3 +163,106 @@ def test_bounce_without_codes_uses_the_words_and_defaults_to_soft():
 
     assert kind_of(dsn("<ed@gallery.example>: User unknown in virtual mailbox")) == "bounce_hard"
     assert kind_of(dsn("Your message is delayed; we will keep trying.")) == "bounce_soft"
+
+
+# --- bounce families the issue named, written the way those servers write them ---------------
+def _plain(from_addr: str, subject: str, body: str, **headers: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = from_addr
+    msg["To"] = ME
+    msg["Subject"] = subject
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg
+
+
+def test_a_null_sender_under_a_display_name_is_a_bounce():
+    msg = _plain(
+        "MAILER-DAEMON <>",
+        "failure notice",
+        "Hi. This is the qmail-send program at mx.example.\n"
+        "<ed@gallery.example>:\nRemote host said: 550 5.1.1 No such user\n",
+    )
+    got = classify(as_seen(msg), own_addresses=[ME], now=NOW)
+    assert got.kind == "bounce_hard"
+    assert got.recipient == "ed@gallery.example"
+    assert got.status_code == "5.1.1"
+
+
+def test_a_localised_bounce_subject_with_a_transcript_is_a_bounce():
+    msg = _plain(
+        "Systemverwaltung <admin@mx.example>",
+        "Unzustellbar: Paintings for your gallery",
+        "Ihre Nachricht konnte nicht zugestellt werden.\n<<< 452 4.2.2 Mailbox voll\n",
+    )
+    got = classify(as_seen(msg), own_addresses=[ME], now=NOW)
+    assert got.kind == "bounce_soft"
+    assert got.status_code == "4.2.2"
+
+
+def test_a_person_who_writes_about_a_failed_delivery_is_still_a_person():
+    msg = _plain(
+        "Ed <ed@gallery.example>",
+        "Re: Paintings for your gallery",
+        "Sorry, my first answer could not be delivered, our server was down. Yes, send them!",
+    )
+    assert kind_of(msg) == "reply"
+
+
+ARF = """\
+From: Yahoo! Mail AntiSpam Feedback <feedback@arf.mail.yahoo.com>
+To: me@artist.example
+Subject: FW: Paintings for your gallery
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="B"
+
+--B
+Content-Type: text/plain
+
+This is an email abuse report for an email message.
+--B
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: Yahoo!-Mail-Feedback/2.0
+Version: 1
+Original-Rcpt-To: ed@gallery.example
+
+--B
+Content-Type: text/rfc822-headers
+
+From: Artist <me@artist.example>
+To: ed@gallery.example
+Message-ID: <o.1@hub.example>
+Subject: Paintings for your gallery
+
+--B--
+"""
+
+
+def test_an_arf_feedback_report_is_a_complaint_with_its_type():
+    msg = message_from_string(ARF, policy=policy.default)
+    got = classify(as_seen(msg), own_addresses=[ME], now=NOW)
+    assert got.kind == "complaint"
+    assert got.feedback_type == "abuse"
+    assert got.recipient == "ed@gallery.example"
+    assert got.original_message_ids == ("o.1@hub.example",)
+
+
+def test_exchange_ndrs_are_known_by_their_header_and_their_sender():
+    header_only = _plain(
+        "Ed <ed@gallery.example>",
+        "Paintings for your gallery",
+        "Your message to ed@gallery.example couldn't be delivered.",
+        X_MS_Exchange_Message_Is_Ndr="",
+    )
+    assert kind_of(header_only) == "bounce_hard"
+    on_premises = _plain(
+        "Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@gallery.example>",
+        "Paintings for your gallery",
+        "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; not found'",
+    )
+    got = classify(as_seen(on_premises), own_addresses=[ME], now=NOW)
+    assert got.kind == "bounce_hard"
+    assert got.status_code == "5.1.10"

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
-from hub.api import jobs, prospects, stats
+from hub.api import jobs, prospects, row_edits, stats
 from hub.api.auth import BearerAuth
 from hub.api.errors import EXCEPTION_HANDLERS, error_response
 from hub.api.openapi import openapi
@@ -51,7 +51,7 @@ async def api_not_found(request: Request) -> JSONResponse:
 def api_routes(api_keys: Callable[[], list[str]]) -> list[BaseRoute]:
     api = Mount(
         "/api",
-        routes=[*jobs.routes, *prospects.routes, *stats.routes],
+        routes=[*jobs.routes, *row_edits.routes, *prospects.routes, *stats.routes],
         middleware=[Middleware(BearerAuth, keys=api_keys)],
     )
     return [

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from hub.api.jobs import DiscoverParams, StageParams
+from hub.api.row_edits import ApproveParams, EditBody
 
 _ERROR = {
     "type": "object",
@@ -96,6 +97,67 @@ def _op(summary: str, ok: int, schema: dict, *, params=(), body: dict | None = N
     return op
 
 
+_APPROVED = {
+    "type": "object",
+    "properties": {
+        "approved": {"type": "integer", "description": "rows newly approved"},
+        "already_approved": {"type": "integer"},
+        "matched": {"type": "integer"},
+        "hub_ids": {"type": "array", "items": {"type": "string"}},
+        "missing": {"type": "array", "items": {"type": "string"}},
+        "message": {"type": "string"},
+    },
+}
+_EDITED = {
+    "type": "object",
+    "properties": {
+        "hub_id": {"type": "string"},
+        "changed": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {"before": {"type": "string"}, "after": {"type": "string"}},
+            },
+        },
+        "message": {"type": "string"},
+        "prospect": {"type": "object"},
+    },
+}
+
+_HISTORY = {
+    "type": "object",
+    "properties": {
+        "hub_id": {"type": "string"},
+        "changes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "at": {"type": "string"},
+                    "by": {
+                        "type": "string",
+                        "description": "api key <fingerprint>, status page or cli",
+                    },
+                    "column": {"type": "string"},
+                    "before": {"type": "string"},
+                    "after": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def _with_errors(op: dict[str, Any], *, conflict: bool = False) -> dict[str, Any]:
+    op["responses"]["404"] = _error_response("no prospect with that hub_id")
+    op["responses"]["422"] = _error_response(
+        "a hub-owned column or a bad value; error.fields names each column and says why"
+    )
+    if conflict:
+        op["responses"]["409"] = _error_response("the row changed after If-Unmodified-Since")
+    return op
+
+
 def _error_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
 
@@ -156,8 +218,46 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
             )
         },
         "/api/prospects/enrich": {"post": _stage("enrich")["post"]},
+        "/api/prospects/approve": {
+            "post": _with_errors(
+                _op(
+                    "Approve rows by hub_ids or by a filter (status, hold_reason, q)",
+                    200,
+                    _APPROVED,
+                    body=ApproveParams.model_json_schema(),
+                ),
+            )
+        },
         "/api/prospects/{hub_id}": {
-            "get": _op("One prospect row", 200, _OBJECT, params=[_path("hub_id")])
+            "get": _op("One prospect row", 200, _OBJECT, params=[_path("hub_id")]),
+            "patch": _with_errors(
+                _op(
+                    "Edit a row's human columns (approved, skip / do_not_contact, contact, "
+                    "draft, your own columns); 422 names each hub-owned column or bad value",
+                    200,
+                    _EDITED,
+                    params=[
+                        _path("hub_id"),
+                        {
+                            "name": "If-Unmodified-Since",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string"},
+                            "description": "HTTP date: 409 if the row changed after it",
+                        },
+                    ],
+                    body=EditBody.model_json_schema(),
+                ),
+                conflict=True,
+            ),
+        },
+        "/api/prospects/{hub_id}/history": {
+            "get": _op(
+                "Changes made to this row through the hub: what, when, by whom",
+                200,
+                _HISTORY,
+                params=[_path("hub_id")],
+            )
         },
         "/api/prospects/{hub_id}/compose": {
             "post": _op("Draft this row now", 200, _OBJECT, params=[_path("hub_id")])

@@ -7,6 +7,7 @@ import typer
 from hub.cli import discover as _discover
 from hub.cli import doctor as _doctor
 from hub.cli import outbox as _outbox
+from hub.cli import rows as _rows
 from hub.cli import run as _run
 from hub.cli import scenarios as _scenarios
 from hub.cli import serve as _serve
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.command("serve")(_serve.serve)
 app.command("discover")(_discover.discover)
 app.add_typer(_sheet.app, name="sheet")
+app.add_typer(_rows.app, name="rows")
 app.add_typer(_scenarios.app, name="scenarios")
 app.add_typer(_run.app, name="run")
 app.command("jobs")(_run.jobs)

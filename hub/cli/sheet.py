@@ -154,7 +154,8 @@ def _print_trouble(trouble: list[dict[str, str]]) -> None:
     if not trouble:
         return
     table = Table(title=f"{len(trouble)} rows in trouble (a person fixes the cell named)")
-    for name in ("hub_id", "domain", "hold_reason", "last_error"):
+    table.add_column("hub_id", no_wrap=True)  # whole, to copy into `hub rows show`
+    for name in ("domain", "hold_reason", "last_error"):
         table.add_column(name, overflow="fold")
     for row in trouble[:SHOWN_TROUBLE]:
         # Text, not markup: a cell like "[::1]" or "[red]" is shown as typed; controls removed.

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from hub.config import Settings
 from hub.doctor.report import Finding, error, ok, warn
-from hub.web.funnel import hold_group, normal_status
+from hub.rows.filter import hold_group, normal_status
 from sheets.columns import Row
 
 AREA = "rows"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,12 @@ class MailboxMessage:
     # Plain text of the message (inbound_since fills it: classification reads return dates,
     # "please unsubscribe me" and bounce status codes there); thread_messages may leave it "".
     body_text: str = ""
+    # Headers of the message a report hands back (its text/rfc822-headers or message/rfc822
+    # part): our original Message-ID is there when a bounce arrives outside our thread.
+    original_headers: str = ""
+    # The MIME tree when the reader has the whole message (Gmail format=full, IMAP RFC 822):
+    # Mailman's bounce detectors (flufl.bounce) read parts, not flattened text.
+    mime: Message | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

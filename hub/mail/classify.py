@@ -3,12 +3,16 @@
 
 Signals, in the order they are tried:
 - our own message (From is one of our addresses, or only the SENT label): ignored;
-- bounce: from ``mailer-daemon``/``postmaster``, ``multipart/report; report-type=
-  delivery-status`` (RFC 3464) or ``X-Failed-Recipients``. Hard when an RFC 3463 status is
-  5.x.x (or the words say the address does not exist), soft for 4.x.x or no code at all;
+- complaint: an RFC 5965 ARF feedback report or a provider's complaint notice
+  (:mod:`hub.mail.bounces.complaints`); DMARC ``auth-failure`` reports are a ``report``;
+- bounce: see :mod:`hub.mail.bounces.detect` (mail-system sender, RFC 3464 structure,
+  ``X-Failed-Recipients``, known subjects, quoted SMTP transcripts) and
+  :mod:`hub.mail.bounces.analysis` (hard/soft, failed recipient, diagnostic);
 - auto-reply: RFC 3834 ``Auto-Submitted`` other than ``no``, ``X-Autoreply``/``X-Autorespond``,
-  ``Precedence: auto_reply``, or a typical out-of-office subject. The latest return date in the
-  text (within 180 days) says when follow-ups may resume, else a week from now;
+  ``Precedence: auto_reply``, a null sender sent as bulk, a typical out-of-office subject (in
+  a dozen languages) or a challenge-response request. The latest return date in the text
+  (within 180 days, :mod:`hub.mail.return_dates`) says when follow-ups may resume, else a week
+  from now;
 - unsubscribe: the person's own words (quoted text cut off) ask to be removed;
 - anything else from the other side: a reply.
 """
@@ -18,15 +22,29 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
+from email.message import Message
 from email.utils import getaddresses, parseaddr
 
 from hub.mail.base import MailboxMessage
+from hub.mail.bounces import analysis, detect
+from hub.mail.bounces.complaints import read_complaint
+from hub.mail.bounces.mailman import MailmanVerdict, ask_mailman
+from hub.mail.bounces.original import quoted_message_ids
+from hub.mail.return_dates import return_date
+from hub.mail.rfc822 import to_message
 
-KINDS = ("own", "reply", "auto_reply", "bounce_hard", "bounce_soft", "unsubscribe")
-BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
+KINDS = (
+    "own",
+    "reply",
+    "auto_reply",
+    "bounce_hard",
+    "bounce_soft",
+    "unsubscribe",
+    "complaint",  # a spam complaint (ARF feedback report, provider notice)
+    "report",  # a feedback report that is no complaint (DMARC auth-failure): changes nothing
+)
 DEFAULT_AUTO_REPLY_PAUSE = timedelta(days=7)
-MAX_RETURN_HORIZON = timedelta(days=180)
 SNIPPET_CHARS = 500
 
 
@@ -38,7 +56,10 @@ class Classification:
     resume_at: datetime | None = None  # auto_reply: follow-ups wait until then
     status_code: str = ""  # bounce: RFC 3463 status such as 5.1.1
     detail: str = ""  # bounce: diagnostic text
-    recipient: str = ""  # bounce: the address that failed
+    recipient: str = ""  # bounce: the address that failed; complaint: who complained
+    feedback_type: str = ""  # complaint/report: RFC 5965 Feedback-Type (abuse, fraud, ...)
+    # bounce/complaint: Message-IDs of our original, as the report quotes them (no brackets)
+    original_message_ids: tuple[str, ...] = ()
 
 
 # --- addresses --------------------------------------------------------------------------------
@@ -54,62 +75,58 @@ def is_own(message: MailboxMessage, own_addresses: Iterable[str]) -> bool:
     return "SENT" in labels and "INBOX" not in labels
 
 
-# --- bounces ----------------------------------------------------------------------------------
-_STATUS_LINE = re.compile(r"^\s*Status:\s*([245])\.(\d{1,3})\.(\d{1,3})", re.I | re.M)
-_ENHANCED_CODE = re.compile(r"\b([45])\.(\d{1,3})\.(\d{1,3})\b")
-_FINAL_RECIPIENT = re.compile(r"^\s*(?:Final|Original)-Recipient:\s*rfc822;\s*(\S+)", re.I | re.M)
-_DIAGNOSTIC = re.compile(r"^\s*Diagnostic-Code:\s*(.+(?:\n[ \t].+)*)", re.I | re.M)
-_PERMANENT_WORDS = re.compile(
-    r"address not found|does not exist|user unknown|no such user|unknown user|"
-    r"mailbox (is )?unavailable|recipient address rejected|invalid recipient|"
-    r"undeliverable address",
-    re.I,
-)
-
-
+# --- bounces and complaints -------------------------------------------------------------------
 def is_bounce(message: MailboxMessage) -> bool:
-    sender = address_of(message.headers.get("from", ""))
-    if sender.split("@", 1)[0] in BOUNCE_SENDERS:
-        return True
-    content_type = message.headers.get("content-type", "").lower()
-    if message.content_type.lower() == "multipart/report" and (
-        "delivery-status" in content_type or not content_type
-    ):
-        return True
-    return bool(message.headers.get("x-failed-recipients"))
+    return detect.is_bounce(message, mailman=ask_mailman(message.mime))
 
 
-def _bounce(message: MailboxMessage) -> Classification:
-    text = message.body_text or message.snippet
-    codes = [".".join(m) for m in _STATUS_LINE.findall(text)]
-    if not codes:
-        codes = [".".join(m) for m in _ENHANCED_CODE.findall(text)]
-    permanent = any(code.startswith("5") for code in codes)
-    if not codes and _PERMANENT_WORDS.search(text):
-        permanent = True
-    recipient = ""
-    found = _FINAL_RECIPIENT.search(text)
-    if found:
-        recipient = found.group(1).strip("<>").lower()
-    elif message.headers.get("x-failed-recipients"):
-        recipient = address_of(message.headers["x-failed-recipients"].split(",")[0])
-    diagnostic = _DIAGNOSTIC.search(text)
-    detail = " ".join(diagnostic.group(1).split()) if diagnostic else " ".join(text.split())
-    code = next((c for c in codes if c[0] == ("5" if permanent else "4")), "")
+def _bounce(
+    message: MailboxMessage, own_addresses: Iterable[str], mailman: MailmanVerdict
+) -> Classification:
+    facts = analysis.analyse(message, own_addresses=own_addresses, mailman=mailman)
     return Classification(
-        kind="bounce_hard" if permanent else "bounce_soft",
+        kind="bounce_hard" if facts.permanent else "bounce_soft",
         at=message.internal_date,
-        status_code=code,
-        detail=detail[:300],
-        recipient=recipient,
+        status_code=facts.status_code,
+        detail=facts.detail,
+        recipient=facts.recipient,
+        original_message_ids=tuple(quoted_message_ids(message)),
+    )
+
+
+def _complaint(message: MailboxMessage) -> Classification | None:
+    found = read_complaint(message)
+    if found is None:
+        return None
+    return Classification(
+        kind="complaint" if found.is_complaint else "report",
+        at=message.internal_date,
+        recipient=found.recipient,
+        feedback_type=found.feedback_type,
+        original_message_ids=tuple(quoted_message_ids(message)),
     )
 
 
 # --- auto-replies -----------------------------------------------------------------------------
+# Out-of-office subjects: words that only an automatic answer uses are looked for anywhere
+# ("Arpus biroja ... automātiska atbilde: <our subject>"); looser ones only at the start.
 _AUTO_SUBJECT = re.compile(
-    r"^\s*(automatic reply|auto[- ]?reply|autoreply|auto:|out of (the )?office|ooo\b|"
-    r"away from (the )?office|on (annual )?leave|vacation|abwesenheit|"
-    r"r[ée]ponse automatique|respuesta autom[áa]tica|risposta automatica|automatisch antwoord)",
+    r"automatic reply|auto[- ]?reply|autoreply|out of (the )?office|abwesenheit|"
+    r"r[ée]ponse automatique|respuesta autom[áa]tica|risposta automatica|automatisch antwoord|"
+    r"automatische antwort|automatyczna odpowied|odpowied[źz] automatyczna|resposta autom[áa]tica|"
+    r"automaattinen vastaus|autosvar|automatisk svar|autom[āa]tiska atbilde|automatinis atsakymas|"
+    r"automaatne vastus|automatick[áa] odpov[ěe]ď|automatikus v[áa]lasz|otomatik yan[ıi]t|"
+    r"автоматический ответ|自動応答|自动回复|"
+    r"^\s*\[?(auto:|ooo\b|away from (the )?office|on (annual )?leave|vacation|"
+    r"thank you for (your )?(e-?mail|message|contacting))",
+    re.I,
+)
+# Challenge-response systems (Bluebottle, Boxbe, "whitelist" filters) hold our message until we
+# prove we are human: an automatic answer, not the person's.
+_CHALLENGE = re.compile(
+    r"add(?:ed)? (?:you|your (?:e-?mail )?address) to (?:the recipient's |my |their )?"
+    r"(?:allowed|approved|white|safe|trusted)[- ]?(?:senders? )?list|verify (?:that )?you are "
+    r"(?:a )?(?:real|human)|challenge[- ]response|this account is protected by",
     re.I,
 )
 
@@ -120,74 +137,15 @@ def is_auto_reply(message: MailboxMessage) -> bool:
         return True
     if "x-autoreply" in headers or "x-autorespond" in headers:
         return True
-    if headers.get("precedence", "").strip().lower() == "auto_reply":
+    precedence = headers.get("precedence", "").strip().lower()
+    if precedence == "auto_reply":
         return True
-    return bool(_AUTO_SUBJECT.search(headers.get("subject", "")))
-
-
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ),
-        start=1,
-    )
-    for name in names
-}
-_MONTH = r"(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
-_ORD = r"(?:st|nd|rd|th)?"
-_DAY_MONTH = re.compile(rf"\b(\d{{1,2}}){_ORD}\s+(?:of\s+)?{_MONTH},?(?:\s+(\d{{4}}))?", re.I)
-_MONTH_DAY = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}}){_ORD}\b,?(?:\s+(\d{{4}}))?", re.I)
-_ISO = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
-_NUMERIC = re.compile(r"\b(\d{1,2})[./](\d{1,2})[./](\d{4}|\d{2})\b")
-
-
-def _make(year: int | None, month: int, day: int, today: date) -> date | None:
-    try:
-        found = date(year or today.year, month, day)
-    except ValueError:
-        return None
-    if year is None and found < today - timedelta(days=1):
-        found = found.replace(year=found.year + 1)  # "back on 3 January" said in December
-    return found
-
-
-def _dates_in(text: str, today: date) -> list[date]:
-    found: list[date | None] = []
-    for day, month, year in _DAY_MONTH.findall(text):
-        found.append(_make(int(year) if year else None, _MONTHS[month.lower()], int(day), today))
-    for month, day, year in _MONTH_DAY.findall(text):
-        found.append(_make(int(year) if year else None, _MONTHS[month.lower()], int(day), today))
-    for year, month, day in _ISO.findall(text):
-        found.append(_make(int(year), int(month), int(day), today))
-    for first, second, year in _NUMERIC.findall(text):
-        full_year = int(year) + 2000 if len(year) == 2 else int(year)
-        # 03/07 is 3 July in Europe and March 7 in the US: when both are possible take the
-        # later one, since following up too late is harmless and too early is not.
-        options = [_make(full_year, int(second), int(first), today)]
-        options.append(_make(full_year, int(first), int(second), today))
-        valid = [o for o in options if o is not None]
-        found.append(max(valid) if valid else None)
-    return [d for d in found if d is not None]
-
-
-def return_date(text: str, now: datetime) -> date | None:
-    """The latest plausible date in an out-of-office text ("back on 14 July")."""
-    today = now.astimezone(UTC).date()
-    candidates = [d for d in _dates_in(text, today) if today <= d <= today + MAX_RETURN_HORIZON]
-    return max(candidates) if candidates else None
+    # Sent with an empty envelope sender (RFC 3834 §3.3) and as bulk: a responder, not a list.
+    if precedence in ("bulk", "junk") and headers.get("return-path", "x").strip() in ("<>", ""):
+        return True
+    if _AUTO_SUBJECT.search(detect.decoded(headers.get("subject", ""))):
+        return True
+    return bool(_CHALLENGE.search((message.body_text or message.snippet)[:3000]))
 
 
 def _auto_reply(message: MailboxMessage, now: datetime) -> Classification:
@@ -237,12 +195,22 @@ def _snip(text: str) -> str:
 
 # --- the entry point --------------------------------------------------------------------------
 def classify(
-    message: MailboxMessage, *, own_addresses: Iterable[str], now: datetime
+    message: MailboxMessage | bytes | str | Message,
+    *,
+    own_addresses: Iterable[str],
+    now: datetime,
 ) -> Classification:
+    """``message`` as the mailbox reader gives it, or a raw RFC 822 message (IMAP, .eml)."""
+    if not isinstance(message, MailboxMessage):
+        message = to_message(message)
+    own_addresses = list(own_addresses)
     if is_own(message, own_addresses):
         return Classification(kind="own", at=message.internal_date)
-    if is_bounce(message):
-        return _bounce(message)
+    if (complaint := _complaint(message)) is not None:
+        return complaint
+    mailman = ask_mailman(message.mime)
+    if detect.is_bounce(message, mailman=mailman):
+        return _bounce(message, own_addresses, mailman)
     if is_auto_reply(message):
         return _auto_reply(message, now)
     words = own_words(message)

@@ -64,14 +64,16 @@ class Suppression:
         if self._own_store is not None:
             self._own_store.close()
 
-    def add(self, email: str, reason: str) -> None:
-        """Suppress an address for good (the first reason recorded is kept)."""
+    def add(self, email: str, reason: str, *, overriding: bool = False) -> None:
+        """Suppress an address for good (the first reason recorded is kept, unless
+        ``overriding``: a spam complaint replaces an earlier "replied")."""
         address = normalise_email(email)
         if not address:
             return
+        verb = "INSERT OR REPLACE" if overriding else "INSERT OR IGNORE"
         with self._lock:
             self._db.execute(
-                "INSERT OR IGNORE INTO suppressed(email, reason, added_at) VALUES(?,?,?)",
+                f"{verb} INTO suppressed(email, reason, added_at) VALUES(?,?,?)",
                 (address, reason, time.time()),
             )
 

@@ -36,7 +36,7 @@ def _mailbox_key(ctx: StageContext) -> str:
 
 
 def _suppress(ctx: StageContext, entries: list[tuple[str, str, str]]) -> int:
-    """Record bounced/unsubscribed/replied addresses in the sending engineer's suppression list
+    """Record bounced/unsubscribed/replied/complained addresses in the sending engineer's suppression list
     (imported lazily: the stage still marks the rows if that module is not available)."""
     if not entries:
         return 0
@@ -50,7 +50,7 @@ def _suppress(ctx: StageContext, entries: list[tuple[str, str, str]]) -> int:
     suppression = Suppression(ctx.settings, ctx.store)
     try:
         for _hub_id, email, reason in entries:
-            suppression.add(email, reason)
+            suppression.add(email, reason, overriding=reason.startswith("complaint"))
     finally:
         suppression.close()
     return len(entries)
@@ -102,9 +102,9 @@ async def run(ctx: StageContext) -> StageResult:
                 written = set(report.written)
                 summary["missing_rows"] = len(report.missing)
             summary["rows_changed"] = len(written)
-            summary["suppressed"] = await asyncio.to_thread(
-                _suppress, ctx, [entry for entry in plan.suppress if entry[0] in written]
-            )
+            # A complaint's address is suppressed even when its row was not written.
+            suppress = [e for e in plan.suppress if e[0] in written or e[2].startswith("complaint")]
+            summary["suppressed"] = await asyncio.to_thread(_suppress, ctx, suppress)
             for hub_id, event_type, payload in plan.events:
                 if hub_id in written:
                     ctx.emit(event_type, payload)

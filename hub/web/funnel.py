@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from hub.api.stats import prospect_stats
+from hub.rows.filter import hold_group, normal_status
 
 # The happy path, in order (DESIGN.md §4), then where rows leave it.
 PIPELINE = ("pending", "enriched", "drafted", "sending", "sent", "replied")
@@ -36,6 +37,16 @@ class Funnel:
     on_hold: int = 0
     sent: int = 0  # rows that got a first message (message_id or last_sent)
     replied: int = 0
+    # Spam complaints (hold_reason COMPLAINT:<feedback-type>) apart from unsubscribes: mailbox
+    # providers count complaints against the sender (Google asks for < 0.3%).
+    complaints: int = 0
+    unsubscribes: int = 0
+
+    @property
+    def complaint_rate(self) -> str:
+        if not self.sent:
+            return "no messages sent yet"
+        return f"{self.complaints / self.sent:.2%} ({self.complaints} of {self.sent})"
 
     @property
     def reply_rate(self) -> str:
@@ -44,16 +55,8 @@ class Funnel:
         return f"{self.replied / self.sent:.1%} ({self.replied} of {self.sent} contacted rows)"
 
 
-def normal_status(value: str) -> str:
-    """How the hub reads a status cell: trimmed, lower-case, empty = pending."""
-    return (value or "").strip().lower() or "pending"
-
-
-def hold_group(reason: str) -> str:
-    """``HELD:daily_cap until 2026-11-29T09:14Z`` -> ``HELD:daily_cap``; ``DRY_RUN <id>`` ->
-    ``DRY_RUN``: the reason's first word, the part that says *why*."""
-    text = (reason or "").strip()
-    return text.split(None, 1)[0] if text else ""
+def is_complaint(row: dict[str, str]) -> bool:
+    return (row.get("hold_reason", "") or "").strip().upper().startswith("COMPLAINT:")
 
 
 def rows_link(**filters: str) -> str:
@@ -87,6 +90,8 @@ def build_funnel(rows: Iterable[dict[str, str]]) -> Funnel:
             for reason, n in sorted(holds.items(), key=lambda item: (-item[1], item[0]))
         ],
         on_hold=sum(holds.values()),
+        complaints=sum(1 for row in rows if is_complaint(row)),
+        unsubscribes=by_status.get("unsubscribed", 0),
         sent=stats["by_stage"]["sent"],
         replied=stats["by_stage"]["replied"],
     )

@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from hub.stages.row_errors import in_trouble
-from hub.web import deliveries, session
+from hub.web import deliveries, row_actions, session
 from hub.web.funnel import build_funnel
 from hub.web.jobs_view import job_stream, jobs_snapshot
 from hub.web.limits import limits_view
@@ -181,7 +181,8 @@ async def rows_page(request: Request) -> Response:
     except Exception as exc:
         return render(request, "rows.html", {"error": _problem("the prospect store", exc)})
     page = await asyncio.to_thread(search, rows, query)
-    return render(request, "rows.html", {"page": page, "error": ""})
+    flash = row_actions.pop_flash(request)
+    return render(request, "rows.html", {"page": page, "error": "", "flash": flash})
 
 
 async def row_page(request: Request) -> Response:
@@ -194,7 +195,8 @@ async def row_page(request: Request) -> Response:
     except Exception as exc:
         return render(request, "row.html", {"error": _problem("the prospect store", exc)})
     if row is None:
-        return render(request, "row.html", {"missing": hub_id, "error": ""}, 404)
+        context = {"missing": hub_id, "error": "", "flash": row_actions.pop_flash(request)}
+        return render(request, "row.html", context, 404)
     sent, sent_err = await _section(
         "the send ledger", asyncio.to_thread(history, services.settings, hub_id)
     )
@@ -208,6 +210,7 @@ async def row_page(request: Request) -> Response:
             "sent_error": sent_err,
             "cells": other_cells(header, row, shown),
             "error": "",
+            **(await row_actions.row_extras(request, row)),
         },
     )
 
@@ -294,6 +297,7 @@ def routes(settings: Any) -> list[BaseRoute]:
         page("/signout", signout, ("POST",)),
         page("/rows", rows_page),
         page("/rows/{hub_id}", row_page),
+        *row_actions.action_routes(settings, render),
         page("/jobs/{job_id}/cancel", cancel_job, ("POST",)),
         page("/events/jobs", job_events),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.rows.filter import RowFilter, normal_status
 from hub.sending.ledger import Ledger
-from hub.web.funnel import hold_group, normal_status, rows_link
+from hub.web.funnel import rows_link
 
 PAGE_SIZE = 50
 MAX_QUERY_CHARS = 200
@@ -59,10 +60,7 @@ class RowsSnapshot:
 
 
 @dataclass(frozen=True)
-class RowQuery:
-    q: str = ""  # part of a domain or an e-mail address
-    status: str = ""
-    hold: str = ""  # a hold_reason group such as HELD:daily_cap
+class RowQuery(RowFilter):
     page: int = 1
 
     @classmethod
@@ -77,18 +75,6 @@ class RowQuery:
         status = text("status")
         return cls(text("q"), normal_status(status) if status else "", text("hold"), page)
 
-    def matches(self, row: Mapping[str, str]) -> bool:
-        if self.status and normal_status(row.get("outreach_status", "")) != self.status:
-            return False
-        if self.hold and hold_group(row.get("hold_reason", "")) != self.hold:
-            return False
-        if self.q:
-            needle = self.q.lower()
-            haystack = (row.get("domain", "") + "\n" + row.get("contact_email", "")).lower()
-            if needle not in haystack:
-                return False
-        return True
-
     def link(self, page: int) -> str:
         return rows_link(q=self.q, status=self.status, hold=self.hold, page=str(page))
 
@@ -100,6 +86,7 @@ class RowsPage:
     matched: int = 0
     total: int = 0
     pages: int = 1
+    drafted: int = 0  # drafted rows matching the filter: what "approve all" would approve
 
     @property
     def first(self) -> int:
@@ -116,7 +103,15 @@ def search(rows: list[dict[str, str]], query: RowQuery) -> RowsPage:
     if query.page > pages:
         query = RowQuery(query.q, query.status, query.hold, pages)
     start = (query.page - 1) * PAGE_SIZE
-    return RowsPage(query, matched[start : start + PAGE_SIZE], len(matched), len(rows), pages)
+    drafted = RowFilter(query.q, "drafted", query.hold)
+    return RowsPage(
+        query,
+        matched[start : start + PAGE_SIZE],
+        len(matched),
+        len(rows),
+        pages,
+        sum(1 for r in matched if drafted.matches(r)),
+    )
 
 
 # --- one row -----------------------------------------------------------------------------------

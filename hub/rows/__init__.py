@@ -1,0 +1,1 @@
+"""A person acting on rows through the hub (API, status page, CLI): edits, approvals, history."""

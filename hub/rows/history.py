@@ -1,0 +1,104 @@
+"""Every change a person makes to a row through the hub: what, when, and by whom.
+
+The sheet keeps only the current value of a cell (and Google's own version history is not
+ours to read), so the hub keeps its own record, in the state DB next to the send ledger:
+one line per changed cell, with the value before and after. Who made it is the API key's
+fingerprint (never the key), ``status page`` or ``cli``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS row_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    hub_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    actor TEXT NOT NULL,
+    column_name TEXT NOT NULL,
+    before TEXT NOT NULL,
+    after TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS row_changes_row ON row_changes(hub_id, seq);
+"""
+# Long drafts are kept in full in the sheet; the history keeps enough to recognise them.
+MAX_VALUE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Change:
+    hub_id: str
+    at: float
+    actor: str
+    column: str
+    before: str
+    after: str
+
+
+class RowHistory:
+    def __init__(self, path: str | Path):
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(_SCHEMA)
+
+    @classmethod
+    def from_settings(cls, settings) -> RowHistory:
+        return cls(settings.state_db_path)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def record(
+        self,
+        changed: Mapping[str, Mapping[str, tuple[str, str]]],
+        actor: str,
+        *,
+        at: float | None = None,
+    ) -> int:
+        """Record ``{hub_id: {column: (before, after)}}`` in one transaction; returns lines."""
+        when = time.time() if at is None else at
+        lines = [
+            (hub_id, when, actor, column, _short(before), _short(after))
+            for hub_id, cells in changed.items()
+            for column, (before, after) in cells.items()
+        ]
+        if not lines:
+            return 0
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO row_changes(hub_id, at, actor, column_name, before, after) "
+                    "VALUES(?, ?, ?, ?, ?, ?)",
+                    lines,
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return len(lines)
+
+    def for_row(self, hub_id: str, limit: int = 200) -> list[Change]:
+        """The row's changes, newest first."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT hub_id, at, actor, column_name, before, after FROM row_changes "
+                "WHERE hub_id=? ORDER BY seq DESC LIMIT ?",
+                (hub_id, limit),
+            ).fetchall()
+        return [Change(*line) for line in found]
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
