@@ -19,6 +19,11 @@ from hub.stages.row_errors import RowGuard, fingerprint
 from sheets.local import LocalStore
 from sheets.store import StoreError
 from tests import hostile_run
+from tests.store_contract import (
+    GoogleHarness,
+    emulator_servers,  # noqa: F401 - a fixture shared by this module's tests
+    google_sheet_env,
+)
 
 # Hunter's answer for one domain: a first_name that is a number, not text. The real pick code
 # joins names as text, so this row raises TypeError deep in enrichment.
@@ -181,3 +186,26 @@ async def test_rows_in_trouble_are_listed_by_the_cli_and_the_status_page(
     assert "Rows in trouble (2)" in section
     assert f'href="/rows/{rows["odd"]}"' in section and "ERROR:enrich TypeError" in section
     assert "REVIEW:bad_email contact_email: &#39;[red]x@y&#39;" in section
+
+
+async def test_an_unreachable_sheet_fails_the_job_and_holds_no_row(
+    data_dir,
+    world,
+    emulator_servers,  # noqa: F811
+):
+    grid = [["domain", "contact_email", "outreach_status"]] + [
+        [f"s{i}.test", f"editor@s{i}.test", "enriched"] for i in range(3)
+    ]
+    with google_sheet_env(data_dir, grid, servers=emulator_servers) as env:
+        store = GoogleHarness(env).store
+        store.ensure_schema()
+        env.sheets.fail_next(503, match="write", times=50)  # every write, through the retries
+        services = build_services(env.settings(**world.values(data_dir)), store=store)
+        try:
+            job = await JobRunner(services, poll_interval=0.01).run_inline("score", {})
+        finally:
+            services.close()
+        assert job["status"] == "failed" and "503" in job["error"]
+        after = store.rows()
+    assert len(after) == 3
+    assert all(not row.get("hold_reason") and not row.get("score") for row in after)
