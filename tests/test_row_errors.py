@@ -209,3 +209,15 @@ async def test_an_unreachable_sheet_fails_the_job_and_holds_no_row(
         after = store.rows()
     assert len(after) == 3
     assert all(not row.get("hold_reason") and not row.get("score") for row in after)
+
+
+def test_a_row_that_succeeds_again_loses_only_its_own_stages_error_hold():
+    guard = RowGuard("score")
+    assert guard.recovered(
+        {"hold_reason": "ERROR:score ValueError (try 1 of 3; row 0a1b2c3d)"}
+    ) == {
+        "hold_reason": "",
+        "last_error": "",
+    }
+    assert guard.recovered({"hold_reason": "ERROR:scoreboard X"}) == {}
+    assert guard.recovered({"hold_reason": "REVIEW:bad_email contact_email: x"}) == {}

@@ -116,6 +116,12 @@ class RowGuard:
     def may_try(self, row: Row) -> bool:
         return self.attempts(row) < self.max_attempts
 
+    def recovered(self, row: Row) -> dict[str, str]:
+        """The cells that clear this stage's own error hold once the row's work succeeds."""
+        if (row.get("hold_reason") or "").startswith(f"{PREFIX}{self.stage} "):
+            return {"hold_reason": "", "last_error": ""}
+        return {}
+
     def failed(self, row: Row, exc: BaseException) -> dict[str, str]:
         """Log the failure and return the cells that say so on the row."""
         hub_id = row.get("hub_id", "")

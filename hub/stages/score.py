@@ -38,7 +38,11 @@ async def run(ctx: StageContext) -> StageResult:
             if result is None:
                 batch[row["hub_id"]] = failure or {}
                 continue
-            batch[row["hub_id"]] = {"score": str(result.value), "score_reasons": result.reasons}
+            batch[row["hub_id"]] = {
+                "score": str(result.value),
+                "score_reasons": result.reasons,
+                **ctx.rows.recovered(row),
+            }
             scored += 1
         await asyncio.to_thread(ctx.store.update, batch)
         ctx.report_progress(min(start + chunk, len(rows)), len(rows))
