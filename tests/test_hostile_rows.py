@@ -104,3 +104,40 @@ def test_strict_import_refuses_the_file_and_changes_nothing(data_dir, world):
     assert "line 4: domain: 'a b.test' contains SPACE" in result.output
     assert "nothing imported" in result.output
     assert not (settings.data_dir / "prospects.sqlite3").exists()
+
+
+async def test_an_address_edited_after_enrichment_is_held_before_drafting_and_sending(
+    data_dir, world
+):
+    from sheets.local import LocalStore
+
+    store = LocalStore(data_dir / "prospects.sqlite3")
+    store.ensure_schema()
+    enriched, drafted = store.append(
+        [
+            {"domain": "later.test", "page_title": "Later", "outreach_status": "enriched"},
+            {
+                "domain": "drafted.test",
+                "outreach_status": "drafted",
+                "draft_subject": "Hello",
+                "draft_body": "A note.",
+            },
+        ]
+    ).added
+    store.human_edit(enriched, "contact_email", "Ann <ann@later.test>")  # typed after enrich
+    store.human_edit(drafted, "contact_email", "ann@drafted.test\u2028")  # typed after drafting
+    store.close()
+
+    settings = world.settings(data_dir)
+    jobs = await hostile_run.run_stages(settings, stages=("draft", "send"))
+    assert [job["status"] for job in jobs] == ["completed", "completed"]
+    store = LocalStore(data_dir / "prospects.sqlite3")
+    later, late_draft = store.get(enriched), store.get(drafted)
+    store.close()
+    assert later["outreach_status"] == "enriched" and not later.get("draft_body")
+    assert later["hold_reason"].startswith("REVIEW:bad_email contact_email: ")
+    assert "one address only" in later["hold_reason"]
+    assert late_draft["outreach_status"] == "drafted"
+    assert late_draft["hold_reason"].startswith("REVIEW:bad_email contact_email: ")
+    assert "LINE SEPARATOR" in late_draft["hold_reason"]
+    assert not list(settings.outbox_dir.glob("*.eml"))  # nothing built for either address
