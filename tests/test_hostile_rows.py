@@ -14,6 +14,11 @@ from typer.testing import CliRunner
 
 from hub.cli import app
 from tests import hostile, hostile_run
+from tests.store_contract import (
+    GoogleHarness,
+    emulator_servers,  # noqa: F401 - a fixture shared by this module's tests
+    google_sheet_env,
+)
 
 runner = CliRunner()
 
@@ -141,3 +146,34 @@ async def test_an_address_edited_after_enrichment_is_held_before_drafting_and_se
     assert late_draft["hold_reason"].startswith("REVIEW:bad_email contact_email: ")
     assert "LINE SEPARATOR" in late_draft["hold_reason"]
     assert not list(settings.outbox_dir.glob("*.eml"))  # nothing built for either address
+
+
+async def test_a_domain_typed_into_the_google_sheet_that_is_no_host_gets_no_email_bad_domain(
+    data_dir,
+    world,
+    emulator_servers,  # noqa: F811
+):
+    grid = [["domain", "notes"], ["[::1]", "typed"], ["ex ample.com", ""], ["fine.test", ""]]
+    with google_sheet_env(data_dir, grid, servers=emulator_servers) as env:
+        harness = GoogleHarness(env)
+        harness.store.ensure_schema()
+        settings = env.settings(**world.values(data_dir))
+        ids = {row["domain"]: row["hub_id"] for row in harness.store.rows()}
+        jobs = await hostile_run.run_stages(settings, store=harness.store, stages=("enrich",))
+        assert jobs[0]["status"] == "completed" and jobs[0]["result"]["bad_domain"] == 2
+        rows = {row["hub_id"]: row for row in harness.store.rows()}
+        for typed in ("[::1]", "ex ample.com"):
+            row = rows[ids[typed]]
+            assert (row["outreach_status"], row["hold_reason"]) == (
+                "no_email",
+                "NO_EMAIL:bad_domain",
+            )
+            assert row["last_error"].startswith(f"domain: {typed!r}") and row["domain"] == typed
+        assert rows[ids["fine.test"]]["outreach_status"] == "enriched"
+        assert rows[ids["[::1]"]]["notes"] == "typed"
+
+        harness.human_edit(ids["ex ample.com"], "domain", "example-gallery.test")  # fixed
+        await hostile_run.run_stages(settings, store=harness.store, stages=("enrich",))
+        fixed = harness.store.get(ids["ex ample.com"])
+    assert fixed["outreach_status"] == "enriched" and fixed.get("hold_reason", "") == ""
+    assert fixed["contact_email"].endswith("@example-gallery.test")
