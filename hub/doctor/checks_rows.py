@@ -146,6 +146,10 @@ def _holds(rows: list[Row]) -> list[Finding]:
             fix = HOLD_FIXES.get(reason, "filter the sheet on hold_reason, fix these rows and "
                                          "clear hold_reason")  # fmt: skip
             found.append(warn(AREA, message + " (waiting for a person)", fix))
+        elif kind == "ERROR" or reason == "NO_EMAIL:bad_domain":  # a row in trouble (issue 11)
+            fix = HOLD_FIXES.get(reason, "read last_error (`hub sheet status` lists these rows); "
+                                 "after HUB_ROW_MAX_ATTEMPTS tries a row waits for you to change it")  # fmt: skip
+            found.append(warn(AREA, message, fix))
         elif kind == "HELD":
             found.append(ok(AREA, message, HOLD_FIXES.get(reason, "nothing: the next run "
                                                                   "tries again")))  # fmt: skip
