@@ -177,3 +177,24 @@ async def test_a_domain_typed_into_the_google_sheet_that_is_no_host_gets_no_emai
         fixed = harness.store.get(ids["ex ample.com"])
     assert fixed["outreach_status"] == "enriched" and fixed.get("hold_reason", "") == ""
     assert fixed["contact_email"].endswith("@example-gallery.test")
+
+
+async def test_an_unreadable_follow_up_date_holds_the_sent_row_and_says_why(data_dir, world):
+    from sheets.local import LocalStore
+
+    store = LocalStore(data_dir / "prospects.sqlite3")
+    store.ensure_schema()
+    hub_id = store.append(
+        [{"domain": "sent.test", "outreach_status": "sent", "next_followup_at": "tomorrow"}]
+    ).added[0]
+    store.close()
+    settings = world.settings(data_dir)
+    for _ in range(2):  # the second run finds the hold already there and writes nothing
+        (job,) = await hostile_run.run_stages(settings, stages=("followup",))
+        assert job["status"] == "completed"
+    store = LocalStore(data_dir / "prospects.sqlite3")
+    row = store.get(hub_id)
+    store.close()
+    assert row["hold_reason"].startswith("REVIEW:bad_date next_followup_at: 'tomorrow' is not a")
+    assert row["next_followup_at"] == "tomorrow" and row["outreach_status"] == "sent"
+    assert "bad_date" not in job["result"]  # nothing new to hold on the second run
