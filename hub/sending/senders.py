@@ -8,11 +8,14 @@ A key the settings no longer know falls back to the primary identity and its mai
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from hub.mail.base import Mailer
 from hub.mail.factory import Mailers
 from hub.mail.identities import Identity, load_identities
+from hub.sending.ledger import Ledger
+from hub.sending.limits import Hold, Limits
 
 
 def key_of(identity: Identity) -> str:
@@ -59,3 +62,17 @@ class Senders:
 
     def close(self) -> None:
         self.mailers.close()
+
+
+async def identity_for(
+    ledger: Ledger, limits: Limits, hub_id: str, pending: dict[str, int]
+) -> str | Hold:
+    """Who sends a row's first message: an earlier intent's identity (its Message-ID is that
+    identity's), else the one with the most capacity left today; with one identity, that one
+    (``Limits.hold_for`` then says whether it must wait)."""
+    if len(limits.rules) == 1:
+        return next(iter(limits.rules))
+    existing = await asyncio.to_thread(ledger.intent, hub_id, 0)
+    if existing is not None:
+        return existing.identity
+    return await asyncio.to_thread(limits.pick, pending)
