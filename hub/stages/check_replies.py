@@ -141,6 +141,8 @@ async def _check(ctx: StageContext, cursors: MailboxCursor, key: str, mailer) ->
                 ctx.emit(event_type, payload)
         summary["kinds"] = dict(plan.counts)
         summary["unmatched"] = plan.unmatched
+        if plan.unreadable:  # skipped (see the log): the cursor still moves past them
+            summary["unreadable"] = plan.unreadable
         ctx.report_progress(len(batch.messages), len(batch.messages))
     cursors.set(key, batch.cursor)
     return summary
