@@ -161,6 +161,10 @@ class Settings(BaseSettings):
         mode="before",
     )(_split_csv)
 
+    # --- untrusted cells: the per-row error boundary (issue 11) ---------------------------
+    # A row whose work raised in the same stage this many times waits for a person to change it.
+    row_max_attempts: int = Field(3, ge=1, validation_alias=_env("HUB_ROW_MAX_ATTEMPTS"))
+
     # --- derived -------------------------------------------------------------------------------
     @cached_property
     def state_db_path(self) -> Path:

@@ -28,17 +28,37 @@ from hub.sending import message as msg
 from hub.sending.chunking import ChunkSizer
 from hub.sending.ledger import SendRecord
 from hub.sending.limits import Hold
-from hub.sending.reconcile import followup_offsets, parse_iso
-from hub.sending.runner import STOPPING_HOLDS, status_of
+from hub.sending.reconcile import followup_offsets
+from hub.sending.runner import ROW_ERROR, STOPPING_HOLDS, status_of
 from hub.sending.service import Outcome, Planned, SendPath, summarise
+from sheets.cells import BadCell, parse_time
 from sheets.columns import Row
 
 
 def is_due(row: Row, now: float) -> bool:
     if status_of(row) != "sent":
         return False
-    due = parse_iso(row.get("next_followup_at", ""))
+    try:
+        due = parse_time(row.get("next_followup_at", ""), "next_followup_at")
+    except BadCell:
+        return False  # said on the row by bad_dates()
     return due is not None and due.timestamp() <= now
+
+
+def bad_dates(rows: list[Row]) -> dict[str, dict[str, str]]:
+    """Holds for sent rows whose ``next_followup_at`` a person made unreadable (``tomorrow``):
+    no follow-up goes until the cell holds a date again, and the row says so."""
+    holds: dict[str, dict[str, str]] = {}
+    for row in rows:
+        if status_of(row) != "sent":
+            continue
+        try:
+            parse_time(row.get("next_followup_at", ""), "next_followup_at")
+        except BadCell as exc:
+            hold = f"REVIEW:bad_date {exc}"
+            if row.get("hold_reason", "") != hold:
+                holds[row["hub_id"]] = {"hold_reason": hold}
+    return holds
 
 
 # What the last-moment thread check does with each kind of answer: the same transitions as
@@ -67,6 +87,7 @@ async def run_followups(
     clock: Callable[[], float] = time.time,
     rng: random.Random | None = None,
     before_thread_check: Callable[[Row], Any] | None = None,
+    guard: Any = None,
 ) -> dict[str, Any]:
     """``before_thread_check`` is a seam for tests (a reply landing at the worst moment).
 
@@ -76,12 +97,19 @@ async def run_followups(
     """
     params = params or {}
     store = services.store
+    if guard is None:  # the job's row error boundary (hub.stages imports this module)
+        from hub.stages.row_errors import RowGuard
+
+        guard = RowGuard.for_settings("followup", services.settings)
     limit = params.get("max_prospects")
     now = clock()
     # One read of the whole sheet: it picks the due rows AND is the first chunk's fresh read.
     snapshot: list[Row] | None
     read_at, snapshot = time.monotonic(), await asyncio.to_thread(store.rows)
-    rows = [row for row in snapshot if is_due(row, now)]
+    rows = [row for row in snapshot if is_due(row, now) and guard.may_try(row)]
+    unreadable = bad_dates(snapshot)
+    if unreadable:
+        await asyncio.to_thread(store.update, unreadable)
     ids = [r["hub_id"] for r in (rows[: int(limit)] if limit else rows)]
     path = SendPath(services, is_cancelled=is_cancelled, clock=clock, rng=rng)
     sizer = ChunkSizer.from_settings(
@@ -108,8 +136,12 @@ async def run_followups(
                 taken += 1
                 if row is None:
                     continue
-                got = await _prepare(path, row, stop, len(planned))
-                if isinstance(got, Planned):
+                got, failure = await guard.run(
+                    row, lambda row=row, n=len(planned): _prepare(path, row, stop, n)
+                )
+                if failure is not None:
+                    writes[row["hub_id"]] = failure
+                elif isinstance(got, Planned):
                     planned.append(got)
                 elif got is not None:
                     outcomes.append(got)
@@ -122,11 +154,17 @@ async def run_followups(
                     await path.back_out(item, None, "put_back")
                     put_back.append(item.intent.hub_id)
                     continue
-                outcome = await _deliver(path, item, halt, before_thread_check, sizer)
+                outcome, failure = await guard.run(
+                    item.row,
+                    lambda item=item: _deliver(path, item, halt, before_thread_check, sizer),
+                )
+                if outcome is None:
+                    outcome = Outcome(item.intent.hub_id, item.intent.step, ROW_ERROR, failure)
                 delivered += 1
                 if halt and not stop:
                     stop.append(halt[0])
-                outcomes.append(outcome)
+                if outcome.result != ROW_ERROR:
+                    outcomes.append(outcome)
                 if outcome.changes:
                     writes[outcome.hub_id] = outcome.changes
             queue.extendleft(reversed(put_back))
@@ -140,6 +178,8 @@ async def run_followups(
         await asyncio.to_thread(path.close)
     summary: dict[str, Any] = {"rows": len(ids), "dry_run": path.dry_run}
     summary.update(summarise(outcomes))
+    if unreadable:
+        summary["bad_date"] = len(unreadable)
     stopped = (halt or stop)[:1]
     if stopped and isinstance(stopped[0], Hold):
         summary["stopped"] = stopped[0].reason

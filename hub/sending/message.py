@@ -15,6 +15,8 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from hub.drafting.rules import BAD_SUBJECT
+from sheets.cells import BadCell, clean_text, normalize_email
 from webhooks.tokens import UNSUBSCRIBE_SALT, TokenError, sign_timed
 
 # Shown in dry-run previews when HUB_SENDER_ADDRESS is not set; a real send is refused instead.
@@ -22,15 +24,24 @@ ADDRESS_PLACEHOLDER = "[HUB_SENDER_ADDRESS is not set: a real send is refused un
 # Used for previews when no Gmail sender is configured; ".invalid" can never be delivered to.
 PREVIEW_FROM = "outreach@hub.invalid"
 
-_FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
+# CR, LF and NUL, and every other character ``str.splitlines`` breaks a line at (VT, FF, the
+# file/group/record separators, NEL, U+2028/2029): the email package folds and parses headers
+# with it, so any of them could start a new header line.
+_FORBIDDEN_IN_HEADERS = frozenset("\r\n\0\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 # RFC 5322 allows 998 characters a line. With the default 78 the email package folds the long
 # List-Unsubscribe URL into RFC 2047 encoded-words, which mail clients do not decode back into a
 # URL (the one-click button would break); long body lines would also force quoted-printable.
 MESSAGE_POLICY = policy.default.clone(max_line_length=998)
+# A display name is cosmetic; a long non-ASCII one costs the email package quadratic time to
+# fold into encoded-words (a 50,000-character cell took minutes), so it is cut to this.
+MAX_NAME_CHARS = 100
+# RFC 5322's 998-character line, less "Subject: " and room for "Re: " on follow-ups.
+MAX_SUBJECT_CHARS = 980
 
 
 class UnsafeHeader(ValueError):
-    """A value bound for a header holds CR, LF or NUL (header injection); ``field`` names it."""
+    """A value bound for a header holds a line break or NUL (header injection); ``field``
+    names it."""
 
     def __init__(self, field: str):
         super().__init__(f"{field} contains a line break or NUL character")
@@ -112,16 +123,24 @@ def build_message(
     threading: Threading | None = None,
     date: datetime | None = None,
 ) -> EmailMessage:
-    """The message exactly as it goes to the provider. Raises :class:`UnsafeHeader`."""
+    """The message exactly as it goes to the provider. Raises :class:`UnsafeHeader`, and
+    :class:`MissingSetup` (``REVIEW:bad_email contact_email: <why>``) for a recipient that is
+    not one mailbox: nothing but one valid, normalised address ever reaches ``To``."""
     subject = check_header_value("subject", content.subject.strip())
-    to = check_header_value("contact_email", content.to.strip())
-    name = check_header_value("contact_name", content.to_name.strip())
+    if len(subject) > MAX_SUBJECT_CHARS:  # typed by a person (drafts are checked already)
+        raise MissingSetup(
+            f"{BAD_SUBJECT} draft_subject: {len(subject)} characters (at most {MAX_SUBJECT_CHARS})",
+            "the subject is too long",
+        )
+    try:
+        to = normalize_email(check_header_value("contact_email", content.to), "contact_email")
+    except BadCell as exc:
+        raise MissingSetup(f"REVIEW:bad_email {exc}", str(exc)) from None
+    name = clean_text(check_header_value("contact_name", content.to_name), MAX_NAME_CHARS)
     sender_name = check_header_value("HUB_SENDER_NAME", (settings.sender_name or "").strip())
     sender = check_header_value("GMAIL_SENDER", sender_email(settings))
     if not subject:
         raise MissingSetup("REVIEW:blank_field draft_subject", "the subject is empty")
-    if "@" not in to:
-        raise MissingSetup("REVIEW:contact_email", f"{to!r} is not an e-mail address")
 
     message = EmailMessage(policy=MESSAGE_POLICY)
     message["From"] = Address(display_name=sender_name, addr_spec=sender) if sender_name else sender

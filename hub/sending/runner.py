@@ -7,6 +7,7 @@ sendable row gets a committed ledger intent, then ONE sheet write marks them ``s
 their Message-ID, then each is delivered (gap, final checks against the local suppression
 table and the ledger, provider call), then ONE sheet write records the outcomes. A row that
 must wait keeps its status and says why; a row the chunk did not reach in time is put back.
+What else one row raises is held on it by the row error boundary (hub.stages.row_errors).
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from hub.sending import message as msg
 from hub.sending.chunking import ChunkSizer
 from hub.sending.limits import Hold
 from hub.sending.service import Outcome, Planned, SendPath, is_approved, summarise
+from sheets.cells import BadCell, normalize_email
 from sheets.columns import HUMAN_TERMINAL_STATUSES, Row
 
 SEND_STATUSES = frozenset({"drafted", "sending", "failed"})
 STOPPING_HOLDS = ("daily_cap", "send_window")  # no later row could go either
+ROW_ERROR = "row_error"  # caught by the row error boundary, which counts it itself
 
 
 def status_of(row: Row) -> str:
@@ -48,6 +51,7 @@ def wants_send(row: Row, *, auto_send: bool, require_approval: bool) -> bool:
 @dataclass
 class _RunState:
     sizer: ChunkSizer
+    guard: Any  # hub.stages.row_errors.RowGuard (hub.stages imports this module)
     stop: Hold | str | None = None  # no further row is planned
     halt: Hold | str | None = None  # no further planned row is delivered
     cancelled: bool = False
@@ -62,14 +66,19 @@ async def run_send(
     report_progress: Callable[[int, int], None] = lambda done, total: None,
     clock: Callable[[], float] = time.time,
     rng: random.Random | None = None,
+    guard: Any = None,
 ) -> dict[str, Any]:
     params = params or {}
     settings, store = services.settings, services.store
+    if guard is None:
+        from hub.stages.row_errors import RowGuard
+
+        guard = RowGuard.for_settings("send", settings)
     auto_send = bool(params.get("auto_send", settings.auto_send))
     only = set(params.get("hub_ids") or [])
 
     def picked(row: Row) -> bool:
-        if only and row.get("hub_id") not in only:
+        if (only and row.get("hub_id") not in only) or not guard.may_try(row):
             return False
         return wants_send(row, auto_send=auto_send, require_approval=settings.require_approval)
 
@@ -87,7 +96,7 @@ async def run_send(
 
     path = SendPath(services, is_cancelled=is_cancelled, clock=clock, rng=rng)
     sizer = ChunkSizer.from_settings(settings, dry_run=path.dry_run, fixed=params.get("chunk_size"))
-    state = _RunState(sizer)
+    state = _RunState(sizer, guard)
     queue, total, held_rest = deque(ids), len(ids), False
     try:
         while queue:
@@ -147,7 +156,11 @@ async def _send_chunk(
         row = fresh.get(hub_id)
         if row is None or not picked(row):  # deleted, or a person changed it meanwhile
             continue
-        got = await _prepare(path, row, state, len(planned), by_domain)
+        got, failure = await state.guard.run(
+            row, lambda row=row: _prepare(path, row, state, len(planned), by_domain)
+        )
+        if failure is not None:
+            got = Outcome(hub_id, 0, ROW_ERROR, failure)
         if isinstance(got, Planned):
             planned.append(got)
             domain = got.intent.recipient_domain
@@ -187,16 +200,17 @@ async def _send_chunk(
             results[hub_id] = outcome.changes
             put_back.append(hub_id)
             continue
-        outcome = await _deliver(path, item, state)
+        outcome = await _guarded_deliver(path, item, state, marks.get(hub_id, {}))
         delivered += 1
-        state.outcomes.append(outcome)
+        if outcome.result != ROW_ERROR:
+            state.outcomes.append(outcome)
         if outcome.changes:
             results[hub_id] = outcome.changes
     queue.extendleft(reversed(put_back))
     state.sizer.chunk_done()
     if put_back and isinstance(state.stop, Hold) and state.stop.kind == "daily_cap":
         state.stop = None  # the cap counted rows now put back: count again from the ledger
-    state.outcomes.extend(done.values())
+    state.outcomes.extend(o for o in done.values() if o.result != ROW_ERROR)
     # Write 2: the outcomes of this chunk.
     if results:
         await asyncio.to_thread(store.update, results)
@@ -218,7 +232,10 @@ async def _prepare(
         return path.repair(hub_id, 0, history)
     if settings.require_approval and not is_approved(row):
         return hold("review", "REVIEW:approval")
-    email = row.get("contact_email", "").strip()
+    try:
+        email = normalize_email(row.get("contact_email", ""))
+    except BadCell as exc:
+        return hold("review", f"REVIEW:bad_email {exc}")
     reason = path.suppression.reason_for(email)
     if reason:
         return hold("suppressed", f"SKIP:{reason}")
@@ -252,6 +269,17 @@ async def _prepare(
     except msg.MissingSetup as exc:
         return hold("review", exc.hold)
     return got if isinstance(got, Planned) or got.changes else None
+
+
+async def _guarded_deliver(
+    path: SendPath, item: Planned, state: _RunState, marked: dict[str, str]
+) -> Outcome:
+    # A row that raises here stays `sending`: the next run settles it against the ledger.
+    row = {**item.row, **marked}  # as the sheet holds it now, for the boundary's fingerprint
+    outcome, failure = await state.guard.run(row, lambda: _deliver(path, item, state))
+    if failure is not None:
+        return Outcome(item.intent.hub_id, item.intent.step, ROW_ERROR, failure)
+    return outcome  # type: ignore[return-value]
 
 
 async def _deliver(path: SendPath, item: Planned, state: _RunState) -> Outcome:
