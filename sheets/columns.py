@@ -44,6 +44,7 @@ SENDING_COLUMNS = (
     "next_followup_at",
     "replied_at",
     "reply_snippet",
+    "sender_identity",  # the identity (HUB_IDENTITIES_FILE) its messages go out from
 )
 TIMESTAMP_COLUMNS = ("created_at", "updated_at")
 

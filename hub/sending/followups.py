@@ -73,7 +73,7 @@ def thread_verdict(path: SendPath, row: Row, thread: list[MailboxMessage]) -> di
     answer moves the next follow-up past the return date; a soft bounce only notes the delay.
     """
     now = datetime.fromtimestamp(path.clock(), UTC)
-    own = [msg.sender_email(path.settings)]
+    own = [msg.sender_email(path.settings), *(i.address for i in path.senders.identities)]
     plan = plan_replies([row], thread, own_addresses=own, now=now)
     return plan.changes.get(row["hub_id"], {})
 
@@ -137,7 +137,7 @@ async def run_followups(
                 if row is None:
                     continue
                 got, failure = await guard.run(
-                    row, lambda row=row, n=len(planned): _prepare(path, row, stop, n)
+                    row, lambda row=row, planned=planned: _prepare(path, row, stop, planned)
                 )
                 if failure is not None:
                     writes[row["hub_id"]] = failure
@@ -187,7 +187,7 @@ async def run_followups(
 
 
 async def _prepare(
-    path: SendPath, row: Row, stop: list[Hold | str], pending: int
+    path: SendPath, row: Row, stop: list[Hold | str], planned: list[Planned]
 ) -> Planned | Outcome | None:
     hub_id = row["hub_id"]
     if not is_due(row, path.clock()):
@@ -202,6 +202,11 @@ async def _prepare(
     if step > len(followup_offsets(path.settings)):
         return path.repair(hub_id, step, history)  # nothing left to send: clear the date
     first, last = history[0], history[-1]
+    key = first.identity  # follow-ups go from the identity that sent the first message
+    if key and key not in path.senders.by_key:  # never continue a thread from another inbox
+        hold = f"REVIEW:sender_identity {key} is not in HUB_IDENTITIES_FILE"
+        return Outcome(hub_id, step, "review", {"hold_reason": hold})
+    pending = sum(1 for p in planned if p.intent.identity == key)
     reason = path.suppression.reason_for(first.recipient)
     if reason:
         changes = {"next_followup_at": "", "hold_reason": f"SKIP:{reason}"}
@@ -222,18 +227,18 @@ async def _prepare(
     content = msg.Content(first.recipient, subject, body, row.get("contact_name", ""))
     try:
         if path.dry_run:
-            return await path.preview(row, content, step, threading)
+            return await path.preview(row, content, step, threading, identity=key)
         setup = path.setup_hold()
         if setup:
             return Outcome(hub_id, step, "review", {"hold_reason": setup})
         if stop:
             return Outcome(hub_id, step, "held", {"hold_reason": _reason(stop[0])})
-        wait = path.limits.hold_for(first.recipient_domain, pending_total=pending)
+        wait = path.limits.hold_for(first.recipient_domain, pending_total=pending, identity=key)
         if wait is not None:
-            if wait.kind in STOPPING_HOLDS:
+            if wait.kind in STOPPING_HOLDS and len(path.limits.rules) == 1:
                 stop.append(wait)
             return Outcome(hub_id, step, "held", {"hold_reason": wait.reason})
-        got = await path.plan(row, content, step, threading, revert={})
+        got = await path.plan(row, content, step, threading, revert={}, identity=key)
     except msg.UnsafeHeader as exc:
         return Outcome(hub_id, step, "review", {"hold_reason": f"REVIEW:unsafe_header {exc.field}"})
     except msg.MissingSetup as exc:
@@ -268,14 +273,15 @@ async def _deliver(
 ) -> Outcome:
     if halt:
         return await path.back_out(item, halt[0], "held")
-    if not await path.wait_gap():
+    if not await path.wait_gap(item.intent.identity):
         halt.append("")
         return await path.back_out(item, None, "cancelled")
     if before_thread_check is not None:
         hooked = before_thread_check(item.row)
         if inspect.isawaitable(hooked):
             await hooked
-    thread = await asyncio.to_thread(path.mailer.thread_messages, item.intent.thread_id)
+    mailer = path.senders.mailer(item.intent.identity)  # the thread is in that mailbox
+    thread = await asyncio.to_thread(mailer.thread_messages, item.intent.thread_id)
     changes = thread_verdict(path, item.row, thread)
     status = changes.get("outreach_status", "")
     if status in STOPPING_STATUSES:
@@ -287,7 +293,7 @@ async def _deliver(
         return Outcome(outcome.hub_id, outcome.step, "postponed", changes)
     wait = path.final_hold(item)
     if wait is not None:
-        if isinstance(wait, Hold) and wait.kind in STOPPING_HOLDS:
+        if isinstance(wait, Hold) and wait.kind in STOPPING_HOLDS and len(path.limits.rules) == 1:
             halt.append(wait)
         if isinstance(wait, str):  # suppressed meanwhile: no more follow-ups for this row
             await path.back_out(item, wait, "suppressed")

@@ -22,7 +22,14 @@ import time
 from pathlib import Path
 
 from hub.sending.claims import DEFAULT_LEASE_SECONDS, new_owner, owner_alive
-from hub.sending.ledger_schema import SCHEMA, Intent, SendRecord, recipient_domain
+from hub.sending.ledger_schema import (
+    INDEXES_AFTER_MIGRATION,
+    MIGRATIONS,
+    SCHEMA,
+    Intent,
+    SendRecord,
+    recipient_domain,
+)
 
 # Re-exported: callers import the ledger's record types and claim helpers from here.
 __all__ = [
@@ -52,6 +59,15 @@ class Ledger:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._tx() as db:
+            for table, column, statement in MIGRATIONS:
+                present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    db.execute(statement)
+            db.execute(INDEXES_AFTER_MIGRATION)
 
     @classmethod
     def from_settings(cls, settings) -> Ledger:
@@ -95,10 +111,16 @@ class Ledger:
             ).fetchall()
         return {r for (r,) in found}
 
-    def sends_since(self, since: float, *, domain: str | None = None) -> list[float]:
-        """Times of messages that went out (or may have) since ``since``, oldest first."""
+    def sends_since(
+        self, since: float, *, domain: str | None = None, identity: str | None = None
+    ) -> list[float]:
+        """Times of messages that went out (or may have) since ``since``, oldest first;
+        ``domain`` / ``identity`` count only that recipient domain / sending identity."""
         where_domain = " AND recipient_domain=?" if domain else ""
         args: tuple = (since, domain) if domain else (since,)
+        if identity is not None:
+            where_domain += " AND identity=?"
+            args += (identity,)
         with self._lock:
             sent = self._db.execute(
                 f"SELECT sent_at FROM sends WHERE sent_at>=?{where_domain}", args
@@ -126,6 +148,7 @@ class Ledger:
         owner: str,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         now: float | None = None,
+        identity: str = "",
     ) -> Intent | None:
         """Record (or take over) the intent to send this step; committed when this returns.
 
@@ -144,7 +167,7 @@ class Ledger:
             ).fetchone()
             if found is None:
                 db.execute(
-                    "INSERT INTO send_intents VALUES(?,?,?,?,?,?,?,?,?,NULL,?,?)",
+                    "INSERT INTO send_intents VALUES(?,?,?,?,?,?,?,?,?,NULL,?,?,?)",
                     (
                         hub_id,
                         step,
@@ -157,6 +180,7 @@ class Ledger:
                         now,
                         owner,
                         now + lease_seconds,
+                        identity,
                     ),
                 )
             else:
@@ -234,10 +258,11 @@ class Ledger:
             thread_id=thread_id or intent.thread_id,
             sent_at=sent_at,
             how=how,
+            identity=intent.identity,
         )
         with self._tx() as db:
             db.execute(
-                "INSERT OR IGNORE INTO sends VALUES(?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO sends VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     record.hub_id,
                     record.step,
@@ -249,6 +274,7 @@ class Ledger:
                     record.thread_id,
                     record.sent_at,
                     record.how,
+                    record.identity,
                 ),
             )
             db.execute(
