@@ -1,7 +1,7 @@
 """Bounce and complaint recognition on the real-message corpus (tests/fixtures/mail/),
 side by side with Mailman's flufl.bounce on the same messages.
 
-    .venv/bin/python bench/bounce_corpus.py [--split heldout|train] [--show-misses]
+    .venv/bin/python bench/bounce_corpus.py [--split train|heldout|fresh-a|fresh-b] [--show-misses]
 
 Each message goes through the Gmail ``format=full`` conversion the hub uses, then
 ``hub.mail.classify.classify``. flufl.bounce reads the raw message (its own way in); a message
@@ -29,6 +29,9 @@ from tests.mail_corpus import ARRIVED, OWN_ADDRESS, as_gmail, load_corpus
 
 BENCH = "bounce corpus"
 BOUNCE_KINDS = ("bounce_hard", "bounce_soft")
+# fresh-a / fresh-b: messages gathered after the rules were written, split by SHA-1 of the path
+# and measured blind (tests/fixtures/mail/SOURCES.md, "The unseen fresh set").
+SPLITS = ("train", "heldout", "fresh-a", "fresh-b")
 
 
 def _ours(raw: bytes, *, with_mailman: bool = True) -> tuple[str, str, bool]:
@@ -71,13 +74,14 @@ def _pct(part: int, whole: int) -> str:
 
 def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", choices=("train", "heldout"), default=None)
+    parser.add_argument("--split", choices=SPLITS, default=None)
     parser.add_argument("--show-misses", action="store_true")
     args = parser.parse_args(argv)
     corpus = load_corpus(args.split)
     print(f"{len(corpus)} messages ({args.split or 'all'}); {machine_note()}")
 
     by_family: dict[str, Counter] = defaultdict(Counter)
+    by_split: dict[str, Counter] = defaultdict(Counter)
     totals: Counter = Counter()
     misses: list[str] = []
     for item in corpus:
@@ -87,6 +91,18 @@ def main(argv: list[str] | None = None) -> list[Row]:
         theirs, their_addresses, their_crash = _mailman(raw)
         totals["crash_ours"] += our_crash
         totals["crash_mailman"] += their_crash
+        split = by_split[item.split]
+        if item.expected == "bounce":
+            split["bounces"] += 1
+            split["ours"] += ours in BOUNCE_KINDS
+            split["mailman"] += theirs in BOUNCE_KINDS
+            split["as_reply"] += ours in ("reply", "unsubscribe")
+        elif item.expected == "complaint":
+            split["complaints"] += 1
+            split["complaint_ours"] += ours == "complaint"
+        else:
+            split["negatives"] += 1
+            split["negative_ok"] += bool(negative_kept(item.expected, ours))
         if item.expected == "bounce":
             family = by_family[item.family]
             family["n"] += 1
@@ -129,6 +145,17 @@ def main(argv: list[str] | None = None) -> list[Row]:
     for name in sorted(by_family, key=lambda f: -by_family[f]["n"]):
         f = by_family[name]
         print(f"{name:16} {f['n']:>4} {f['ours'] / f['n']:>8.1%} {f['mailman'] / f['n']:>13.1%}")
+    print(
+        f"\n{'split':8} {'bounces hub':>16} {'flufl.bounce':>16} {'as reply':>9} "
+        f"{'complaints':>11} {'negatives kept':>15}"
+    )
+    for name in sorted(by_split):
+        s = by_split[name]
+        print(
+            f"{name:8} {_pct(s['ours'], s['bounces']):>16} {_pct(s['mailman'], s['bounces']):>16} "
+            f"{s['as_reply']:>9} {_pct(s['complaint_ours'], s['complaints']):>11} "
+            f"{_pct(s['negative_ok'], s['negatives']):>15}"
+        )
     if args.show_misses and misses:
         print("\n" + "\n".join(misses))
     n = totals["bounces"]

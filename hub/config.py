@@ -128,7 +128,9 @@ class Settings(BaseSettings):
     sender_address: str = Field("", validation_alias=_env("HUB_SENDER_ADDRESS"))
 
     # --- sending --------------------------------------------------------------------------------
-    mailer: Literal["outbox", "gmail"] = Field("outbox", validation_alias=_env("HUB_MAILER"))
+    mailer: Literal["outbox", "gmail", "smtp"] = Field(
+        "outbox", validation_alias=_env("HUB_MAILER")
+    )
     gmail_client_id: str = Field("", validation_alias=_env("GMAIL_CLIENT_ID"))
     gmail_client_secret: SecretStr = Field(
         SecretStr(""), validation_alias=_env("GMAIL_CLIENT_SECRET")
@@ -159,6 +161,33 @@ class Settings(BaseSettings):
     # Apply pending schema migrations at start-up (each in one transaction, under a lock).
     database_auto_upgrade: bool = Field(True, validation_alias=_env("HUB_DATABASE_AUTO_UPGRADE"))
 
+    # --- sending identities: any SMTP/IMAP mailbox, several inboxes with caps (issue 14) ------
+    # A TOML file of [[identity]] tables (hub.mail.identities); without it the GMAIL_* or the
+    # SMTP_*/IMAP_* settings below are one implicit identity capped by HUB_DAILY_CAP.
+    identities_file: str = Field("", validation_alias=_env("HUB_IDENTITIES_FILE"))
+    smtp_host: str = Field("", validation_alias=_env("SMTP_HOST"))
+    smtp_port: int = Field(587, ge=1, le=65535, validation_alias=_env("SMTP_PORT"))
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", validation_alias=_env("SMTP_SECURITY")
+    )
+    smtp_username: str = Field("", validation_alias=_env("SMTP_USERNAME"))
+    smtp_password: SecretStr = Field(SecretStr(""), validation_alias=_env("SMTP_PASSWORD"))
+    smtp_from: str = Field("", validation_alias=_env("SMTP_FROM"))
+    smtp_timeout: float = Field(30.0, gt=0, validation_alias=_env("HUB_SMTP_TIMEOUT"))
+    imap_host: str = Field("", validation_alias=_env("IMAP_HOST"))
+    imap_port: int = Field(993, ge=1, le=65535, validation_alias=_env("IMAP_PORT"))
+    imap_security: Literal["tls", "starttls", "none"] = Field(
+        "tls", validation_alias=_env("IMAP_SECURITY")
+    )
+    imap_username: str = Field("", validation_alias=_env("IMAP_USERNAME"))
+    imap_password: SecretStr = Field(SecretStr(""), validation_alias=_env("IMAP_PASSWORD"))
+    imap_sent_folder: str = Field("", validation_alias=_env("IMAP_SENT_FOLDER"))
+    # false when the SMTP server files sent mail in Sent itself (Gmail, Microsoft 365)
+    imap_append_sent: bool = Field(True, validation_alias=_env("IMAP_APPEND_SENT"))
+    dkim_selector: str = Field("", validation_alias=_env("HUB_DKIM_SELECTOR"))
+    # host[:port] of the DNS server `hub doctor` asks for SPF/DKIM/DMARC (default: the system's)
+    dns_nameserver: str = Field("", validation_alias=_env("HUB_DNS_NAMESERVER"))
+
     _split = field_validator(
         "api_keys",
         "secret_keys",
@@ -168,6 +197,10 @@ class Settings(BaseSettings):
         "suppression_list",
         mode="before",
     )(_split_csv)
+
+    # --- untrusted cells: the per-row error boundary (issue 11) ---------------------------
+    # A row whose work raised in the same stage this many times waits for a person to change it.
+    row_max_attempts: int = Field(3, ge=1, validation_alias=_env("HUB_ROW_MAX_ATTEMPTS"))
 
     # --- derived -------------------------------------------------------------------------------
     @cached_property
@@ -206,6 +239,10 @@ class Settings(BaseSettings):
     def uses_gmail(self) -> bool:
         return self.mailer == "gmail"
 
+    @property
+    def uses_smtp(self) -> bool:
+        return self.mailer == "smtp"
+
     def base_url(self) -> str:
         """Where the hub can be reached from outside (callbacks, unsubscribe links)."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -222,7 +259,7 @@ class Settings(BaseSettings):
             )
         if self.uses_dataforseo and not self.dataforseo_password.get_secret_value():
             problems.append("DATAFORSEO_LOGIN is set: set DATAFORSEO_PASSWORD too")
-        if self.uses_gmail:
+        if self.uses_gmail and not self.identities_file:
             for name, value in (
                 ("GMAIL_CLIENT_ID", self.gmail_client_id),
                 ("GMAIL_CLIENT_SECRET", self.gmail_client_secret.get_secret_value()),
@@ -231,6 +268,14 @@ class Settings(BaseSettings):
             ):
                 if not value:
                     problems.append(f"HUB_MAILER=gmail needs {name}")
+        if self.uses_smtp and not self.identities_file:
+            for name, value in (
+                ("SMTP_HOST", self.smtp_host),
+                ("SMTP_FROM", self.smtp_from),
+                ("IMAP_HOST", self.imap_host),
+            ):
+                if not value:
+                    problems.append(f"HUB_MAILER=smtp needs {name}")
         if self.events_url and not self.events_secret.get_secret_value():
             problems.append("HUB_EVENTS_URL is set: set HUB_EVENTS_SECRET to sign the events")
         if self.uses_postgres:
@@ -255,4 +300,8 @@ def load_settings(**overrides: object) -> Settings:
     """Read settings once (environment, then ``.env``), apply overrides, validate."""
     settings = Settings(**overrides)  # type: ignore[arg-type]
     settings.check()
+    if settings.identities_file:  # a bad identities file stops start-up, naming the field
+        from hub.mail.identities import load_identities
+
+        load_identities(settings)
     return settings

@@ -18,6 +18,7 @@ from typing import Any
 
 from hub.enrich.pick import looks_personal
 from hub.errors import BadRequest
+from sheets.cells import BadCell, parse_number
 
 
 def default_weights() -> dict[str, Any]:
@@ -55,10 +56,15 @@ class Score:
 
 
 def _int(text: str | None) -> int | None:
+    """A cell as a whole number; a cell that is not a number (``two``, ``1e400``) counts as
+    empty (sheets.cells says why)."""
     try:
-        return int(float((text or "").strip()))
-    except ValueError:
+        number = parse_number(text or "", "number")
+    except BadCell:
         return None
+    if number is None or abs(number) > 1e9:
+        return None
+    return int(number)
 
 
 def _words(text: str) -> set[str]:
@@ -94,8 +100,14 @@ def score_row(row: dict[str, str], weights: dict[str, Any]) -> Score:
         parts.append((f"da {da}", min(site["da_max"], da * site["da_per_point"])))
 
     total = max(0, min(100, round(sum(points for _, points in parts))))
-    reasons = "; ".join(f"{label} {_fmt(points)}" for label, points in parts if round(points))
-    return Score(total, reasons)
+    reasons = [f"{label} {_fmt(points)}" for label, points in parts if round(points)]
+    # A number cell a person typed as words ("two", "1e400") counts as empty; say so.
+    reasons += [
+        f"{name} ignored: not a number"
+        for name in ("serp_rank", "da_est", "email_confidence")
+        if (row.get(name) or "").strip() and _int(row.get(name)) is None
+    ]
+    return Score(total, "; ".join(reasons))
 
 
 def _contact_parts(row: dict[str, str], contact: dict[str, Any]) -> list[tuple[str, float]]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sheets.cells import BadCell, domain_from_cell
+
 Row = dict[str, str]
 """A row as the store sees it: header name -> cell text. Missing cells read as ``""``."""
 
@@ -42,6 +44,7 @@ SENDING_COLUMNS = (
     "next_followup_at",
     "replied_at",
     "reply_snippet",
+    "sender_identity",  # the identity (HUB_IDENTITIES_FILE) its messages go out from
 )
 TIMESTAMP_COLUMNS = ("created_at", "updated_at")
 
@@ -113,20 +116,11 @@ def writable_changes(current: Mapping[str, str], changes: Mapping[str, object]) 
 
 
 def normalise_domain(value: str) -> str:
-    """Lower-case host without scheme, path, port or a leading ``www.``; IDN as ASCII.
-
-    Used to de-duplicate prospects: ``https://WWW.Example.com/a`` and ``example.com`` are one.
-    """
-    text = (value or "").strip().lower()
-    if "://" in text:
-        text = text.split("://", 1)[1]
-    text = text.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    text = text.rsplit("@", 1)[-1].split(":", 1)[0].strip(".")
-    if text.startswith("www."):
-        text = text[4:]
-    if not text:
-        return ""
+    """The de-duplication key of a ``domain`` cell: its host in IDNA form without ``www.``
+    (``https://WWW.Example.com/a`` and ``example.com`` are one), or, for a cell that holds no
+    host name, the text as typed (stripped, lower-cased): never a fragment of it, so the
+    enrich stage's ``NO_EMAIL:bad_domain`` quotes what the person wrote."""
     try:
-        return text.encode("idna").decode("ascii")
-    except UnicodeError:
-        return text
+        return domain_from_cell(value or "")
+    except BadCell:
+        return (value or "").strip().lower()

@@ -1,5 +1,10 @@
 """CSV import and export for any store.
 
+Import checks every line at the boundary (:mod:`sheets.cells`): a line whose ``domain`` (or,
+without one, the host of its ``page_url``) is not a host name is refused and reported with its
+line number and the reason; NUL bytes are dropped from every cell. Other cells are kept as the
+person wrote them (a bad ``contact_email`` is held on its row by the enrich stage, naming it).
+
 Export neutralises spreadsheet formulas (OWASP CSV injection): a cell that starts with
 ``= + - @``, TAB or CR gets a leading apostrophe, so opening the file never runs anything.
 """
@@ -8,8 +13,10 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from sheets.cells import BadCell, domain_from_cell
 from sheets.store import AppendReport, ProspectStore
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -19,7 +26,37 @@ def neutralise(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def read_csv_rows(path: str | Path) -> Iterator[dict[str, str]]:
+@dataclass(frozen=True)
+class RefusedLine:
+    line: int  # as a text editor numbers it (the header is line 1)
+    reason: str  # names the column: "domain: '[::1]' is an IP address, not a host name"
+
+
+@dataclass
+class ImportReport(AppendReport):
+    refused: list[RefusedLine] = field(default_factory=list)
+
+
+def checked_line(row: dict[str, str]) -> dict[str, str]:
+    """The line's cells with NUL bytes dropped and ``domain`` normalised; raises BadCell."""
+    clean = {k: v.replace("\0", "") for k, v in row.items()}
+    if (clean.get("domain") or "").strip() or not (clean.get("page_url") or "").strip():
+        clean["domain"] = domain_from_cell(clean.get("domain", ""), "domain")
+    else:
+        clean["domain"] = domain_from_cell(clean["page_url"], "page_url")
+    return clean
+
+
+def read_csv_lines(path: str | Path) -> Iterator[tuple[int, dict[str, str] | BadCell]]:
+    """``(line number, checked cells or why the line is refused)`` for every line."""
+    for line, raw in read_csv_rows(path):
+        try:
+            yield line, checked_line(raw)
+        except BadCell as exc:
+            yield line, exc
+
+
+def read_csv_rows(path: str | Path) -> Iterator[tuple[int, dict[str, str]]]:
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames:
@@ -29,7 +66,13 @@ def read_csv_rows(path: str | Path) -> Iterator[dict[str, str]]:
                 f"{path}: needs a 'domain' or 'page_url' column; found {reader.fieldnames}"
             )
         for raw in reader:
-            yield {k.strip(): (v or "").strip() for k, v in raw.items() if k}
+            cells = {k.strip(): _text(v).strip() for k, v in raw.items() if k}
+            yield reader.line_num, cells
+
+
+def _text(value: object) -> str:
+    # A line with more cells than the header gives a list under the None key (dropped above).
+    return value if isinstance(value, str) else ""
 
 
 def import_csv(
@@ -38,9 +81,10 @@ def import_csv(
     *,
     batch_size: int = 500,
     on_batch: Callable[[int], None] = lambda n: None,
-) -> AppendReport:
-    """Append the file's rows in batches (one store append each), de-duplicated by domain."""
-    total = AppendReport()
+) -> ImportReport:
+    """Append the file's good lines in batches (one store append each), de-duplicated by
+    domain; the refused lines are in the report with their reasons."""
+    total = ImportReport()
     batch: list[dict[str, str]] = []
 
     def flush() -> None:
@@ -50,7 +94,11 @@ def import_csv(
         on_batch(len(batch))
         batch.clear()
 
-    for row in read_csv_rows(path):
+    for line, row in read_csv_lines(path):
+        if isinstance(row, BadCell):
+            total.refused.append(RefusedLine(line, str(row)))
+            on_batch(1)
+            continue
         batch.append(row)
         if len(batch) >= batch_size:
             flush()

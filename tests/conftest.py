@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from hub.config import Settings
 from sheets.local import LocalStore
@@ -29,3 +33,23 @@ def local_store(data_dir):
     store.ensure_schema()
     yield store
     store.close()
+
+
+# --- hypothesis: a bounded profile for `make test`, a long one for bench/fuzz.py --------------
+# HUB_HYPOTHESIS_PROFILE (or pytest's --hypothesis-profile) picks one. "bounded" is
+# derandomized, so the suite is reproducible and a failure shows again on the next run.
+
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
+hypothesis_settings.register_profile(
+    "bounded",
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=_SLOW_OK,
+)
+# About 4-5 minutes per store on the 2-CPU machine (~0.15 s a pipeline example).
+hypothesis_settings.register_profile(
+    "long", max_examples=1_500, deadline=None, suppress_health_check=_SLOW_OK
+)
+hypothesis_settings.load_profile(os.environ.get("HUB_HYPOTHESIS_PROFILE", "bounded"))

@@ -4,7 +4,8 @@
   yields the settings that point the real Gmail client (google-api-python-client) at them.
 - :func:`add_rows` puts approved, drafted prospects into the store.
 - ``python -m tests.helpers_send_crash DATA_DIR SETTINGS_JSON [UNITS_PER_MINUTE] [CHUNK_SIZE]``
-  runs the send job in a child process against those emulators (the crash test SIGKILLs it at
+  runs the send job in a child process against those emulators (or, with
+  ``"mailer": "smtp"`` in the settings, against the SMTP stand-in and dovecot) (the crash test SIGKILLs it at
   chosen moments); UNITS_PER_MINUTE raises the Gmail client's quota limiter to match the
   emulator; CHUNK_SIZE fixes the rows per chunk (default 10; ``time``: the job's own sizing).
 """
@@ -109,7 +110,12 @@ def _main(
 
     settings = Settings(_env_file=None, data_dir=Path(data_dir), **json.loads(settings_json))
     options = {"units_per_minute": int(units_per_minute)} if units_per_minute else {}
-    mailer = GmailMailer.from_settings(settings, **options)
+    if settings.mailer == "gmail":
+        mailer = GmailMailer.from_settings(settings, **options)
+    else:  # HUB_MAILER=smtp: tests/test_crash_send_smtp.py
+        from hub.mail.factory import build_mailer
+
+        mailer = build_mailer(settings)
     # The local store, in SQLite or (HUB_DATABASE_URL) in PostgreSQL shared by several children
     services = Services(settings, build_store(settings), mailer=mailer)
     try:

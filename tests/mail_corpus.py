@@ -5,7 +5,8 @@ bytes (as an IMAP reader does).
 
 ``corpus.csv`` names each message's expected kind (bounce, complaint, report, auto_reply, reply,
 not_bounce), its family (the MTA or provider that wrote it) and its split: ``heldout`` messages
-were set aside by hash before any rule was written and were never read while writing them.
+were set aside by hash before any rule was written (and later read, so now a validation set);
+``fresh-a``/``fresh-b`` were gathered after the rules were final and measured blind.
 """
 
 from __future__ import annotations

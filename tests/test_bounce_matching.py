@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from hub.mail.base import MailboxMessage
 from hub.mail.classify import Classification
 from hub.mail.gmail import GmailMailer
 from hub.replies import _complaint_suppressions, _transition, plan_replies
@@ -151,3 +152,28 @@ def test_a_terminal_row_stays_but_its_complaint_is_still_suppressed():
     found = Classification(kind="complaint", feedback_type="fraud", recipient="a@b.example")
     assert _transition(rows[0], found, NOW) == {}
     assert _complaint_suppressions(rows[0], found) == [("h1", "a@b.example", "complaint:fraud")]
+
+
+def test_a_message_our_code_cannot_read_is_skipped_and_the_others_still_count(caplog):
+    # A header value that is not text (a reader's bug, or a mailbox quirk) makes classify
+    # raise; that message alone is skipped, logged with its traceback, and named in the plan.
+    rows = [
+        {
+            "hub_id": "h1",
+            "contact_email": "editor@gallery.example",
+            "outreach_status": "sent",
+            "gmail_thread_id": "t1",
+        }
+    ]
+    odd = MailboxMessage("odd-1", "t1", {"from": None, "subject": "Re: hello"}, internal_date=NOW)
+    reply = MailboxMessage(
+        "good-1",
+        "t1",
+        {"from": "Editor <editor@gallery.example>", "subject": "Re: hello"},
+        body_text="Thanks, tell me more.",
+        internal_date=NOW,
+    )
+    plan = plan_replies(rows, [odd, reply], own_addresses=[ME], now=NOW)
+    assert plan.unreadable == ["odd-1"]
+    assert plan.changes["h1"]["outreach_status"] == "replied"
+    assert "could not read message odd-1" in caplog.text

@@ -1,7 +1,8 @@
 """A ``task_get``-shaped SERP answer -> new prospect rows.
 
 Only ``organic`` items count (paid ads, featured snippets and the rest are not prospects).
-Domains are normalised, platforms on the exclusion list dropped, and the rest appended in ONE
+Domains are checked and normalised (:func:`sheets.cells.domain_from_cell`: IP literals and
+junk are refused), platforms on the exclusion list dropped, and the rest appended in ONE
 batch, de-duplicated by domain against the whole store (and within the batch).
 """
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.discovery.exclusions import Exclusions
-from sheets.columns import normalise_domain
+from sheets.cells import BadCell, domain_from_cell
 from sheets.store import AppendReport, ProspectStore
 
 _LOCATION_NAMES = {
@@ -31,6 +32,7 @@ class SerpRows:
     rows: list[dict[str, str]] = field(default_factory=list)
     found: int = 0  # organic items seen
     excluded: list[str] = field(default_factory=list)  # domains dropped by the exclusion list
+    refused: list[str] = field(default_factory=list)  # why a result had no usable host name
 
 
 def _location(data: dict[str, Any], result: dict[str, Any]) -> str:
@@ -71,8 +73,10 @@ def task_rows(
             organic = organic[:max_results]
         for item in organic:
             out.found += 1
-            domain = normalise_domain(str(item.get("domain") or item.get("url") or ""))
-            if not domain:
+            try:
+                domain = domain_from_cell(str(item.get("domain") or item.get("url") or ""))
+            except BadCell as exc:  # an IP literal or junk in a SERP answer: never a prospect
+                out.refused.append(str(exc))
                 continue
             if exclusions.excludes(domain):
                 out.excluded.append(domain)

@@ -3,8 +3,9 @@
     report = run_checks(settings)       # -> Report(findings=[Finding(level, area, message, fix)])
     report.ok                           # False when any finding is an error
 
-One module per concern (``checks_settings``, ``checks_database``, ``checks_store`` + ``checks_rows``,
-``checks_providers``, ``checks_public_url``, ``checks_webhooks``, ``checks_scenarios``).
+One module per concern (``checks_settings``, ``checks_database``, ``checks_store`` +
+``checks_rows``, ``checks_providers``, ``checks_mail`` (sending identities: SMTP, IMAP,
+SPF/DKIM/DMARC), ``checks_public_url``, ``checks_webhooks``, ``checks_scenarios``).
 The network checks run concurrently; each request has a short timeout (:data:`NETWORK_TIMEOUT`)
 and each check a deadline (:data:`CHECK_DEADLINE`), so a dead provider costs seconds, not
 minutes. Blocking clients (gspread, the Gmail client) run in daemon threads, so a check that
@@ -23,6 +24,7 @@ from typing import Any, TypeVar
 
 from hub.config import Settings
 from hub.doctor.checks_database import check_database
+from hub.doctor.checks_mail import check_identities
 from hub.doctor.checks_providers import (
     check_dataforseo,
     check_gemini,
@@ -78,6 +80,10 @@ async def check_all(
         checks.append(("providers", "Gemini", check_gemini(settings, timeout)))
     if settings.uses_gmail and _gmail_configured(settings):
         checks.append(("providers", "Gmail", in_thread(check_gmail, settings, timeout)))
+    if settings.uses_smtp or settings.identities_file:
+        checks.append(
+            ("providers", "the sending identities", in_thread(check_identities, settings, timeout))
+        )
     results = await asyncio.gather(
         *(_bounded(area, label, work, deadline) for area, label, work in checks)
     )

@@ -33,8 +33,8 @@ def embedded_defaults(settings: Settings) -> list[Finding]:
          "DATAFORSEO_LOGIN and DATAFORSEO_PASSWORD"),
         ("enrichment", settings.uses_hunter, "Hunter", "site crawler", "HUNTER_API_KEY"),
         ("drafting", settings.uses_gemini, "Gemini", "templates", "GEMINI_API_KEY"),
-        ("sending", settings.uses_gmail, "Gmail", "outbox folder (dry run: nothing is sent)",
-         "HUB_MAILER=gmail and GMAIL_*"),
+        ("sending", settings.mailer != "outbox", settings.mailer.upper().replace("GMAIL", "Gmail"),
+         "outbox folder (dry run: nothing is sent)", "HUB_MAILER=gmail or smtp"),
     )  # fmt: skip
     real = [f"{role}: {name}" for role, used, name, _, _ in roles if used]
     embedded = [(f"{role}: {default}", how) for role, used, _, default, how in roles if not used]

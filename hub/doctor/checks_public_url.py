@@ -44,7 +44,7 @@ def _unset(settings: Settings) -> list[Finding]:
             f"DataForSEO callbacks would go to {settings.base_url()}, which DataForSEO cannot "
             "reach (results then arrive only through the slower recovery sweep)"
         )
-    if settings.uses_gmail:
+    if settings.mailer != "outbox":
         needs.append("real sends are held (REVIEW:public_url): unsubscribe links need it")
     if not needs:
         return [ok(AREA, "HUB_PUBLIC_URL is not set; nothing outside this machine needs it yet")]

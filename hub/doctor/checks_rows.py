@@ -32,6 +32,10 @@ HOLD_FIXES = {
     "REVIEW:approval": "tick `approved` on the rows you want sent",
     "REVIEW:blank_field": "fill the field hold_reason names, then clear hold_reason",
     "REVIEW:contact_email": "correct contact_email on these rows",
+    "REVIEW:bad_email": "correct contact_email (hold_reason says what is wrong); the next run "
+    "takes the row",
+    "NO_EMAIL:bad_domain": "correct domain (last_error says what is wrong); the next enrich run "
+    "takes the row",
     "REVIEW:gemini_blocked": "write draft_subject/draft_body by hand for these rows",
     "REVIEW:bad_output": "write the draft by hand, or clear hold_reason to draft again",
     "REVIEW:bad_subject": "write the subject by hand, or clear hold_reason to draft again",
@@ -165,6 +169,10 @@ def _holds(rows: list[Row]) -> list[Finding]:
             fix = HOLD_FIXES.get(reason, "filter the sheet on hold_reason, fix these rows and "
                                          "clear hold_reason")  # fmt: skip
             found.append(warn(AREA, message + " (waiting for a person)", fix))
+        elif kind == "ERROR" or reason == "NO_EMAIL:bad_domain":  # a row in trouble (issue 11)
+            fix = HOLD_FIXES.get(reason, "read last_error (`hub sheet status` lists these rows); "
+                                 "after HUB_ROW_MAX_ATTEMPTS tries a row waits for you to change it")  # fmt: skip
+            found.append(warn(AREA, message, fix))
         elif kind == "HELD":
             found.append(ok(AREA, message, HOLD_FIXES.get(reason, "nothing: the next run "
                                                                   "tries again")))  # fmt: skip

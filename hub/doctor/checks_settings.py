@@ -60,18 +60,18 @@ def _sending(settings: Settings) -> list[Finding]:
             parse(settings)
         except ValueError as exc:  # LimitsConfigError is a ValueError naming the variable
             found.append(error(AREA, str(exc), f"correct {name}"))
-    if not settings.uses_gmail:
+    if settings.mailer == "outbox":
         return found
     if not settings.sender_address.strip():
         found.append(
             warn(
                 AREA,
-                "HUB_MAILER=gmail but HUB_SENDER_ADDRESS is empty: real sends are held "
+                f"HUB_MAILER={settings.mailer} but HUB_SENDER_ADDRESS is empty: real sends are held "
                 "(REVIEW:sender_address)",
                 "set HUB_SENDER_ADDRESS to the postal address every message's footer must show",
             )
         )
-    if settings.daily_cap > GMAIL_CONSUMER_DAILY:
+    if settings.uses_gmail and settings.daily_cap > GMAIL_CONSUMER_DAILY:
         found.append(
             warn(
                 AREA,

@@ -225,6 +225,9 @@ def choose(found: list[Found], site_domain: str, contact_pages: set[str]) -> Fou
 
 
 def same_site(url: str, site_host: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:  # "http://[::1" and the like: not a URL of any site
+        return False
     site = site_host.lower().removeprefix("www.")
     return host == site or host.endswith("." + site)

@@ -12,6 +12,8 @@ import base64
 import re
 from datetime import datetime
 from email import message_from_bytes, message_from_string, policy
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.message import Message
 
 from hub.mail.base import MailboxMessage
@@ -29,10 +31,25 @@ def parse_rfc822(raw: bytes | str | Message) -> Message:
     return message_from_string(raw, policy=policy.compat32)
 
 
+def header_text(value: object) -> str:
+    """A header value as Gmail's API shows it: RFC 2047 encoded-words decoded to text.
+
+    IMAP hands over the raw header (``=?utf-8?q?R=C3=A9ponse_automatique?=``); the classifier's
+    subject and sender rules are written against decoded text, as the Gmail path gives it.
+    """
+    text = str(value)
+    if "=?" not in text:
+        return text
+    try:
+        return str(make_header(decode_header(text)))
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        return text  # a broken encoded-word stays as it came
+
+
 def _payload(part: Message) -> dict:
     node: dict = {
         "mimeType": part.get_content_type(),
-        "headers": [{"name": k, "value": str(v)} for k, v in part.items()],
+        "headers": [{"name": k, "value": header_text(v)} for k, v in part.items()],
     }
     if part.is_multipart():
         node["body"] = {"size": 0}

@@ -28,17 +28,37 @@ from hub.sending import message as msg
 from hub.sending.chunking import ChunkSizer
 from hub.sending.ledger_schema import SendRecord
 from hub.sending.limits import Hold
-from hub.sending.reconcile import followup_offsets, parse_iso
-from hub.sending.runner import STOPPING_HOLDS, status_of
+from hub.sending.reconcile import followup_offsets
+from hub.sending.runner import ROW_ERROR, STOPPING_HOLDS, status_of
 from hub.sending.service import Outcome, Planned, SendPath, summarise
+from sheets.cells import BadCell, parse_time
 from sheets.columns import Row
 
 
 def is_due(row: Row, now: float) -> bool:
     if status_of(row) != "sent":
         return False
-    due = parse_iso(row.get("next_followup_at", ""))
+    try:
+        due = parse_time(row.get("next_followup_at", ""), "next_followup_at")
+    except BadCell:
+        return False  # said on the row by bad_dates()
     return due is not None and due.timestamp() <= now
+
+
+def bad_dates(rows: list[Row]) -> dict[str, dict[str, str]]:
+    """Holds for sent rows whose ``next_followup_at`` a person made unreadable (``tomorrow``):
+    no follow-up goes until the cell holds a date again, and the row says so."""
+    holds: dict[str, dict[str, str]] = {}
+    for row in rows:
+        if status_of(row) != "sent":
+            continue
+        try:
+            parse_time(row.get("next_followup_at", ""), "next_followup_at")
+        except BadCell as exc:
+            hold = f"REVIEW:bad_date {exc}"
+            if row.get("hold_reason", "") != hold:
+                holds[row["hub_id"]] = {"hold_reason": hold}
+    return holds
 
 
 # What the last-moment thread check does with each kind of answer: the same transitions as
@@ -53,7 +73,7 @@ def thread_verdict(path: SendPath, row: Row, thread: list[MailboxMessage]) -> di
     answer moves the next follow-up past the return date; a soft bounce only notes the delay.
     """
     now = datetime.fromtimestamp(path.clock(), UTC)
-    own = [msg.sender_email(path.settings)]
+    own = [msg.sender_email(path.settings), *(i.address for i in path.senders.identities)]
     plan = plan_replies([row], thread, own_addresses=own, now=now)
     return plan.changes.get(row["hub_id"], {})
 
@@ -67,6 +87,7 @@ async def run_followups(
     clock: Callable[[], float] = time.time,
     rng: random.Random | None = None,
     before_thread_check: Callable[[Row], Any] | None = None,
+    guard: Any = None,
 ) -> dict[str, Any]:
     """``before_thread_check`` is a seam for tests (a reply landing at the worst moment).
 
@@ -76,12 +97,19 @@ async def run_followups(
     """
     params = params or {}
     store = services.store
+    if guard is None:  # the job's row error boundary (hub.stages imports this module)
+        from hub.stages.row_errors import RowGuard
+
+        guard = RowGuard.for_settings("followup", services.settings)
     limit = params.get("max_prospects")
     now = clock()
     # One read of the whole sheet: it picks the due rows AND is the first chunk's fresh read.
     snapshot: list[Row] | None
     read_at, snapshot = time.monotonic(), await asyncio.to_thread(store.rows)
-    rows = [row for row in snapshot if is_due(row, now)]
+    rows = [row for row in snapshot if is_due(row, now) and guard.may_try(row)]
+    unreadable = bad_dates(snapshot)
+    if unreadable:
+        await asyncio.to_thread(store.update, unreadable)
     ids = [r["hub_id"] for r in (rows[: int(limit)] if limit else rows)]
     path = SendPath(services, is_cancelled=is_cancelled, clock=clock, rng=rng)
     sizer = ChunkSizer.from_settings(
@@ -108,8 +136,12 @@ async def run_followups(
                 taken += 1
                 if row is None:
                     continue
-                got = await _prepare(path, row, stop, len(planned))
-                if isinstance(got, Planned):
+                got, failure = await guard.run(
+                    row, lambda row=row, planned=planned: _prepare(path, row, stop, planned)
+                )
+                if failure is not None:
+                    writes[row["hub_id"]] = failure
+                elif isinstance(got, Planned):
                     planned.append(got)
                 elif got is not None:
                     outcomes.append(got)
@@ -122,11 +154,17 @@ async def run_followups(
                     await path.back_out(item, None, "put_back")
                     put_back.append(item.intent.hub_id)
                     continue
-                outcome = await _deliver(path, item, halt, before_thread_check, sizer)
+                outcome, failure = await guard.run(
+                    item.row,
+                    lambda item=item: _deliver(path, item, halt, before_thread_check, sizer),
+                )
+                if outcome is None:
+                    outcome = Outcome(item.intent.hub_id, item.intent.step, ROW_ERROR, failure)
                 delivered += 1
                 if halt and not stop:
                     stop.append(halt[0])
-                outcomes.append(outcome)
+                if outcome.result != ROW_ERROR:
+                    outcomes.append(outcome)
                 if outcome.changes:
                     writes[outcome.hub_id] = outcome.changes
             queue.extendleft(reversed(put_back))
@@ -140,6 +178,8 @@ async def run_followups(
         await asyncio.to_thread(path.close)
     summary: dict[str, Any] = {"rows": len(ids), "dry_run": path.dry_run}
     summary.update(summarise(outcomes))
+    if unreadable:
+        summary["bad_date"] = len(unreadable)
     stopped = (halt or stop)[:1]
     if stopped and isinstance(stopped[0], Hold):
         summary["stopped"] = stopped[0].reason
@@ -147,7 +187,7 @@ async def run_followups(
 
 
 async def _prepare(
-    path: SendPath, row: Row, stop: list[Hold | str], pending: int
+    path: SendPath, row: Row, stop: list[Hold | str], planned: list[Planned]
 ) -> Planned | Outcome | None:
     hub_id = row["hub_id"]
     if not is_due(row, path.clock()):
@@ -162,6 +202,11 @@ async def _prepare(
     if step > len(followup_offsets(path.settings)):
         return path.repair(hub_id, step, history)  # nothing left to send: clear the date
     first, last = history[0], history[-1]
+    key = first.identity  # follow-ups go from the identity that sent the first message
+    if key and key not in path.senders.by_key:  # never continue a thread from another inbox
+        hold = f"REVIEW:sender_identity {key} is not in HUB_IDENTITIES_FILE"
+        return Outcome(hub_id, step, "review", {"hold_reason": hold})
+    pending = sum(1 for p in planned if p.intent.identity == key)
     reason = path.suppression.reason_for(first.recipient)
     if reason:
         changes = {"next_followup_at": "", "hold_reason": f"SKIP:{reason}"}
@@ -182,18 +227,18 @@ async def _prepare(
     content = msg.Content(first.recipient, subject, body, row.get("contact_name", ""))
     try:
         if path.dry_run:
-            return await path.preview(row, content, step, threading)
+            return await path.preview(row, content, step, threading, identity=key)
         setup = path.setup_hold()
         if setup:
             return Outcome(hub_id, step, "review", {"hold_reason": setup})
         if stop:
             return Outcome(hub_id, step, "held", {"hold_reason": _reason(stop[0])})
-        wait = path.limits.hold_for(first.recipient_domain, pending_total=pending)
+        wait = path.limits.hold_for(first.recipient_domain, pending_total=pending, identity=key)
         if wait is not None:
-            if wait.kind in STOPPING_HOLDS:
+            if wait.kind in STOPPING_HOLDS and len(path.limits.rules) == 1:
                 stop.append(wait)
             return Outcome(hub_id, step, "held", {"hold_reason": wait.reason})
-        got = await path.plan(row, content, step, threading, revert={})
+        got = await path.plan(row, content, step, threading, revert={}, identity=key)
     except msg.UnsafeHeader as exc:
         return Outcome(hub_id, step, "review", {"hold_reason": f"REVIEW:unsafe_header {exc.field}"})
     except msg.MissingSetup as exc:
@@ -228,14 +273,15 @@ async def _deliver(
 ) -> Outcome:
     if halt:
         return await path.back_out(item, halt[0], "held")
-    if not await path.wait_gap():
+    if not await path.wait_gap(item.intent.identity):
         halt.append("")
         return await path.back_out(item, None, "cancelled")
     if before_thread_check is not None:
         hooked = before_thread_check(item.row)
         if inspect.isawaitable(hooked):
             await hooked
-    thread = await asyncio.to_thread(path.mailer.thread_messages, item.intent.thread_id)
+    mailer = path.senders.mailer(item.intent.identity)  # the thread is in that mailbox
+    thread = await asyncio.to_thread(mailer.thread_messages, item.intent.thread_id)
     changes = thread_verdict(path, item.row, thread)
     status = changes.get("outreach_status", "")
     if status in STOPPING_STATUSES:
@@ -247,7 +293,7 @@ async def _deliver(
         return Outcome(outcome.hub_id, outcome.step, "postponed", changes)
     wait = path.final_hold(item)
     if wait is not None:
-        if isinstance(wait, Hold) and wait.kind in STOPPING_HOLDS:
+        if isinstance(wait, Hold) and wait.kind in STOPPING_HOLDS and len(path.limits.rules) == 1:
             halt.append(wait)
         if isinstance(wait, str):  # suppressed meanwhile: no more follow-ups for this row
             await path.back_out(item, wait, "suppressed")

@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from hub.sending.claims import DEFAULT_LEASE_SECONDS, owner_alive
-from hub.sending.ledger_schema import SCHEMA, Intent, SendRecord, recipient_domain
+from hub.sending.ledger_schema import (
+    INDEXES_AFTER_MIGRATION,
+    MIGRATIONS,
+    SCHEMA,
+    Intent,
+    SendRecord,
+    recipient_domain,
+)
 from hub.state.database import SqliteDatabase, open_database
 
 # The rolling window the daily caps count over (``sends_since(now - DAY_SECONDS)``).
@@ -37,6 +44,17 @@ class Ledger:
         if isinstance(db, str | Path):
             db = SqliteDatabase(db, schema=SCHEMA, synchronous="FULL")
         self._db = db
+        if db.backend_name == "sqlite":  # PostgreSQL's tables come from hub.state.migrations
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """A SQLite ledger written before sending identities gets their column."""
+        with self._tx() as db:
+            for table, column, statement in MIGRATIONS:
+                present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    db.execute(statement)
+            db.execute(INDEXES_AFTER_MIGRATION)
 
     @classmethod
     def from_settings(cls, settings) -> Ledger:
@@ -76,10 +94,16 @@ class Ledger:
         ).fetchall()
         return {r for (r,) in found}
 
-    def sends_since(self, since: float, *, domain: str | None = None) -> list[float]:
-        """Times of messages that went out (or may have) since ``since``, oldest first."""
+    def sends_since(
+        self, since: float, *, domain: str | None = None, identity: str | None = None
+    ) -> list[float]:
+        """Times of messages that went out (or may have) since ``since``, oldest first;
+        ``domain`` / ``identity`` count only that recipient domain / sending identity."""
         where_domain = " AND recipient_domain=?" if domain else ""
         args: tuple = (since, domain) if domain else (since,)
+        if identity is not None:
+            where_domain += " AND identity=?"
+            args += (identity,)
         sent = self._db.execute(
             f"SELECT sent_at FROM sends WHERE sent_at>=?{where_domain}", args
         ).fetchall()
@@ -105,6 +129,7 @@ class Ledger:
         owner: str,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         now: float | None = None,
+        identity: str = "",
     ) -> Intent | None:
         """Record (or take over) the intent to send this step; committed when this returns.
 
@@ -123,7 +148,7 @@ class Ledger:
             ).fetchone()
             if found is None:
                 db.execute(
-                    "INSERT INTO send_intents VALUES(?,?,?,?,?,?,?,?,?,NULL,?,?)",
+                    "INSERT INTO send_intents VALUES(?,?,?,?,?,?,?,?,?,NULL,?,?,?)",
                     (
                         hub_id,
                         step,
@@ -136,6 +161,7 @@ class Ledger:
                         now,
                         owner,
                         now + lease_seconds,
+                        identity,
                     ),
                 )
             else:
@@ -213,10 +239,11 @@ class Ledger:
             thread_id=thread_id or intent.thread_id,
             sent_at=sent_at,
             how=how,
+            identity=intent.identity,
         )
         with self._tx(intent.hub_id, intent.step) as db:
             db.execute(
-                "INSERT INTO sends VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                "INSERT INTO sends VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (
                     record.hub_id,
                     record.step,
@@ -228,6 +255,7 @@ class Ledger:
                     record.thread_id,
                     record.sent_at,
                     record.how,
+                    record.identity,
                 ),
             )
             db.execute(

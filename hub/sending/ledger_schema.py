@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS send_intents (
     attempted_at REAL,
     owner TEXT,
     lease_until REAL,
+    identity TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (hub_id, step)
 );
 CREATE INDEX IF NOT EXISTS send_intents_attempted ON send_intents(attempted_at);
@@ -37,11 +38,25 @@ CREATE TABLE IF NOT EXISTS sends (
     thread_id TEXT NOT NULL DEFAULT '',
     sent_at REAL NOT NULL,
     how TEXT NOT NULL DEFAULT 'sent',
+    identity TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (hub_id, step)
 );
 CREATE INDEX IF NOT EXISTS sends_sent_at ON sends(sent_at);
 CREATE INDEX IF NOT EXISTS sends_domain ON sends(recipient_domain, sent_at);
 """
+
+# Ledgers written before sending identities existed lack the ``identity`` column; it is added
+# at the end of each table (where ALTER TABLE puts it, matching the field order below), and
+# their sends count as the implicit identity's (``''``).
+MIGRATIONS = (
+    (
+        "send_intents",
+        "identity",
+        "ALTER TABLE send_intents ADD COLUMN identity TEXT NOT NULL DEFAULT ''",
+    ),
+    ("sends", "identity", "ALTER TABLE sends ADD COLUMN identity TEXT NOT NULL DEFAULT ''"),
+)
+INDEXES_AFTER_MIGRATION = "CREATE INDEX IF NOT EXISTS sends_identity ON sends(identity, sent_at);"
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,7 @@ class Intent:
     attempted_at: float | None
     owner: str | None
     lease_until: float | None
+    identity: str = ""  # the sending identity's name ("" = the implicit one)
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,7 @@ class SendRecord:
     thread_id: str
     sent_at: float
     how: str
+    identity: str = ""
 
 
 def recipient_domain(email: str) -> str:

@@ -166,8 +166,21 @@ def _parse_days(text: str, raw: str) -> frozenset[int]:
 
 
 # --- putting it together -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class IdentityRules:
+    """One sending identity's cap, gap and window (its own, else the HUB_* settings)."""
+
+    name: str  # as the ledger records it ("" for the implicit identity)
+    label: str  # as people read it
+    cap: int
+    gap: Gap
+    window: SendWindow | None
+
+
 class Limits:
-    """Answers "may one more message to this domain go out now?" from the ledger."""
+    """Answers "may one more message to this domain go out now, and from which identity?"
+    from the ledger. Caps are per sending identity (``hub.mail.identities``); without an
+    identities file there is one, capped by ``HUB_DAILY_CAP``."""
 
     def __init__(
         self,
@@ -176,7 +189,10 @@ class Limits:
         *,
         clock: Callable[[], float] = _time.time,
         rng: random.Random | None = None,
+        identities: list | None = None,
     ):
+        from hub.mail.identities import load_identities
+
         self.daily_cap = settings.daily_cap
         self.per_domain_cap = settings.per_domain_daily_cap
         self.gap = Gap.parse(settings.send_gap_seconds)
@@ -184,19 +200,55 @@ class Limits:
         self.ledger = ledger
         self.clock = clock
         self.rng = rng or random.Random()
+        self.rules: dict[str, IdentityRules] = {}
+        for identity in identities or load_identities(settings):
+            name = "" if identity.implicit else identity.name
+            self.rules[name] = IdentityRules(
+                name=name,
+                label=identity.name,
+                cap=identity.daily_cap,
+                gap=Gap.parse(identity.send_gap_seconds) if identity.send_gap_seconds else self.gap,
+                window=SendWindow.parse(identity.send_window)
+                if identity.send_window
+                else self.window,
+            )
+        self._first = next(iter(self.rules))
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
-    def window_hold(self) -> Hold | None:
-        if self.window is None:
+    def _rule(self, identity: str | None) -> IdentityRules:
+        return (
+            self.rules.get(identity if identity is not None else self._first)
+            or self.rules[self._first]
+        )
+
+    def _counted(self, identity: str | None) -> str | None:
+        """The ledger filter for an identity's sends; with one identity every send is its."""
+        return None if len(self.rules) == 1 else self._rule(identity).name
+
+    def window_hold(self, identity: str | None = None) -> Hold | None:
+        window = self._rule(identity).window if identity is not None else self.window
+        if window is None:
             return None
         now = self.now()
-        opens = self.window.next_open(now)
+        opens = window.next_open(now)
         return None if opens == now else Hold("send_window", opens)
 
-    def cap_hold(self, *, pending: int = 0) -> Hold | None:
-        return _rolling_hold("daily_cap", self.daily_cap, self.ledger, self.clock(), pending)
+    def cap_hold(self, *, pending: int = 0, identity: str | None = None) -> Hold | None:
+        """The identity's cap; without ``identity``, a hold only when every one is at cap."""
+        if identity is None and len(self.rules) > 1:
+            holds = [self.cap_hold(identity=name) for name in self.rules]
+            return None if any(h is None for h in holds) else _earliest(holds)
+        rule = self._rule(identity)
+        return _rolling_hold(
+            "daily_cap",
+            rule.cap,
+            self.ledger,
+            self.clock(),
+            pending,
+            identity=self._counted(identity),
+        )
 
     def domain_hold(self, domain: str, *, pending: int = 0) -> Hold | None:
         return _rolling_hold(
@@ -204,33 +256,90 @@ class Limits:
         )
 
     def hold_for(
-        self, domain: str, *, pending_total: int = 0, pending_domain: int = 0
+        self,
+        domain: str,
+        *,
+        pending_total: int = 0,
+        pending_domain: int = 0,
+        identity: str | None = None,
     ) -> Hold | None:
         """The first reason this message must wait, or None when it may go now.
 
         ``pending_*``: messages already planned in this chunk but not yet in the ledger's
-        count (they will go out within minutes, so they count as sent now).
+        count (they will go out within minutes, so they count as sent now); ``pending_total``
+        counts those of ``identity``.
         """
         return (
-            self.window_hold()
-            or self.cap_hold(pending=pending_total)
+            self.window_hold(identity)
+            or self.cap_hold(pending=pending_total, identity=identity)
             or self.domain_hold(domain, pending=pending_domain)
         )
 
-    def remaining_today(self) -> int:
-        used = len(self.ledger.sends_since(self.clock() - DAY_SECONDS))
-        return max(0, self.daily_cap - used)
+    def remaining(self, identity: str, *, pending: int = 0) -> int:
+        rule = self._rule(identity)
+        used = len(
+            self.ledger.sends_since(self.clock() - DAY_SECONDS, identity=self._counted(identity))
+        )
+        return max(0, rule.cap - used - pending)
 
-    def next_gap(self) -> float:
-        return self.gap.draw(self.rng)
+    def pick(self, pending: dict[str, int] | None = None) -> str | Hold:
+        """The identity with the most capacity left today (ties: the first in the file), or
+        why none may send: ``HELD:daily_cap until ...`` when every one is at its cap."""
+        pending = pending or {}
+        best, best_left, holds = None, 0, []
+        for name in self.rules:
+            held = self.window_hold(name) or self.cap_hold(
+                pending=pending.get(name, 0), identity=name
+            )
+            if held is not None:
+                holds.append(held)
+                continue
+            left = self.remaining(name, pending=pending.get(name, 0))
+            if best is None or left > best_left:
+                best, best_left = name, left
+        return best if best is not None else _earliest(holds)
+
+    def usage(self) -> list[tuple[str, int, int]]:
+        """(identity, sends in the last 24 h, daily cap) for each identity."""
+        since = self.clock() - DAY_SECONDS
+        return [
+            (
+                rule.label,
+                len(self.ledger.sends_since(since, identity=self._counted(name))),
+                rule.cap,
+            )
+            for name, rule in self.rules.items()
+        ]
+
+    def remaining_today(self) -> int:
+        return sum(self.remaining(name) for name in self.rules)
+
+    def next_gap(self, identity: str | None = None) -> float:
+        return self._rule(identity).gap.draw(self.rng)
+
+
+def _earliest(holds: list[Hold | None]) -> Hold:
+    """The hold that ends first (a cap of 0 never ends by itself)."""
+    timed = [h for h in holds if h is not None and h.until is not None]
+    if timed:
+        return min(timed, key=lambda h: h.until)  # type: ignore[arg-type, return-value]
+    return next(h for h in holds if h is not None)
 
 
 def _rolling_hold(
-    kind: str, cap: int, ledger: Ledger, now: float, pending: int, *, domain: str | None = None
+    kind: str,
+    cap: int,
+    ledger: Ledger,
+    now: float,
+    pending: int,
+    *,
+    domain: str | None = None,
+    identity: str | None = None,
 ) -> Hold | None:
     if cap <= 0:
         return Hold(kind)  # a cap of 0 stops sending until the setting changes
-    times = ledger.sends_since(now - DAY_SECONDS, domain=domain) + [now] * pending
+    since = now - DAY_SECONDS
+    times = ledger.sends_since(since, domain=domain, identity=identity) + [now] * pending
     if len(times) < cap:
         return None
     # The count drops below the cap when the (len - cap + 1)-th oldest send is 24 h old.

@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from hub.drafting.rules import BAD_SUBJECT
+from sheets.cells import BadCell, clean_text, normalize_email
 from webhooks.tokens import UNSUBSCRIBE_SALT, TokenError, sign_timed
 
 # Shown in dry-run previews when HUB_SENDER_ADDRESS is not set; a real send is refused instead.
@@ -22,15 +24,40 @@ ADDRESS_PLACEHOLDER = "[HUB_SENDER_ADDRESS is not set: a real send is refused un
 # Used for previews when no Gmail sender is configured; ".invalid" can never be delivered to.
 PREVIEW_FROM = "outreach@hub.invalid"
 
-_FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
+
+class _HeaderClasses(HeaderRegistry):
+    """The stdlib registry builds a new class for every header it parses (``type(...)`` in
+    ``__getitem__``); the send path builds every message twice, so keep one class per name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        key = name.lower()
+        if key not in self._made:
+            self._made[key] = super().__getitem__(name)
+        return self._made[key]
+
+
+# CR, LF and NUL, and every other character ``str.splitlines`` breaks a line at (VT, FF, the
+# file/group/record separators, NEL, U+2028/2029): the email package folds and parses headers
+# with it, so any of them could start a new header line.
+_FORBIDDEN_IN_HEADERS = frozenset("\r\n\0\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 # RFC 5322 allows 998 characters a line. With the default 78 the email package folds the long
 # List-Unsubscribe URL into RFC 2047 encoded-words, which mail clients do not decode back into a
 # URL (the one-click button would break); long body lines would also force quoted-printable.
-MESSAGE_POLICY = policy.default.clone(max_line_length=998)
+MESSAGE_POLICY = policy.default.clone(max_line_length=998, header_factory=_HeaderClasses())
+# A display name is cosmetic; a long non-ASCII one costs the email package quadratic time to
+# fold into encoded-words (a 50,000-character cell took minutes), so it is cut to this.
+MAX_NAME_CHARS = 100
+# RFC 5322's 998-character line, less "Subject: " and room for "Re: " on follow-ups.
+MAX_SUBJECT_CHARS = 980
 
 
 class UnsafeHeader(ValueError):
-    """A value bound for a header holds CR, LF or NUL (header injection); ``field`` names it."""
+    """A value bound for a header holds a line break or NUL (header injection); ``field``
+    names it."""
 
     def __init__(self, field: str):
         super().__init__(f"{field} contains a line break or NUL character")
@@ -74,9 +101,10 @@ def sender_email(settings) -> str:
     return (settings.gmail_sender or "").strip() or PREVIEW_FROM
 
 
-def new_message_id(settings) -> str:
-    """An RFC 5322 Message-ID in the sender's own domain (``<...@example.com>``)."""
-    domain = sender_email(settings).rsplit("@", 1)[-1] or "hub.invalid"
+def new_message_id(settings, *, sender: str = "") -> str:
+    """An RFC 5322 Message-ID in the sender's own domain (``<...@example.com>``); ``sender``:
+    the sending identity's address, else the configured sender."""
+    domain = (sender or sender_email(settings)).rsplit("@", 1)[-1] or "hub.invalid"
     return make_msgid(domain=domain)
 
 
@@ -111,20 +139,39 @@ def build_message(
     unsubscribe_link: str,
     threading: Threading | None = None,
     date: datetime | None = None,
+    sender: tuple[str, str] | None = None,
 ) -> EmailMessage:
-    """The message exactly as it goes to the provider. Raises :class:`UnsafeHeader`."""
+    """The message exactly as it goes to the provider. Raises :class:`UnsafeHeader`, and
+    :class:`MissingSetup` (``REVIEW:bad_email contact_email: <why>``) for a recipient that is
+    not one mailbox: nothing but one valid, normalised address ever reaches ``To``.
+    ``sender``: the sending identity's (display name, address); else the settings' sender."""
     subject = check_header_value("subject", content.subject.strip())
-    to = check_header_value("contact_email", content.to.strip())
-    name = check_header_value("contact_name", content.to_name.strip())
-    sender_name = check_header_value("HUB_SENDER_NAME", (settings.sender_name or "").strip())
-    sender = check_header_value("GMAIL_SENDER", sender_email(settings))
+    if len(subject) > MAX_SUBJECT_CHARS:  # typed by a person (drafts are checked already)
+        raise MissingSetup(
+            f"{BAD_SUBJECT} draft_subject: {len(subject)} characters (at most {MAX_SUBJECT_CHARS})",
+            "the subject is too long",
+        )
+    try:
+        to = normalize_email(check_header_value("contact_email", content.to), "contact_email")
+    except BadCell as exc:
+        raise MissingSetup(f"REVIEW:bad_email {exc}", str(exc)) from None
+    name = clean_text(check_header_value("contact_name", content.to_name), MAX_NAME_CHARS)
+    name_of, address_of = sender or ("", "")
+    sender_name = check_header_value(
+        "HUB_SENDER_NAME", (name_of or settings.sender_name or "").strip()
+    )
+    sender_address = check_header_value(
+        "from" if address_of else "GMAIL_SENDER", address_of or sender_email(settings)
+    )
     if not subject:
         raise MissingSetup("REVIEW:blank_field draft_subject", "the subject is empty")
-    if "@" not in to:
-        raise MissingSetup("REVIEW:contact_email", f"{to!r} is not an e-mail address")
 
     message = EmailMessage(policy=MESSAGE_POLICY)
-    message["From"] = Address(display_name=sender_name, addr_spec=sender) if sender_name else sender
+    message["From"] = (
+        Address(display_name=sender_name, addr_spec=sender_address)
+        if sender_name
+        else sender_address
+    )
     message["To"] = Address(display_name=name, addr_spec=to) if name else to
     message["Subject"] = subject
     message["Date"] = format_datetime(date or datetime.now(UTC))

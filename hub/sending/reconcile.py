@@ -12,23 +12,34 @@ from the ledger (the ledger is the source of truth when a sheet write failed).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from hub.mail.base import Mailer
 from hub.sending.ledger import Ledger
-from hub.sending.ledger_schema import SendRecord
+from hub.sending.ledger_schema import Intent, SendRecord
 
 # Gmail's clock and ours may differ; search a little before the attempt.
 SEARCH_SLACK = timedelta(minutes=10)
 
 
-async def settle(ledger: Ledger, mailer: Mailer, hub_id: str, step: int) -> SendRecord | None:
-    """The record of this step if it went out (found now or before), else None."""
-    record = await asyncio.to_thread(ledger.sent, hub_id, step)
+async def settle(
+    ledger: Ledger, mailer: Mailer | Callable[[str], Mailer], hub_id: str, step: int
+) -> SendRecord | None:
+    """The record of this step if it went out (found now or before), else None. ``mailer``
+    may pick the mailer by the intent's sending identity (its Sent folder is searched)."""
+
+    def read() -> tuple[SendRecord | None, Intent | None]:  # one worker-thread hop, not two
+        return ledger.sent(hub_id, step), ledger.intent(hub_id, step)
+
+    record, intent = await asyncio.to_thread(read)
     if record is not None:
         return record
-    intent = await asyncio.to_thread(ledger.intent, hub_id, step)
-    if intent is None or intent.attempted_at is None or mailer.dry_run:
+    if intent is None or intent.attempted_at is None:
+        return None
+    if not isinstance(mailer, Mailer):
+        mailer = mailer(intent.identity)
+    if mailer.dry_run:
         return None
     found = await asyncio.to_thread(
         mailer.find_sent,
@@ -110,4 +121,6 @@ def sent_changes(settings, history: list[SendRecord]) -> dict[str, str]:
         "next_followup_at": next_followup_at(settings, first.sent_at, followups),
         "hold_reason": "",
         "last_error": "",
+        # the identity that sent it (only named ones: the implicit identity leaves it empty)
+        **({"sender_identity": first.identity} if first.identity else {}),
     }

@@ -7,12 +7,12 @@ sendable row gets a committed ledger intent, then ONE sheet write marks them ``s
 their Message-ID, then each is delivered (gap, final checks against the local suppression
 table and the ledger, provider call), then ONE sheet write records the outcomes. A row that
 must wait keeps its status and says why; a row the chunk did not reach in time is put back.
+What else one row raises is held on it by the row error boundary (hub.stages.row_errors).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import random
 import time
 from collections import deque
@@ -21,13 +21,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.sending import message as msg
+from hub.sending.autodraft import draft_missing
 from hub.sending.chunking import ChunkSizer
 from hub.sending.limits import Hold
+from hub.sending.senders import identity_for
 from hub.sending.service import Outcome, Planned, SendPath, is_approved, summarise
+from sheets.cells import BadCell, normalize_email
 from sheets.columns import HUMAN_TERMINAL_STATUSES, Row
 
 SEND_STATUSES = frozenset({"drafted", "sending", "failed"})
 STOPPING_HOLDS = ("daily_cap", "send_window")  # no later row could go either
+ROW_ERROR = "row_error"  # caught by the row error boundary, which counts it itself
 
 
 def status_of(row: Row) -> str:
@@ -48,10 +52,14 @@ def wants_send(row: Row, *, auto_send: bool, require_approval: bool) -> bool:
 @dataclass
 class _RunState:
     sizer: ChunkSizer
+    guard: Any  # hub.stages.row_errors.RowGuard (hub.stages imports this module)
     stop: Hold | str | None = None  # no further row is planned
     halt: Hold | str | None = None  # no further planned row is delivered
     cancelled: bool = False
     outcomes: list[Outcome] = field(default_factory=list)
+    # Messages per identity not yet in the ledger's count: planned this chunk (a dry run
+    # writes no ledger, so its previews count for the whole run).
+    by_identity: dict[str, int] = field(default_factory=dict)
 
 
 async def run_send(
@@ -62,14 +70,19 @@ async def run_send(
     report_progress: Callable[[int, int], None] = lambda done, total: None,
     clock: Callable[[], float] = time.time,
     rng: random.Random | None = None,
+    guard: Any = None,
 ) -> dict[str, Any]:
     params = params or {}
     settings, store = services.settings, services.store
+    if guard is None:
+        from hub.stages.row_errors import RowGuard
+
+        guard = RowGuard.for_settings("send", settings)
     auto_send = bool(params.get("auto_send", settings.auto_send))
     only = set(params.get("hub_ids") or [])
 
     def picked(row: Row) -> bool:
-        if only and row.get("hub_id") not in only:
+        if (only and row.get("hub_id") not in only) or not guard.may_try(row):
             return False
         return wants_send(row, auto_send=auto_send, require_approval=settings.require_approval)
 
@@ -80,14 +93,14 @@ async def run_send(
     rows = [row for row in snapshot if picked(row)]
     rows = rows[: int(limit)] if limit else rows
     if auto_send:
-        drafted = await _draft_missing(services, rows)
+        drafted = await draft_missing(services, rows)
         if drafted is not rows:  # drafts were written: the snapshot is stale
             rows, snapshot = drafted, None
     ids = [row["hub_id"] for row in rows]
 
     path = SendPath(services, is_cancelled=is_cancelled, clock=clock, rng=rng)
     sizer = ChunkSizer.from_settings(settings, dry_run=path.dry_run, fixed=params.get("chunk_size"))
-    state = _RunState(sizer)
+    state = _RunState(sizer, guard)
     queue, total, held_rest = deque(ids), len(ids), False
     try:
         while queue:
@@ -137,6 +150,8 @@ async def _send_chunk(
     done: dict[str, Outcome] = {}
     planned: list[Planned] = []
     by_domain: dict[str, int] = {}
+    if not path.dry_run:
+        state.by_identity = {}
     rows_cap, sends_cap = state.sizer.rows(), state.sizer.sends()
     taken = 0
     while queue and taken < rows_cap and len(planned) < sends_cap:
@@ -147,11 +162,16 @@ async def _send_chunk(
         row = fresh.get(hub_id)
         if row is None or not picked(row):  # deleted, or a person changed it meanwhile
             continue
-        got = await _prepare(path, row, state, len(planned), by_domain)
+        got, failure = await state.guard.run(
+            row, lambda row=row: _prepare(path, row, state, by_domain)
+        )
+        if failure is not None:
+            got = Outcome(hub_id, 0, ROW_ERROR, failure)
         if isinstance(got, Planned):
             planned.append(got)
-            domain = got.intent.recipient_domain
+            domain, key = got.intent.recipient_domain, got.intent.identity
             by_domain[domain] = by_domain.get(domain, 0) + 1
+            state.by_identity[key] = state.by_identity.get(key, 0) + 1
         elif got is not None:
             done[got.hub_id] = got
 
@@ -187,23 +207,24 @@ async def _send_chunk(
             results[hub_id] = outcome.changes
             put_back.append(hub_id)
             continue
-        outcome = await _deliver(path, item, state)
+        outcome = await _guarded_deliver(path, item, state, marks.get(hub_id, {}))
         delivered += 1
-        state.outcomes.append(outcome)
+        if outcome.result != ROW_ERROR:
+            state.outcomes.append(outcome)
         if outcome.changes:
             results[hub_id] = outcome.changes
     queue.extendleft(reversed(put_back))
     state.sizer.chunk_done()
     if put_back and isinstance(state.stop, Hold) and state.stop.kind == "daily_cap":
         state.stop = None  # the cap counted rows now put back: count again from the ledger
-    state.outcomes.extend(done.values())
+    state.outcomes.extend(o for o in done.values() if o.result != ROW_ERROR)
     # Write 2: the outcomes of this chunk.
     if results:
         await asyncio.to_thread(store.update, results)
 
 
 async def _prepare(
-    path: SendPath, row: Row, state: _RunState, pending: int, by_domain: dict[str, int]
+    path: SendPath, row: Row, state: _RunState, by_domain: dict[str, int]
 ) -> Planned | Outcome | None:
     hub_id, status = row["hub_id"], status_of(row)
     settings = path.settings
@@ -218,7 +239,10 @@ async def _prepare(
         return path.repair(hub_id, 0, history)
     if settings.require_approval and not is_approved(row):
         return hold("review", "REVIEW:approval")
-    email = row.get("contact_email", "").strip()
+    try:
+        email = normalize_email(row.get("contact_email", ""))
+    except BadCell as exc:
+        return hold("review", f"REVIEW:bad_email {exc}")
     reason = path.suppression.reason_for(email)
     if reason:
         return hold("suppressed", f"SKIP:{reason}")
@@ -229,24 +253,30 @@ async def _prepare(
         email, row["draft_subject"], row["draft_body"], row.get("contact_name", "")
     )
     try:
-        if path.dry_run:
+        if path.dry_run and not path.senders.rotates:
             return await path.preview(row, content, 0)
         setup = path.setup_hold()
         if setup:
             return hold("review", setup)
         if state.stop is not None:
             return hold("held", _reason(state.stop))
+        pending = state.by_identity
+        key = await identity_for(path.ledger, path.limits, hub_id, pending)
+        if isinstance(key, Hold):  # every identity is at its cap (or outside its window)
+            state.stop = key
+            return hold("held", key.reason)
+        if path.dry_run:  # rotated and capped like a real run
+            pending[key] = pending.get(key, 0) + 1
+            return await path.preview(row, content, 0, identity=key)
         domain = email.rsplit("@", 1)[-1].lower()
-        wait = path.limits.hold_for(
-            domain, pending_total=pending, pending_domain=by_domain.get(domain, 0)
-        )
+        mine, theirs = pending.get(key, 0), by_domain.get(domain, 0)  # this chunk's, not counted
+        wait = path.limits.hold_for(domain, pending_total=mine, pending_domain=theirs, identity=key)
         if wait is not None:
-            if wait.kind in STOPPING_HOLDS:
+            if wait.kind in STOPPING_HOLDS and len(path.limits.rules) == 1:
                 state.stop = wait
             return hold("held", wait.reason)
-        got = await path.plan(
-            row, content, 0, revert={"outreach_status": before}, failed_status="failed"
-        )
+        undo = {"outreach_status": before}
+        got = await path.plan(row, content, 0, revert=undo, failed_status="failed", identity=key)
     except msg.UnsafeHeader as exc:
         return hold("review", f"REVIEW:unsafe_header {exc.field}")
     except msg.MissingSetup as exc:
@@ -254,17 +284,28 @@ async def _prepare(
     return got if isinstance(got, Planned) or got.changes else None
 
 
+async def _guarded_deliver(
+    path: SendPath, item: Planned, state: _RunState, marked: dict[str, str]
+) -> Outcome:
+    # A row that raises here stays `sending`: the next run settles it against the ledger.
+    row = {**item.row, **marked}  # as the sheet holds it now, for the boundary's fingerprint
+    outcome, failure = await state.guard.run(row, lambda: _deliver(path, item, state))
+    if failure is not None:
+        return Outcome(item.intent.hub_id, item.intent.step, ROW_ERROR, failure)
+    return outcome  # type: ignore[return-value]
+
+
 async def _deliver(path: SendPath, item: Planned, state: _RunState) -> Outcome:
     if state.halt is not None:
         return await path.back_out(item, state.halt, "held")
-    if not await path.wait_gap():
+    if not await path.wait_gap(item.intent.identity):
         state.cancelled = True
         state.halt = state.stop = ""
         return await path.back_out(item, None, "cancelled")
     wait = path.final_hold(item)
     if wait is not None:
-        if isinstance(wait, Hold) and wait.kind in STOPPING_HOLDS:
-            state.halt = state.stop = wait
+        if isinstance(wait, Hold) and wait.kind in STOPPING_HOLDS and len(path.limits.rules) == 1:
+            state.halt = state.stop = wait  # (one identity at its cap does not stop the others)
         result = "suppressed" if isinstance(wait, str) else "held"
         return await path.back_out(item, wait, result)
     started = time.monotonic()
@@ -292,31 +333,3 @@ async def _hold_rest(services, rows: list[Row], rest: list[str], state: _RunStat
 
 def _reason(stop: Hold | str) -> str:
     return stop.reason if isinstance(stop, Hold) else stop
-
-
-async def _draft_missing(services, rows: list[Row]) -> list[Row]:
-    """auto_send: draft the rows that have no draft yet (the drafting stage's rules), write
-    the drafts, and continue with the rows as they are now."""
-    need = [
-        r
-        for r in rows
-        if not (r.get("draft_subject", "").strip() and r.get("draft_body", "").strip())
-    ]
-    if not need:
-        return rows
-    try:
-        from hub.stages.draft import draft_changes
-    except ImportError:  # drafting not installed: those rows get REVIEW:blank_field
-        return rows
-    changes = draft_changes(services, need, step=0)
-    if inspect.isawaitable(changes):
-        changes = await changes
-    if changes:
-        await asyncio.to_thread(services.store.update, changes)
-    # A row the drafter refused keeps the drafter's hold reason; it is not sent.
-    refused = {
-        h for h, c in (changes or {}).items() if c.get("hold_reason") and not c.get("draft_body")
-    }
-    wanted = {r["hub_id"] for r in rows} - refused
-    fresh = await asyncio.to_thread(services.store.select, lambda r: r.get("hub_id") in wanted)
-    return fresh

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.mail.base import Mailer, MailerError
+from hub.mail.base import Mailer
 from hub.sending import message as msg
 from hub.sending.claims import new_owner
 from hub.sending.ledger import Ledger
@@ -29,6 +29,7 @@ from hub.sending.ledger_schema import Intent, SendRecord
 from hub.sending.limits import Hold, Limits
 from hub.sending.previews import PreviewClaims, write_preview
 from hub.sending.reconcile import sent_changes, settle
+from hub.sending.senders import Senders
 from hub.sending.suppression import Suppression
 from sheets.columns import Row
 
@@ -80,9 +81,12 @@ class SendPath:
         self.services = services
         self.settings = services.settings
         self.mailer = _mailer(services)
+        self.senders = Senders(self.settings, self.mailer)
         self.ledger = Ledger.from_settings(self.settings)
         self.suppression = Suppression(self.settings, services.store)
-        self.limits = Limits(self.settings, self.ledger, clock=clock, rng=rng)
+        self.limits = Limits(
+            self.settings, self.ledger, clock=clock, rng=rng, identities=self.senders.identities
+        )
         self.is_cancelled = is_cancelled
         self.clock = clock
         self.owner = new_owner()
@@ -90,10 +94,6 @@ class SendPath:
         self.previews = (
             PreviewClaims(self.settings, self.owner) if self.settings.uses_postgres else None
         )
-        # When the next provider call may go (time.monotonic): the gap runs from the end of
-        # the last call, so waiting for it early (before a chunk reads the sheet) is not
-        # waited twice. None until the first call.
-        self._next_call_at: float | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -104,6 +104,7 @@ class SendPath:
         self.ledger.release_owner(self.owner)
         self.ledger.close()
         self.suppression.close()
+        self.senders.close()
         if self.previews is not None:
             self.previews.close()
 
@@ -121,14 +122,13 @@ class SendPath:
 
     async def settled(self, hub_id: str, step: int) -> list[SendRecord] | None:
         """The row's send history when this step already went out, else None."""
-        if await settle(self.ledger, self.mailer, hub_id, step) is None:
+        if await settle(self.ledger, self.senders.mailer, hub_id, step) is None:
             return None
         return await asyncio.to_thread(self.ledger.history, hub_id)
 
     def repair(self, hub_id: str, step: int, history: list[SendRecord]) -> Outcome:
         return Outcome(hub_id, step, "reconciled", sent_changes(self.settings, history))
 
-    # --- building -------------------------------------------------------------------------------
     def build(
         self,
         row: Row,
@@ -136,23 +136,28 @@ class SendPath:
         content: msg.Content,
         step: int,
         threading: msg.Threading | None = None,
+        identity: str = "",
     ):
-        """The message (raises UnsafeHeader / MissingSetup) and its Message-ID."""
-        message_id = intent_like.message_id if intent_like else msg.new_message_id(self.settings)
+        """The message (raises UnsafeHeader / MissingSetup) and its Message-ID, sent from
+        the identity keyed ``identity`` (an existing intent keeps its own)."""
+        sender = self.senders.sender(intent_like.identity if intent_like else identity)
+        if intent_like:
+            message_id = intent_like.message_id
+        else:
+            message_id = msg.new_message_id(self.settings, sender=sender[1])
         link = msg.unsubscribe_url(self.settings, row["hub_id"])
         built = msg.build_message(
-            self.settings,
-            content,
-            message_id=message_id,
-            unsubscribe_link=link,
-            threading=threading,
-        )
+            self.settings, content, message_id=message_id, unsubscribe_link=link,
+            threading=threading, sender=sender,
+        )  # fmt: skip
         return built, message_id
 
-    async def preview(self, row: Row, content: msg.Content, step: int, threading=None) -> Outcome:
+    async def preview(
+        self, row: Row, content: msg.Content, step: int, threading=None, identity: str = ""
+    ) -> Outcome:
         """Dry run: write the .eml preview (one file per row and step); the status stays."""
         hub_id = row["hub_id"]
-        built, _ = self.build(row, None, content, step, threading)
+        built, _ = self.build(row, None, content, step, threading, identity)
         file = await write_preview(self, built, hub_id, step, threading)
         if file is None:  # another machine is writing this step's preview right now
             return Outcome(hub_id, step, "busy")
@@ -170,11 +175,13 @@ class SendPath:
         *,
         revert: dict[str, str],
         failed_status: str = "",
+        identity: str = "",
     ) -> Planned | Outcome:
-        """Commit the intent (or take over an abandoned one, keeping its Message-ID)."""
+        """Commit the intent (or take over an abandoned one, keeping its Message-ID and
+        identity)."""
         hub_id = row["hub_id"]
         existing = await asyncio.to_thread(self.ledger.intent, hub_id, step)
-        _, message_id = self.build(row, existing, content, step, threading)  # validates
+        _, message_id = self.build(row, existing, content, step, threading, identity)
         intent = await asyncio.to_thread(
             self.ledger.plan,
             hub_id=hub_id,
@@ -185,57 +192,65 @@ class SendPath:
             body=content.body,
             thread_id=threading.thread_id if threading else "",
             owner=self.owner,
+            identity=existing.identity if existing else identity,
         )
         if intent is None:
             return Outcome(hub_id, step, "busy")
         return Planned(row, intent, revert, threading, failed_status)
 
     # --- the provider call ------------------------------------------------------------------------
-    def gap_left(self) -> float:
-        """Seconds of the send gap still to wait before the next provider call."""
-        if self._next_call_at is None:
-            return 0.0
-        return max(0.0, self._next_call_at - time.monotonic())
+    def gap_left(self, identity: str | None = None) -> float:
+        """Seconds of the send gap still to wait before the next provider call (of
+        ``identity``; without it, of whichever identity may go first)."""
+        return self.senders.gap_left(identity)
 
-    async def wait_gap(self) -> bool:
+    async def wait_gap(self, identity: str | None = None) -> bool:
         """Wait out the gap since the last provider call; False when cancelled meanwhile."""
         from hub.sending.limits import wait_interruptibly
 
-        return await wait_interruptibly(self.gap_left(), self.is_cancelled)
+        return await wait_interruptibly(self.gap_left(identity), self.is_cancelled)
 
     def final_hold(self, planned: Planned) -> Hold | str | None:
         """Checked right before the call: suppression (its table is read now) and limits."""
-        reason = self.suppression.reason_for(planned.intent.recipient)
-        if reason:
-            return f"SKIP:{reason}"
-        return self.limits.hold_for(planned.intent.recipient_domain)
+        intent = planned.intent
+        reason = self.suppression.reason_for(intent.recipient)
+        return (
+            f"SKIP:{reason}"
+            if reason
+            else self.limits.hold_for(intent.recipient_domain, identity=intent.identity)
+        )
 
     async def deliver(self, planned: Planned) -> Outcome:
         """Hand one planned message to the provider, exactly once."""
         intent = planned.intent
         hub_id, step = intent.hub_id, intent.step
-        marked = await asyncio.to_thread(self.ledger.mark_attempt, hub_id, step, self.owner)
-        if not marked:
-            return Outcome(hub_id, step, "busy")
         name = planned.row.get("contact_name", "")
         content = msg.Content(intent.recipient, intent.subject, intent.body, name)
         built, _ = self.build(planned.row, intent, content, step, planned.threading)
+        mailer = self.senders.mailer(intent.identity)
+        thread_id = planned.threading.thread_id if planned.threading else None
+
+        def send_and_record() -> Exception | list[SendRecord] | None:
+            # One worker-thread hop for the claim, the call and its record (each hop is a
+            # wake-up the scheduler may delay on a busy machine).
+            if not self.ledger.mark_attempt(hub_id, step, self.owner):
+                return None
+            try:
+                sent = mailer.send(built, thread_id=thread_id)
+            except Exception as exc:  # handled on the loop below
+                return exc
+            self.ledger.record_sent(intent, provider_id=sent.provider_id, thread_id=sent.thread_id)
+            return self.ledger.history(hub_id)
+
         try:
-            sent = await asyncio.to_thread(
-                self.mailer.send,
-                built,
-                thread_id=planned.threading.thread_id if planned.threading else None,
-            )
-        except MailerError as exc:
-            return await self._failed(planned, exc, ambiguous=exc.ambiguous, quota=exc.quota)
-        except Exception as exc:  # a timeout or dropped connection: it may have gone out
-            return await self._failed(planned, exc, ambiguous=True, quota=False)
+            history = await asyncio.to_thread(send_and_record)
         finally:
-            self._next_call_at = time.monotonic() + self.limits.next_gap()
-        await asyncio.to_thread(
-            self.ledger.record_sent, intent, provider_id=sent.provider_id, thread_id=sent.thread_id
-        )
-        history = await asyncio.to_thread(self.ledger.history, hub_id)
+            self.senders.called(intent.identity, self.limits.next_gap(intent.identity))
+        if history is None:
+            return Outcome(hub_id, step, "busy")
+        if isinstance(history, Exception):  # not a MailerError: a timeout, a dropped line...
+            ambiguous, quota = getattr(history, "ambiguous", True), getattr(history, "quota", False)
+            return await self._failed(planned, history, ambiguous=ambiguous, quota=quota)
         return Outcome(hub_id, step, "sent", sent_changes(self.settings, history))
 
     async def _failed(self, planned: Planned, exc: Exception, *, ambiguous: bool, quota: bool):
@@ -317,34 +332,18 @@ async def send_one(services, hub_id: str) -> dict[str, Any]:
         "hub_id": hub_id,
         "result": result,
         "dry_run": summary.get("dry_run", False),
-        **{
-            column: after.get(column, "")
-            for column in (
-                "outreach_status",
-                "hold_reason",
-                "last_error",
-                "message_id",
-                "gmail_thread_id",
-                "last_sent",
-                "next_followup_at",
-            )
-        },
+        **{column: after.get(column, "") for column in SEND_ONE_COLUMNS},
     }
 
 
+# The row's columns a single send answers with.
+SEND_ONE_COLUMNS = ("outreach_status", "hold_reason", "last_error", "message_id")
+SEND_ONE_COLUMNS += ("gmail_thread_id", "last_sent", "next_followup_at", "sender_identity")
+
+# The result a single send reports: the first of these its summary counts.
+RESULT_ORDER = ("sent", "reconciled", "dry_run", "unknown", "failed", "quota", "held")
+RESULT_ORDER += ("suppressed", "review", "busy")
+
+
 def _single_result(summary: dict[str, Any]) -> str:
-    for key in (
-        "sent",
-        "reconciled",
-        "dry_run",
-        "unknown",
-        "failed",
-        "quota",
-        "held",
-        "suppressed",
-        "review",
-        "busy",
-    ):
-        if summary.get(key):
-            return key
-    return "unchanged"
+    return next((key for key in RESULT_ORDER if summary.get(key)), "unchanged")

@@ -5,13 +5,20 @@ type with :func:`stage`. It reads the rows eligible for it from ``ctx.services.s
 chunks, writes each chunk back in one batched ``store.update`` and reports progress. It must be
 **idempotent by row state**: a second run over the same rows changes nothing, which is what
 lets the runner simply run unfinished jobs again after a restart.
+
+Per-row work goes through ``ctx.rows`` (:class:`hub.stages.row_errors.RowGuard`): an unexpected
+exception on one row holds that row (``ERROR:<stage> <type>``) and the stage goes on; the job's
+summary counts those rows under ``errors``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import wraps
 from typing import TYPE_CHECKING, Any
+
+from hub.stages.row_errors import RowGuard
 
 if TYPE_CHECKING:
     from hub.services import Services
@@ -34,6 +41,14 @@ class StageContext:
     is_cancelled: Callable[[], bool] = lambda: False
     # outbound event (job.completed, prospect.replied, ...) into the durable outbox
     emit: Callable[[str, dict[str, Any]], None] = lambda event_type, payload: None
+    _rows: RowGuard | None = field(default=None, repr=False)
+
+    @property
+    def rows(self) -> RowGuard:
+        """This job's per-row error boundary (one per job: it counts the rows it caught)."""
+        if self._rows is None:
+            self._rows = RowGuard.for_settings(self.job_type, self.settings)
+        return self._rows
 
     @property
     def settings(self):
@@ -70,7 +85,15 @@ def stage(job_type: str) -> Callable[[StageFn], StageFn]:
         raise ValueError(f"unknown job type {job_type!r}; expected one of {JOB_TYPES}")
 
     def register(fn: StageFn) -> StageFn:
-        STAGES[job_type] = fn
-        return fn
+        @wraps(fn)
+        async def counted(ctx: StageContext) -> StageResult:
+            result = await fn(ctx)
+            caught = ctx.rows.errors if ctx._rows is not None else 0
+            if caught:
+                result.summary["errors"] = result.summary.get("errors", 0) + caught
+            return result
+
+        STAGES[job_type] = counted
+        return counted
 
     return register

@@ -23,11 +23,12 @@ log = logging.getLogger(__name__)
 def _own_addresses(ctx: StageContext) -> list[str]:
     settings = ctx.settings
     mailer = ctx.services.mailer
-    return [
-        a
-        for a in (settings.gmail_sender, settings.sender_address, getattr(mailer, "sender", ""))
-        if a
-    ]
+    own = [settings.gmail_sender, settings.sender_address, getattr(mailer, "sender", "")]
+    if settings.identities_file:  # every identity's address is ours
+        from hub.mail.identities import load_identities
+
+        own += [identity.address for identity in load_identities(settings)]
+    return [a for a in own if a]
 
 
 def _mailbox_key(ctx: StageContext) -> str:
@@ -73,45 +74,75 @@ def _first_send(ctx: StageContext) -> datetime | None:
         return None
 
 
+def _mailboxes(ctx: StageContext):
+    """(cursor key, mailer) of every sending identity's mailbox: a reply arrives where its
+    row's first message came from. Without an identities file, the one mailer."""
+    primary = ctx.services.mailer
+    if not ctx.settings.identities_file:
+        return [(_mailbox_key(ctx), primary)], None
+    from hub.mail.factory import Mailers
+    from hub.mail.identities import load_identities
+
+    mailers = Mailers(ctx.settings, load_identities(ctx.settings), primary)
+    boxes = [(f"{m.provider_name}:{i.address}", m) for i, m in mailers.each()]
+    return boxes, mailers
+
+
 @stage("check_replies")
 async def run(ctx: StageContext) -> StageResult:
-    mailer = ctx.services.mailer
-    if mailer is None:
+    if ctx.services.mailer is None:
         return StageResult(summary={"skipped": "no mailer configured"}, chain=False)
+    boxes, built = _mailboxes(ctx)
     cursors = MailboxCursor.from_settings(ctx.settings)
     try:
-        key = _mailbox_key(ctx)
-        cursor = cursors.get(key)
-        start = None if cursor else await asyncio.to_thread(_first_send, ctx)
-        try:
-            batch = await asyncio.to_thread(mailer.inbound_since, cursor, start=start)
-        except MailerError as exc:
-            # Nothing was changed; the next check starts from the same cursor.
-            return StageResult(summary={"error": str(exc), "quota": exc.quota}, chain=False)
-        summary: dict = {"new_messages": len(batch.messages), "rows_changed": 0}
-        ctx.report_progress(0, len(batch.messages))
-        if batch.messages:
-            ctx.check_cancelled()
-            rows = await asyncio.to_thread(ctx.store.rows)
-            plan = plan_replies(
-                rows, batch.messages, own_addresses=_own_addresses(ctx), now=datetime.now(UTC)
-            )
-            written: set[str] = set()
-            if plan.changes:
-                report = await asyncio.to_thread(ctx.store.update, plan.changes)
-                written = set(report.written)
-                summary["missing_rows"] = len(report.missing)
-            summary["rows_changed"] = len(written)
-            # A complaint's address is suppressed even when its row was not written.
-            suppress = [e for e in plan.suppress if e[0] in written or e[2].startswith("complaint")]
-            summary["suppressed"] = await asyncio.to_thread(_suppress, ctx, suppress)
-            for hub_id, event_type, payload in plan.events:
-                if hub_id in written:
-                    ctx.emit(event_type, payload)
-            summary["kinds"] = dict(plan.counts)
-            summary["unmatched"] = plan.unmatched
-            ctx.report_progress(len(batch.messages), len(batch.messages))
-        cursors.set(key, batch.cursor)
+        if len(boxes) == 1:
+            return StageResult(summary=await _check(ctx, cursors, *boxes[0]), chain=False)
+        each = {key: await _check(ctx, cursors, key, mailer) for key, mailer in boxes}
+        summary: dict = {
+            "new_messages": sum(s.get("new_messages", 0) for s in each.values()),
+            "rows_changed": sum(s.get("rows_changed", 0) for s in each.values()),
+            "mailboxes": each,
+        }
         return StageResult(summary=summary, chain=False)
     finally:
         cursors.close()
+        if built is not None:
+            built.close()
+
+
+async def _check(ctx: StageContext, cursors: MailboxCursor, key: str, mailer) -> dict:
+    """Read one mailbox's new mail and apply it to the rows; the cursor moves after the write."""
+    cursor = cursors.get(key)
+    start = None if cursor else await asyncio.to_thread(_first_send, ctx)
+    try:
+        batch = await asyncio.to_thread(mailer.inbound_since, cursor, start=start)
+    except MailerError as exc:
+        # Nothing was changed; the next check starts from the same cursor.
+        return {"error": str(exc), "quota": exc.quota}
+    summary: dict = {"new_messages": len(batch.messages), "rows_changed": 0}
+    ctx.report_progress(0, len(batch.messages))
+    if batch.messages:
+        ctx.check_cancelled()
+        rows = await asyncio.to_thread(ctx.store.rows)
+        plan = plan_replies(
+            rows, batch.messages, own_addresses=_own_addresses(ctx), now=datetime.now(UTC)
+        )
+        written: set[str] = set()
+        if plan.changes:
+            report = await asyncio.to_thread(ctx.store.update, plan.changes)
+            written = set(report.written)
+            summary["missing_rows"] = len(report.missing)
+        summary["rows_changed"] = len(written)
+        # A complaint's address is suppressed even when its row was not written.
+        suppress = [e for e in plan.suppress if e[0] in written or e[2].startswith("complaint")]
+        summary["suppressed"] = await asyncio.to_thread(_suppress, ctx, suppress)
+        for hub_id, event_type, payload in plan.events:
+            if hub_id in written:
+                ctx.emit(event_type, payload)
+        summary["kinds"] = dict(plan.counts)
+        summary["unmatched"] = plan.unmatched
+        if plan.unreadable:  # skipped (see the log): the cursor still moves past them
+            summary["unreadable"] = plan.unreadable
+        ctx.report_progress(len(batch.messages), len(batch.messages))
+    cursors.set(key, batch.cursor)
+    return summary

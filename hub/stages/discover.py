@@ -45,7 +45,7 @@ async def _run_live(ctx: StageContext, request: DiscoveryRequest) -> StageResult
 
     answers = await asyncio.gather(*(one(t) for t in tasks))
     rows: list[dict[str, str]] = []
-    found = excluded = 0
+    found = excluded = refused = 0
     failures: list[str] = []
     for answer in answers:
         for task in answer.get("tasks") or []:
@@ -56,6 +56,7 @@ async def _run_live(ctx: StageContext, request: DiscoveryRequest) -> StageResult
             rows.extend(serp_rows.rows)
             found += serp_rows.found
             excluded += len(serp_rows.excluded)
+            refused += len(serp_rows.refused)
     if failures and not rows and len(failures) == len(tasks):
         raise ProviderError("DataForSEO", f"every live search failed; first: {failures[0]}")
     report = await asyncio.to_thread(append_rows, ctx.store, rows)
@@ -67,6 +68,8 @@ async def _run_live(ctx: StageContext, request: DiscoveryRequest) -> StageResult
         "duplicates": len(report.duplicates),
         "excluded": excluded,
     }
+    if refused:  # results whose host is an IP literal or junk: never prospects
+        summary["bad_domain"] = refused
     if failures:
         summary["failures"] = failures[:20]
     return StageResult(summary=summary)

@@ -15,6 +15,10 @@ filled moves to ``drafted`` without asking the drafter. A row the drafter refuse
 (``REVIEW:gemini_blocked``, ``REVIEW:bad_output``, ``REVIEW:bad_subject``) wait for a person —
 clearing the hold, composing, or naming the row in ``prospect_ids`` releases them — while
 ``REVIEW:blank_field`` and ``HELD:gemini_quota`` rows are simply tried again next run.
+
+A ``contact_email`` that is not one mailbox is never drafted for: the row is held with
+``REVIEW:bad_email contact_email: <why>`` until a person fixes the cell. Anything else a row
+raises is caught by the per-row boundary (:mod:`hub.stages.row_errors`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from hub.drafting import rules
 from hub.drafting.base import Draft, DraftRefused
 from hub.errors import BadRequest, Conflict, NotFound, ProviderError
 from hub.stages.base import StageContext, StageResult, stage
+from hub.stages.row_errors import RowGuard, is_error_hold
+from sheets.cells import BadCell, normalize_email
 from sheets.columns import Row
 
 if TYPE_CHECKING:
@@ -62,11 +68,29 @@ def _status(row: Row) -> str:
     return _cell(row, "outreach_status").lower()
 
 
+BAD_EMAIL = "REVIEW:bad_email"
+
+
+def address_problem(row: Row) -> BadCell | None:
+    """Why the row's contact_email is not one mailbox (None when it is one, or is empty)."""
+    typed = row.get("contact_email", "") or ""
+    if not typed.strip():
+        return None
+    try:
+        normalize_email(typed)
+    except BadCell as exc:
+        return exc
+    return None
+
+
 def is_eligible(row: Row, *, named: bool = False) -> bool:
     """An enriched row with an address, not waiting for a person (unless named explicitly)."""
     if _status(row) != "enriched" or not _cell(row, "contact_email"):
         return False
-    return named or not rules.waits_for_person(_cell(row, "hold_reason"))
+    hold = _cell(row, "hold_reason")
+    if hold.startswith(BAD_EMAIL) and address_problem(row) is not None:
+        return False  # held already; the person fixes the cell, then it drafts
+    return named or not rules.waits_for_person(hold)
 
 
 def _drafted(row: Row) -> dict[str, str]:
@@ -78,8 +102,11 @@ def _drafted(row: Row) -> dict[str, str]:
 def _cleared(row: Row) -> dict[str, str]:
     """Clear drafting's own hold and error once a row drafts (never another stage's)."""
     cleared: dict[str, str] = {}
-    if rules.is_drafting_hold(_cell(row, "hold_reason")):
+    hold = _cell(row, "hold_reason")
+    if rules.is_drafting_hold(hold) or hold.startswith((BAD_EMAIL, "ERROR:draft ")):
         cleared["hold_reason"] = ""
+        if hold.startswith((BAD_EMAIL, "ERROR:")):
+            cleared["last_error"] = ""
     if _cell(row, "last_error").startswith(rules.ERROR_PREFIX):
         cleared["last_error"] = ""
     return cleared
@@ -116,7 +143,7 @@ def _changes_for(row: Row, outcome: Draft | DraftRefused | ProviderError, step: 
 
 
 async def draft_changes(
-    services: Services, rows: list[Row], *, step: int = 0
+    services: Services, rows: list[Row], *, step: int = 0, guard: RowGuard | None = None
 ) -> dict[str, dict[str, str]]:
     """For each row (by ``hub_id``) the columns to write; writes nothing.
 
@@ -128,8 +155,11 @@ async def draft_changes(
     no status change — keep them in the ledger, the sheet's draft cells are the first message.
     Once Gemini's quota is used up the remaining rows are held without further calls.
     Raises :class:`hub.drafting.rules.DrafterMisconfigured` (names GEMINI_API_KEY or
-    GEMINI_MODEL) when the drafter cannot work at all.
+    GEMINI_MODEL) when the drafter cannot work at all. A row whose ``contact_email`` is not one
+    mailbox gets ``REVIEW:bad_email contact_email: <why>``; a row whose drafting raised gets
+    ``ERROR:draft <type>`` from ``guard`` (the job's boundary; a fresh one when not given).
     """
+    guard = guard or RowGuard.for_settings("draft", services.settings)
     drafter = services.drafter
     if drafter is None:
         raise ProviderError("drafting", "no drafter is configured (services.drafter is None)")
@@ -139,7 +169,10 @@ async def draft_changes(
         hub_id = _cell(row, "hub_id")
         if not hub_id:
             continue
-        if step == 0 and _cell(row, "draft_subject") and _cell(row, "draft_body"):
+        bad = address_problem(row) if step == 0 else None
+        if bad is not None:
+            results[hub_id] = {"hold_reason": f"{BAD_EMAIL} {bad}", "last_error": str(bad)}
+        elif step == 0 and _cell(row, "draft_subject") and _cell(row, "draft_body"):
             # A person wrote the message: it is final, and the drafter is not asked.
             results[hub_id] = {**_cleared(row), **_drafted(row)}
         else:
@@ -148,17 +181,19 @@ async def draft_changes(
     quota_out = asyncio.Event()
     gate = asyncio.Semaphore(CONCURRENCY)
 
+    async def attempt(row: Row) -> Row:
+        if quota_out.is_set():
+            outcome: Draft | DraftRefused | ProviderError = DraftRefused(rules.GEMINI_QUOTA)
+        else:
+            outcome = await _draft_row(drafter, row, step)
+        if isinstance(outcome, DraftRefused) and outcome.hold_reason.startswith(rules.GEMINI_QUOTA):
+            quota_out.set()  # stop calling the provider for the rest of this batch
+        return _changes_for(row, outcome, step)
+
     async def one(row: Row) -> None:
         async with gate:
-            if quota_out.is_set():
-                outcome: Draft | DraftRefused | ProviderError = DraftRefused(rules.GEMINI_QUOTA)
-            else:
-                outcome = await _draft_row(drafter, row, step)
-            if isinstance(outcome, DraftRefused) and outcome.hold_reason.startswith(
-                rules.GEMINI_QUOTA
-            ):
-                quota_out.set()  # stop calling the provider for the rest of this batch
-            results[_cell(row, "hub_id")] = _changes_for(row, outcome, step)
+            changes, failure = await guard.run(row, lambda: attempt(row))
+            results[_cell(row, "hub_id")] = failure if changes is None else changes
 
     await asyncio.gather(*(one(row) for row in to_draft))
     # Keep the caller's row order (dicts preserve insertion order; gather finishes out of order).
@@ -168,6 +203,8 @@ async def draft_changes(
 
 def _summarise(changes: dict[str, dict[str, str]], summary: dict[str, Any]) -> None:
     for change in changes.values():
+        if is_error_hold(change.get("hold_reason", "")):
+            continue  # the row error boundary counts these under "errors" itself
         if change.get("outreach_status") == "drafted":
             key = "drafted"
         elif change.get("hold_reason"):
@@ -206,20 +243,20 @@ def _params(params: dict[str, Any]) -> tuple[int | None, set[str]]:
     return limit, {str(i).strip() for i in ids if str(i).strip()}
 
 
-def _select(services: Services, params: dict[str, Any]) -> list[Row]:
+def _select(services: Services, params: dict[str, Any], guard: RowGuard) -> list[Row]:
     limit, named = _params(params)
     store = services.store
     if named:
         return store.select(
             lambda row: _cell(row, "hub_id") in named and is_eligible(row, named=True), limit
         )
-    return store.select(is_eligible, limit)
+    return store.select(lambda row: is_eligible(row) and guard.may_try(row), limit)
 
 
 @stage("draft")
 async def run(ctx: StageContext) -> StageResult:
     services = ctx.services
-    rows = await asyncio.to_thread(_select, services, ctx.params)
+    rows = await asyncio.to_thread(_select, services, ctx.params, ctx.rows)
     summary: dict[str, Any] = {"eligible": len(rows), "drafted": 0, "held": 0, "errors": 0}
     done = 0
     waiting: dict[str, dict[str, str]] = {}
@@ -246,7 +283,7 @@ async def run(ctx: StageContext) -> StageResult:
             await write()  # what is drafted is kept
             ctx.check_cancelled()
         try:
-            waiting.update(await draft_changes(services, chunk))
+            waiting.update(await draft_changes(services, chunk, guard=ctx.rows))
         except Exception:
             await write()  # the drafts made before the failure are kept, as chunk by chunk
             raise

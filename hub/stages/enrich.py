@@ -10,6 +10,12 @@ reaches the provider's rate limit) and results are written back in chunks of
 ``HUB_SHEETS_CHUNK_ROWS`` with ONE ``store.update`` per chunk. Cancellation is checked
 between chunks. Hunter's 401 fails the job (naming HUNTER_API_KEY); its quota answer holds
 the remaining rows (``HELD:hunter_quota``) and ends the job with that reason.
+
+Cells are checked at this boundary (:mod:`sheets.cells`): a ``domain`` that is not a host name
+makes the row ``no_email`` with ``NO_EMAIL:bad_domain`` (tried again once a person fixes the
+cell), a hand-typed ``contact_email`` that is not one mailbox holds the row with
+``REVIEW:bad_email contact_email: <why>``, and an address a provider found is checked the same
+way before it is written. Anything else a row raises is caught by ``ctx.rows``.
 """
 
 from __future__ import annotations
@@ -23,17 +29,31 @@ import httpx
 
 from hub.errors import ProviderError
 from hub.stages.base import StageContext, StageResult, stage
+from sheets.cells import BadCell, domain_from_cell, normalize_email
 
 log = logging.getLogger(__name__)
 
 RETRY_HOLD = "RETRY:enrich"
+BAD_DOMAIN_HOLD = "NO_EMAIL:bad_domain"
+BAD_EMAIL_HOLD = "REVIEW:bad_email"
+
+
+def _domain_ok(row: dict[str, str]) -> bool:
+    try:
+        domain_from_cell(row.get("domain") or "")
+    except BadCell:
+        return False
+    return True
 
 
 def is_eligible(row: dict[str, str]) -> bool:
     status = (row.get("outreach_status") or "pending").strip().lower()
+    hold = row.get("hold_reason") or ""
     if status == "pending":
         return True
-    return status == "failed" and (row.get("hold_reason") or "") == RETRY_HOLD
+    if status == "no_email" and hold == BAD_DOMAIN_HOLD:
+        return _domain_ok(row)  # a person fixed the cell: try again
+    return status == "failed" and hold == RETRY_HOLD
 
 
 def _select(ctx: StageContext) -> list[dict[str, str]]:
@@ -42,19 +62,63 @@ def _select(ctx: StageContext) -> list[dict[str, str]]:
     limit = int(limit) if limit else None
     if wanted:
         ids = set(wanted)
-        return ctx.store.select(lambda r: r.get("hub_id") in ids and is_eligible(r), limit)
-    return ctx.store.select(is_eligible, limit)
+        return ctx.store.select(
+            lambda r: r.get("hub_id") in ids and is_eligible(r) and ctx.rows.may_try(r), limit
+        )
+    return ctx.store.select(lambda r: is_eligible(r) and ctx.rows.may_try(r), limit)
 
 
 def _manual(row: dict[str, str]) -> dict[str, str] | None:
-    if not (row.get("contact_email") or "").strip():
+    typed = row.get("contact_email") or ""
+    if not typed.strip():
         return None
+    try:
+        normalize_email(typed)
+    except BadCell as exc:
+        return {"hold_reason": f"{BAD_EMAIL_HOLD} {exc}", "last_error": str(exc)}
     return {
         "email_source": row.get("email_source") or "manual",
         "outreach_status": "enriched",
         "hold_reason": "",
         "last_error": "",
     }
+
+
+def _bad_domain(row: dict[str, str]) -> dict[str, str] | None:
+    """The no_email cells for a row whose domain is not a host name; None when it is one."""
+    try:
+        domain_from_cell(row.get("domain") or "")
+    except BadCell as exc:
+        return {
+            "outreach_status": "no_email",
+            "hold_reason": BAD_DOMAIN_HOLD,
+            "last_error": str(exc),
+        }
+    return None
+
+
+def _clean_row(row: dict[str, str]) -> dict[str, str]:
+    """The row as the enricher sees it: its domain in canonical (IDNA) form."""
+    return {**row, "domain": domain_from_cell(row.get("domain") or "")}
+
+
+def _checked(changes: dict[str, str], provider: str) -> tuple[str, dict[str, str]]:
+    """A found address is written only when it is one mailbox (normalised)."""
+    found = changes.get("contact_email")
+    if found is None:
+        return "", changes
+    try:
+        return "", {**changes, "contact_email": normalize_email(found)}
+    except BadCell as exc:
+        return "no_email", {
+            "outreach_status": "no_email",
+            "hold_reason": f"{BAD_EMAIL_HOLD} {exc}",
+            "last_error": f"{provider} found an address that is not one mailbox: {exc.why}",
+        }
+
+
+def _unchanged(row: dict[str, str], changes: dict[str, str]) -> bool:
+    return all((row.get(k) or "") == v for k, v in changes.items())
 
 
 def _is_auth_failure(exc: ProviderError) -> bool:
@@ -76,7 +140,8 @@ class _Writer:
     async def add(self, hub_id: str, outcome: str, changes: dict[str, str]) -> None:
         self.buffer[hub_id] = changes
         self.processed += 1
-        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        if outcome:  # "": counted elsewhere (the row error boundary counts its own rows)
+            self.counts[outcome] = self.counts.get(outcome, 0) + 1
         if len(self.buffer) >= self.chunk:
             await self.flush()
 
@@ -101,10 +166,19 @@ async def run(ctx: StageContext) -> StageResult:
     queue: deque[dict[str, str]] = deque()
     for row in rows:
         manual = _manual(row)
-        if manual is not None:
-            await writer.add(row["hub_id"], "manual", manual)
-        else:
+        if manual is None:
+            manual = _bad_domain(row)
+        if manual is None:
             queue.append(row)
+            continue
+        outcome = "manual" if manual.get("outreach_status") == "enriched" else "held"
+        if manual.get("hold_reason") == BAD_DOMAIN_HOLD:
+            outcome = "bad_domain"
+        if _unchanged(row, manual):  # held already, for the same reason: nothing to write
+            writer.processed += 1
+            writer.counts[outcome] = writer.counts.get(outcome, 0) + 1
+        else:
+            await writer.add(row["hub_id"], outcome, manual)
     if queue and enricher is None:
         raise ProviderError("enrichment", "no enricher is configured")
 
@@ -119,8 +193,18 @@ async def run(ctx: StageContext) -> StageResult:
                 return
             row = queue.popleft()
             try:
-                result = await enricher.enrich(row)
-                outcome, changes = result.outcome, result.changes()
+                result, failure = await ctx.rows.run(
+                    row,
+                    lambda row=row: enricher.enrich(_clean_row(row)),
+                    handled=(ProviderError, httpx.HTTPError),
+                )
+                if failure is not None:
+                    outcome, changes = "", failure
+                else:
+                    assert result is not None
+                    outcome, changes = result.outcome, result.changes()
+                    refused, changes = _checked(changes, getattr(enricher, "provider_name", ""))
+                    outcome = refused or outcome
             except ProviderError as exc:
                 if _is_auth_failure(exc):
                     fatal.append(exc)

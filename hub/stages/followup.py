@@ -15,6 +15,7 @@ async def run(ctx: StageContext) -> StageResult:
         ctx.params,
         is_cancelled=ctx.is_cancelled,
         report_progress=ctx.report_progress,
+        guard=ctx.rows,
     )
     ctx.check_cancelled()
     return StageResult(summary=summary, chain=False)

@@ -24,7 +24,9 @@ async def run(ctx: StageContext) -> StageResult:
     if wanted:
         rows = await asyncio.to_thread(ctx.store.select, lambda r: r.get("hub_id") in wanted)
     else:
-        rows = await asyncio.to_thread(ctx.store.select, is_eligible)
+        rows = await asyncio.to_thread(
+            ctx.store.select, lambda r: is_eligible(r) and ctx.rows.may_try(r)
+        )
     chunk = ctx.settings.sheets_chunk_rows
     ctx.report_progress(0, len(rows))
     scored = 0
@@ -32,9 +34,16 @@ async def run(ctx: StageContext) -> StageResult:
         ctx.check_cancelled()
         batch = {}
         for row in rows[start : start + chunk]:
-            result = score_row(row, weights)
-            batch[row["hub_id"]] = {"score": str(result.value), "score_reasons": result.reasons}
+            result, failure = ctx.rows.call(row, lambda row=row: score_row(row, weights))
+            if result is None:
+                batch[row["hub_id"]] = failure or {}
+                continue
+            batch[row["hub_id"]] = {
+                "score": str(result.value),
+                "score_reasons": result.reasons,
+                **ctx.rows.recovered(row),
+            }
+            scored += 1
         await asyncio.to_thread(ctx.store.update, batch)
-        scored += len(batch)
-        ctx.report_progress(scored, len(rows))
+        ctx.report_progress(min(start + chunk, len(rows)), len(rows))
     return StageResult(summary={"scored": scored})

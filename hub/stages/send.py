@@ -23,6 +23,7 @@ async def run(ctx: StageContext) -> StageResult:
         ctx.params,
         is_cancelled=ctx.is_cancelled,
         report_progress=ctx.report_progress,
+        guard=ctx.rows,
     )
     ctx.check_cancelled()
     # Nothing follows a send in the chain; follow-ups run on their own schedule.

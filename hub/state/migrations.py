@@ -209,6 +209,14 @@ CREATE TABLE row_changes (
 CREATE INDEX row_changes_row ON row_changes(hub_id, seq);
 """
 
+# The sending identity of each intent and send (issue 14); at the end of each table, as the
+# ledger's row types expect (hub.sending.ledger_schema).
+_SEND_IDENTITIES = """
+ALTER TABLE send_intents ADD COLUMN identity TEXT NOT NULL DEFAULT '';
+ALTER TABLE sends ADD COLUMN identity TEXT NOT NULL DEFAULT '';
+CREATE INDEX sends_identity ON sends(identity, sent_at);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "hub state: jobs, inbox, deliveries, events outbox", _STATE),
     Migration(
@@ -216,6 +224,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(3, "dry-run previews: one .eml per step across machines", _PREVIEWS),
     Migration(4, "row history: changes people made through the hub", _ROW_HISTORY),
+    Migration(5, "sending identities in the send ledger", _SEND_IDENTITIES),
 )
 
 CODE_VERSION = MIGRATIONS[-1].version

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.config import ConfigError
 from hub.sending.ledger import DAY_SECONDS, Ledger
 from hub.sending.limits import Limits, LimitsConfigError, format_until
 
@@ -26,6 +27,14 @@ class Provider:
     kind: str  # real | embedded default | not available
 
 
+@dataclass(frozen=True)
+class IdentityUsage:
+    name: str
+    sends: int  # in the last 24 h, from the ledger
+    cap: int
+    note: str = ""  # when its cap frees up, if reached
+
+
 @dataclass
 class LimitsView:
     sends_24h: int = 0
@@ -37,6 +46,7 @@ class LimitsView:
     hunter: str = ""
     sheets: str = ""
     providers: list[Provider] = field(default_factory=list)
+    identities: list[IdentityUsage] = field(default_factory=list)  # with HUB_IDENTITIES_FILE
 
 
 def provider_kind(name: str) -> str:
@@ -60,9 +70,11 @@ def sending_limits(view: LimitsView, settings: Any, *, clock=time.time) -> None:
         view.sends_24h = len(ledger.sends_since(clock() - DAY_SECONDS))
         try:
             limits = Limits(settings, ledger, clock=clock)
-        except LimitsConfigError as exc:  # the message names the variable and the fix
+        except (LimitsConfigError, ConfigError) as exc:  # names the variable and the fix
             view.window_note = str(exc)
             return
+        if settings.identities_file:
+            identity_usage(view, limits)
         held = limits.cap_hold()
         if held is not None:
             view.cap_note = (
@@ -76,6 +88,15 @@ def sending_limits(view: LimitsView, settings: Any, *, clock=time.time) -> None:
         )
     finally:
         ledger.close()
+
+
+def identity_usage(view: LimitsView, limits: Limits) -> None:
+    """Sends and cap per sending identity; the total cap is theirs added up."""
+    for (name, sends, cap), key in zip(limits.usage(), limits.rules, strict=True):
+        held = limits.cap_hold(identity=key)
+        note = f"cap reached: resumes {format_until(held.until)}" if held and held.until else ""
+        view.identities.append(IdentityUsage(name, sends, cap, note if held else ""))
+    view.daily_cap = sum(i.cap for i in view.identities)
 
 
 def hunter_usage(services: Any) -> str:

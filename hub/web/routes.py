@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from hub.stages.row_errors import in_trouble
 from hub.web import deliveries, row_actions, session
 from hub.web.funnel import build_funnel
 from hub.web.jobs_view import job_stream, jobs_snapshot
@@ -34,6 +35,7 @@ log = logging.getLogger("hub.web")
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 MAX_FORM_BYTES = 16 * 1024  # a sign-in or cancel form is a few hundred bytes
+TROUBLE_SHOWN = 50  # rows in trouble listed on the front page (the rest are counted)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -126,8 +128,11 @@ async def index(request: Request) -> Response:
     services = _services(request)
     state = services.state
 
+    trouble: list[dict[str, str]] = []  # rows held on ERROR:/REVIEW:bad_* (issue 11)
+
     async def funnel():
         rows = await _snapshot(request).rows()
+        trouble.extend(r for r in rows if in_trouble(r))
         return await asyncio.to_thread(build_funnel, rows)
 
     (
@@ -161,6 +166,8 @@ async def index(request: Request) -> Response:
             "outbound_error": out_err,
             "limits": limits,
             "limits_error": limits_err,
+            "trouble": trouble[:TROUBLE_SHOWN],
+            "trouble_total": len(trouble),
         },
     )
 
