@@ -70,15 +70,7 @@ def _smtp_fix(identity: Identity, exc: Exception) -> str:
 def check_imap(identity: Identity, label: str, timeout: float) -> Finding:
     from hub.mail.imap import ImapMailbox
 
-    box = ImapMailbox(
-        host=identity.imap_host,
-        port=identity.imap_port,
-        security=identity.imap_security,
-        username=identity.imap_username or identity.smtp_username or identity.address,
-        password=identity.imap_password.get_secret_value(),
-        sent_folder=identity.imap_sent_folder,
-        timeout=timeout,
-    )
+    box = ImapMailbox.for_identity(identity, timeout)
     try:
         folder = box.check()
     except MailerError as exc:
@@ -99,16 +91,7 @@ def check_gmail_identity(
     """``users.getProfile`` (1 unit) with the identity's own refresh token."""
     from hub.mail.gmail import GmailMailer
 
-    mailer = GmailMailer(
-        api_url=settings.gmail_api_url,
-        token_url=settings.google_token_url,
-        client_id=settings.gmail_client_id,
-        client_secret=settings.gmail_client_secret.get_secret_value(),
-        refresh_token=identity.gmail_refresh_token.get_secret_value(),
-        sender=identity.address,
-        timeout=timeout,
-        max_attempts=2,
-    )
+    mailer = GmailMailer.for_identity(identity, settings, timeout=timeout, max_attempts=2)
     try:
         address = str(mailer.profile().get("emailAddress", ""))
     except Exception as exc:  # google-auth raises its own errors for a refused token

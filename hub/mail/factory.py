@@ -32,14 +32,7 @@ def mailer_for(settings: Settings, identity: Identity) -> Mailer:
         return SmtpMailer.from_identity(identity, settings)
     from hub.mail.gmail import GmailMailer
 
-    return GmailMailer(
-        api_url=settings.gmail_api_url,
-        token_url=settings.google_token_url,
-        client_id=settings.gmail_client_id,
-        client_secret=settings.gmail_client_secret.get_secret_value(),
-        refresh_token=identity.gmail_refresh_token.get_secret_value(),
-        sender=identity.address,
-    )
+    return GmailMailer.for_identity(identity, settings)
 
 
 class Mailers:

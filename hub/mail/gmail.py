@@ -123,6 +123,19 @@ class GmailMailer(Mailer):
         self._lock = threading.Lock()  # httplib2 connections are not thread-safe
 
     @classmethod
+    def for_identity(cls, identity, settings, **options: Any) -> GmailMailer:
+        """The mailer of a sending identity: the app's OAuth client, the identity's own token."""
+        return cls(
+            api_url=settings.gmail_api_url,
+            token_url=settings.google_token_url,
+            client_id=settings.gmail_client_id,
+            client_secret=settings.gmail_client_secret.get_secret_value(),
+            refresh_token=identity.gmail_refresh_token.get_secret_value(),
+            sender=identity.address,
+            **options,
+        )
+
+    @classmethod
     def from_settings(cls, settings, **options: Any) -> GmailMailer:
         """The mailer the settings describe; ``options`` (timeout, max_attempts, ...) tune it."""
         return cls(

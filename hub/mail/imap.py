@@ -67,6 +67,19 @@ class ImapMailbox:
         self._client: IMAPClient | None = None
         self._lock = threading.RLock()
 
+    @classmethod
+    def for_identity(cls, identity, timeout: float) -> ImapMailbox:
+        """The mailbox of a sending identity (its IMAP login defaults to its SMTP one)."""
+        return cls(
+            host=identity.imap_host,
+            port=identity.imap_port,
+            security=identity.imap_security,
+            username=identity.imap_username or identity.smtp_username or identity.address,
+            password=identity.imap_password.get_secret_value(),
+            sent_folder=identity.imap_sent_folder,
+            timeout=timeout,
+        )
+
     # --- the connection -----------------------------------------------------------------------
     def _connect(self) -> IMAPClient:
         context = ssl.create_default_context()

@@ -73,15 +73,7 @@ class SmtpMailer(Mailer):
 
     @classmethod
     def from_identity(cls, identity, settings) -> SmtpMailer:
-        mailbox = ImapMailbox(
-            host=identity.imap_host,
-            port=identity.imap_port,
-            security=identity.imap_security,
-            username=identity.imap_username or identity.smtp_username or identity.address,
-            password=identity.imap_password.get_secret_value(),
-            sent_folder=identity.imap_sent_folder,
-            timeout=settings.smtp_timeout,
-        )
+        mailbox = ImapMailbox.for_identity(identity, settings.smtp_timeout)
         return cls(
             host=identity.smtp_host,
             port=identity.smtp_port,
