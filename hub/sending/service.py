@@ -19,6 +19,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from typing import Any
 
 from hub.mail.base import Mailer
@@ -56,6 +57,8 @@ class Planned:
     revert: dict[str, str]  # the row's columns to restore if we back out before the call
     threading: msg.Threading | None = None
     failed_status: str = ""  # outreach_status when the provider refuses ("" keeps it)
+    # Built once, when planned (its Date is the composition time, as RFC 5322 allows).
+    message: EmailMessage | None = None
 
 
 def _mailer(services) -> Mailer:
@@ -175,7 +178,10 @@ class SendPath:
         identity)."""
         hub_id = row["hub_id"]
         existing = await asyncio.to_thread(self.ledger.intent, hub_id, step)
-        _, message_id = self.build(row, existing, content, step, threading, identity)
+        if existing is not None and existing.attempted_at is not None:
+            # It may have gone out: it is sent again only as it was (the ledger keeps it).
+            content = _content_of(existing, row)
+        built, message_id = self.build(row, existing, content, step, threading, identity)
         intent = await asyncio.to_thread(
             self.ledger.plan,
             hub_id=hub_id,
@@ -190,7 +196,16 @@ class SendPath:
         )
         if intent is None:
             return Outcome(hub_id, step, "busy")
-        return Planned(row, intent, revert, threading, failed_status)
+        mine = _content_of(intent, row)
+        if (intent.message_id, intent.identity, mine) != (
+            message_id,
+            _key(existing, identity),
+            content,
+        ):
+            # Another job changed the intent between our read and our commit (rare): build
+            # what the ledger now holds.
+            built, _ = self.build(row, intent, mine, step, threading)
+        return Planned(row, intent, revert, threading, failed_status, built)
 
     # --- the provider call ------------------------------------------------------------------------
     def gap_left(self, identity: str | None = None) -> float:
@@ -218,9 +233,10 @@ class SendPath:
         """Hand one planned message to the provider, exactly once."""
         intent = planned.intent
         hub_id, step = intent.hub_id, intent.step
-        name = planned.row.get("contact_name", "")
-        content = msg.Content(intent.recipient, intent.subject, intent.body, name)
-        built, _ = self.build(planned.row, intent, content, step, planned.threading)
+        built = planned.message
+        if built is None:
+            content = _content_of(intent, planned.row)
+            built, _ = self.build(planned.row, intent, content, step, planned.threading)
         mailer = self.senders.mailer(intent.identity)
         thread_id = planned.threading.thread_id if planned.threading else None
 
@@ -276,6 +292,15 @@ class SendPath:
         reason = hold.reason if isinstance(hold, Hold) else (hold or "")
         changes = {**planned.revert, "hold_reason": reason}
         return Outcome(intent.hub_id, intent.step, result, changes)
+
+
+def _content_of(intent: Intent, row: Row) -> msg.Content:
+    """The message as the ledger holds it (a retried send is the same message)."""
+    return msg.Content(intent.recipient, intent.subject, intent.body, row.get("contact_name", ""))
+
+
+def _key(existing: Intent | None, identity: str) -> str:
+    return existing.identity if existing else identity
 
 
 def _short(exc: Exception) -> str:
