@@ -13,28 +13,24 @@ What else one row raises is held on it by the row error boundary (hub.stages.row
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.mail.base import SentMessage
 from hub.sending import message as msg
 from hub.sending.autodraft import draft_missing
 from hub.sending.chunking import ChunkSizer
 from hub.sending.limits import Hold
+from hub.sending.pipeline import ROW_ERROR, STOPPING_HOLDS, deliver_planned
 from hub.sending.senders import identity_for
-from hub.sending.service import Halted, Outcome, Planned, SendPath, is_approved, summarise
+from hub.sending.service import Outcome, Planned, SendPath, is_approved, summarise
 from sheets.cells import BadCell, normalize_email
 from sheets.columns import HUMAN_TERMINAL_STATUSES, Row
 
 SEND_STATUSES = frozenset({"drafted", "sending", "failed"})
-STOPPING_HOLDS = ("daily_cap", "send_window")  # no later row could go either
-ROW_ERROR = "row_error"  # caught by the row error boundary, which counts it itself
 
 
 def status_of(row: Row) -> str:
@@ -194,76 +190,7 @@ async def _send_chunk(
     if report:  # a person set skip/do_not_contact between our read and our write
         gone |= {h for h, cols in report.protected.items() if "outreach_status" in cols}
 
-    results: dict[str, dict[str, str]] = {}
-    put_back: list[str] = []
-    delivered = 0
-    # With no gap to wait, the next message is built (on this loop) and queued on the
-    # sending thread while the one before waits for the server's answer; the outcome of the
-    # one before that is settled then too, and its ledger record written in a task (the loop's
-    # work then contends neither for the interpreter lock nor the ledger with the checks and
-    # commands of the message going out).
-    back_to_back = path.back_to_back()
-    flight: _InFlight | None = None
-    landed: list[_InFlight] = []
-    recording: list[asyncio.Task[Outcome]] = []
-
-    async def land() -> None:
-        nonlocal flight
-        if flight is not None:
-            await flight.done()
-            landed.append(flight)
-            flight = None
-
-    async def settle_landed() -> None:
-        while landed:
-            got = await landed.pop(0).outcome(path, state)
-            if isinstance(got, asyncio.Task):
-                recording.append(got)
-            else:
-                _settled(got, state, results)
-
-    try:
-        for item in planned:
-            hub_id = item.intent.hub_id
-            if hub_id in gone:
-                outcome = await path.back_out(item, None, "skipped")
-                state.outcomes.append(outcome)
-                continue
-            overdue = state.sizer.overdue(read_at, wait=path.gap_left())
-            if delivered and state.halt is None and overdue:
-                # Past the chunk's time: the sheet read is getting old. Put the row back; the
-                # next chunk reads the sheet again and plans it anew.
-                outcome = await path.back_out(item, None, "put_back")
-                results[hub_id] = outcome.changes
-                put_back.append(hub_id)
-                continue
-            delivered += 1
-            if not back_to_back:
-                await land()
-            elif flight is not None:
-                await flight.under_way()
-            await settle_landed()
-            row = {**item.row, **marks.get(hub_id, {})}  # as the sheet holds it now
-            launched = await state.guard.run(
-                row, lambda item=item, ahead=flight: _launch(path, item, state, ahead)
-            )
-            await land()
-            got, failure = launched
-            if failure is not None:
-                _settled(Outcome(hub_id, 0, ROW_ERROR, failure), state, results)
-            elif isinstance(got, Outcome):
-                _settled(got, state, results)
-            else:
-                flight = got
-                flight.row = row
-        await land()
-    finally:
-        if flight is not None:  # left by an error: the call may be under way; settle it
-            await land()
-        await settle_landed()
-        # Every record is written before the chunk's outcomes go to the sheet.
-        for outcome in await asyncio.gather(*recording):
-            _settled(outcome, state, results)
+    results, put_back = await deliver_planned(path, planned, gone, marks, state, read_at)
     queue.extendleft(reversed(put_back))
     state.sizer.chunk_done()
     if put_back and isinstance(state.stop, Hold) and state.stop.kind == "daily_cap":
@@ -333,125 +260,6 @@ async def _prepare(
     except msg.MissingSetup as exc:
         return hold("review", exc.hold)
     return got if isinstance(got, Planned) or got.changes else None
-
-
-def _settled(outcome: Outcome, state: _RunState, results: dict[str, dict[str, str]]) -> None:
-    if outcome.result != ROW_ERROR:
-        state.outcomes.append(outcome)
-    if outcome.changes:
-        results[outcome.hub_id] = outcome.changes
-
-
-async def _launch(
-    path: SendPath, item: Planned, state: _RunState, before: _InFlight | None
-) -> Outcome | _InFlight:
-    """Queue the message on the sending thread (behind ``before``, the one in flight), or
-    the row's outcome when it must not go."""
-    if state.halt is not None:
-        return await path.back_out(item, state.halt, "held")
-    if not await path.wait_gap(item.intent.identity):
-        state.cancelled = True
-        state.halt = state.stop = ""
-        return await path.back_out(item, None, "cancelled")
-    ahead = before.future if before is not None else None  # queued: it has one
-    one = len(path.limits.rules) == 1
-
-    def go() -> bool:  # in the sending thread, right after ``before`` ended
-        return ahead is None or not _stops(ahead, one=one)
-
-    flight = _InFlight(item, item.row)
-    try:  # builds the message (its fields were checked when planned)
-        flight.future = path.submit(item, go=go, answer_awaited=flight.cue())
-        return flight
-    except msg.UnsafeHeader as exc:
-        return await path.back_out(item, f"REVIEW:unsafe_header {exc.field}", "review")
-    except msg.MissingSetup as exc:
-        return await path.back_out(item, exc.hold, "review")
-
-
-def _stops(done: Future, *, one: bool) -> bool:
-    """Whether what the message before came to stops the run: a quota answer, a closed
-    window or cap (of the only identity), or it was itself skipped for that."""
-    if done.exception() is not None:
-        return False  # that row's own error
-    got = done.result()
-    if isinstance(got, Halted) or getattr(got, "quota", False):
-        return True
-    return isinstance(got, Hold) and got.kind in STOPPING_HOLDS and one
-
-
-@dataclass
-class _InFlight:
-    item: Planned
-    row: Row  # as the sheet holds it, for the row error boundary's fingerprint
-    future: Future | None = None
-    _out: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def cue(self) -> Callable[[], None]:
-        """For the sending thread: the message is out, its answer awaited."""
-        loop = asyncio.get_running_loop()
-
-        def answer_awaited() -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody to tell
-                loop.call_soon_threadsafe(self._out.set)
-
-        return answer_awaited
-
-    async def under_way(self) -> None:
-        """Until the message is out and only its answer is awaited (or it ended)."""
-        assert self.future is not None
-        done = asyncio.wrap_future(self.future)
-        cue = asyncio.ensure_future(self._out.wait())
-        await asyncio.wait({done, cue}, return_when=asyncio.FIRST_COMPLETED)
-        cue.cancel()
-
-    async def done(self) -> None:
-        assert self.future is not None
-        await asyncio.wait({asyncio.wrap_future(self.future)})
-
-    async def outcome(self, path: SendPath, state: _RunState) -> Outcome | asyncio.Task[Outcome]:
-        """The row's outcome, or (the message went out) the task recording it in the ledger,
-        so the next call need not wait for that write; the ledger counts the message by its
-        ``attempted_at`` meanwhile, so the caps stay exact. A row that raises here stays
-        ``sending``: the next run settles it against the ledger."""
-        item = self.item
-        got, failure = await state.guard.run(self.row, lambda: self._settle(path, state))
-        if failure is not None:
-            return Outcome(item.intent.hub_id, item.intent.step, ROW_ERROR, failure)
-        if not isinstance(got, SentMessage):
-            return got  # type: ignore[return-value]
-
-        async def record() -> Outcome:
-            outcome, failure = await state.guard.run(self.row, lambda: path.record(item, got))
-            if failure is not None:
-                return Outcome(item.intent.hub_id, item.intent.step, ROW_ERROR, failure)
-            return outcome  # type: ignore[return-value]
-
-        return asyncio.create_task(record())
-
-    async def _settle(self, path: SendPath, state: _RunState) -> Outcome | SentMessage:
-        item = self.item
-        assert self.future is not None
-        got = await path.outcome_of(item, await asyncio.wrap_future(self.future))
-        if isinstance(got, Halted):
-            return await path.back_out(item, state.halt, "held")  # set by the one before
-        if isinstance(got, Hold | str):
-            one = len(path.limits.rules) == 1  # (one identity at its cap stops no other)
-            if isinstance(got, Hold) and got.kind in STOPPING_HOLDS and one:
-                state.halt = state.stop = got
-            result = "suppressed" if isinstance(got, str) else "held"
-            return await path.back_out(item, got, result)
-        state.sizer.observe(item.call_seconds)
-        if isinstance(got, Outcome) and got.result == "quota":
-            state.halt = state.stop = "HELD:gmail_quota"
-        return got
-
-
-def _settled(outcome: Outcome, state: _RunState, results: dict[str, dict[str, str]]) -> None:
-    if outcome.result != ROW_ERROR:
-        state.outcomes.append(outcome)
-    if outcome.changes:
-        results[outcome.hub_id] = outcome.changes
 
 
 async def _hold_rest(services, rows: list[Row], rest: list[str], state: _RunState) -> list[str]:
