@@ -23,7 +23,8 @@ from typing import Any
 from hub.mail.base import SentMessage
 from hub.sending import message as msg
 from hub.sending.limits import Hold
-from hub.sending.service import Halted, Outcome, Planned, SendPath
+from hub.sending.outcomes import Halted, Outcome, Planned
+from hub.sending.service import SendPath
 from sheets.columns import Row
 
 RunState = Any  # hub.sending.runner._RunState (that module imports this one)

@@ -24,9 +24,10 @@ from hub.sending import message as msg
 from hub.sending.autodraft import draft_missing
 from hub.sending.chunking import ChunkSizer
 from hub.sending.limits import Hold
+from hub.sending.outcomes import Outcome, Planned, summarise
 from hub.sending.pipeline import ROW_ERROR, STOPPING_HOLDS, deliver_planned
 from hub.sending.senders import identity_for
-from hub.sending.service import Outcome, Planned, SendPath, is_approved, summarise
+from hub.sending.service import SendPath, is_approved
 from sheets.cells import BadCell, normalize_email
 from sheets.columns import HUMAN_TERMINAL_STATUSES, Row
 

@@ -19,15 +19,13 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from email.message import EmailMessage
-from typing import Any
 
 from hub.mail.base import Mailer, SentMessage
 from hub.mail.outbox import message_bytes
 from hub.sending import message as msg
 from hub.sending.ledger import Intent, Ledger, SendRecord, new_owner
 from hub.sending.limits import Hold, Limits
+from hub.sending.outcomes import HALTED, Halted, Outcome, Planned
 from hub.sending.reconcile import sent_changes, settle
 from hub.sending.senders import Senders
 from hub.sending.suppression import Suppression
@@ -38,38 +36,6 @@ APPROVED_VALUES = frozenset({"true", "yes", "y", "1", "x", "✓", "✔", "☑", 
 
 def is_approved(row: Row) -> bool:
     return (row.get("approved", "") or "").strip().lower() in APPROVED_VALUES
-
-
-@dataclass
-class Outcome:
-    """What happened to one row's step; ``changes`` are the row columns to write."""
-
-    hub_id: str
-    step: int
-    result: str  # sent, reconciled, dry_run, held, suppressed, review, failed, unknown, busy
-    changes: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Planned:
-    """A message whose intent is durable; not yet handed to the provider."""
-
-    row: Row
-    intent: Intent
-    revert: dict[str, str]  # the row's columns to restore if we back out before the call
-    threading: msg.Threading | None = None
-    failed_status: str = ""  # outreach_status when the provider refuses ("" keeps it)
-    # Built once, by submit, from the intent (its Date is then the composition time, as
-    # RFC 5322 allows), while the message before is in flight.
-    message: EmailMessage | None = None
-    call_seconds: float = 0.0  # how long the claim and the provider call took
-
-
-class Halted:
-    """A queued message skipped because the one before it stopped the run."""
-
-
-HALTED = Halted()
 
 
 def _mailer(services) -> Mailer:
@@ -379,10 +345,3 @@ def _content_of(intent: Intent, row: Row) -> msg.Content:
 def _short(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return text if len(text) <= 300 else text[:299] + "…"
-
-
-def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome.result] = counts.get(outcome.result, 0) + 1
-    return counts
