@@ -134,7 +134,7 @@ class SmtpMailer(Mailer):
         self, raw: bytes, recipients: list[str], answer_awaited: Callable[[], None] | None
     ) -> None:
         """One SMTP transaction on the kept-open connection (reopened once if stale)."""
-        options = ["BODY=8BITMIME"] if any(b > 127 for b in raw) else []
+        options = [] if raw.isascii() else ["BODY=8BITMIME"]
         for attempt in (1, 2):
             fresh = self._conn is None
             try:
