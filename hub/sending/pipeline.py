@@ -37,7 +37,7 @@ async def deliver_planned(
     planned: list[Planned],
     gone: set[str],
     marks: dict[str, dict[str, str]],
-    state: Any,  # hub.sending.runner.RunState (which imports this module)
+    state: RunState,
     read_at: float,
 ) -> tuple[dict[str, dict[str, str]], list[str]]:
     """Deliver (or back out) each planned message; the rows' changes to write, and the rows
