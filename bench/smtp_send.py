@@ -8,6 +8,12 @@ real server does with a message). The server alone needs latency x rows; the goa
 time of at most 1.15 times that: the hub's own work per message (ledger commits, building and
 signing the message, the SMTP commands, chunked sheet writes) hides behind the server's.
 
+The stand-in reports two server times: the seconds it spends answering DATA (its latency as
+it really came out: the goal's "time the server itself needs") and its whole transactions,
+MAIL FROM to the final reply, which add its own protocol work (aiosmtpd, Python, parsing
+each command) and the client's turn-arounds: wall / that time shows how much of the gap is
+the hub's.
+
 Measured in the same run, side by side:
 - ``imap_append_sent = false`` (the server files sent mail itself, like Gmail and Microsoft
   365): the SMTP path alone -- the goal applies here;
@@ -118,19 +124,24 @@ def main(argv: list[str] | None = None) -> list[Row]:
         with running_dovecot({ME: "imap-secret"}) as imap:
             with_append, appended = one_run(args.rows, args.latency, append=True, imap=imap)
     ratio = plain / server
+    whole = report["transaction_seconds"]
     print(
         f"{args.rows} sends at {args.latency * 1000:.0f} ms a message: {nominal:.2f} s nominal; "
-        f"the server measured {server:.2f} s answering DATA"
+        f"the server measured {server:.2f} s answering DATA, {whole:.2f} s in whole "
+        f"transactions (MAIL FROM to the final reply: + its own protocol work, in Python)"
     )
     print(f"  imap_append_sent=false: wall {plain:.2f} s, {report['delivered']} reached")
     print(f"  wall / nominal server time: {plain / nominal:.3f}x")
     if with_append is not None:
         print(f"  imap_append_sent=true (hub APPENDs to dovecot): wall {with_append:.2f} s, "
               f"{with_append / appended['busy_seconds']:.3f}x its server time")  # fmt: skip
+    print(f"  wall / server's whole transactions: {plain / whole:.3f}x "
+          f"(the hub's own share, the stand-in's protocol work taken out)")  # fmt: skip
     print(f"hub wall time / server time : {ratio:.3f}x   (goal <= {GOAL}x)")
     rows = [
         Row(BENCH, f"server time ({args.rows} x {args.latency * 1000:.0f} ms)", f"{server:.2f} s"),
         Row(BENCH, "wall / nominal latency x n", f"{plain / nominal:.3f}x"),
+        Row(BENCH, "wall / server's whole transactions (MAIL..reply)", f"{plain / whole:.3f}x"),
     ]
     if with_append is not None:
         share = with_append / appended["busy_seconds"]

@@ -72,7 +72,7 @@ async def compose(request: Request) -> JSONResponse:
 
 async def send(request: Request) -> JSONResponse:
     """Send this row now, through the same exactly-once path as the send stage."""
-    return JSONResponse(await _call_feature("hub.sending.service", "send_one", request))
+    return JSONResponse(await _call_feature("hub.sending.send_one", "send_one", request))
 
 
 routes = [

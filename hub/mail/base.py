@@ -8,6 +8,7 @@ is unknown can be reconciled against the Sent mailbox before anything is sent ag
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage, Message
@@ -81,10 +82,16 @@ class Mailer(abc.ABC):
         *,
         thread_id: str | None = None,
         preview_name: str | None = None,
+        wire: bytes | None = None,
+        answer_awaited: Callable[[], None] | None = None,
     ) -> SentMessage:
         """Send one message (a reply when ``thread_id`` is given). ``preview_name``
         (``<hub_id>-<step>``) names the dry-run file, so a second preview overwrites the first;
-        real providers ignore it."""
+        real providers ignore it. ``wire``: the message's ``message_bytes`` when the caller
+        serialised it already (the send job does, while the previous message is in flight).
+        ``answer_awaited``: called (from the sending thread) once the whole message is out
+        and only the provider's answer is awaited, so the caller may use that wait; a
+        provider that cannot tell need not call it."""
 
     @abc.abstractmethod
     def find_sent(

@@ -190,9 +190,11 @@ class GmailMailer(Mailer):
         *,
         thread_id: str | None = None,
         preview_name: str | None = None,
+        wire: bytes | None = None,
+        answer_awaited: Callable[[], None] | None = None,
     ) -> SentMessage:
         body: dict[str, str] = {
-            "raw": base64.urlsafe_b64encode(message_bytes(message)).decode("ascii")
+            "raw": base64.urlsafe_b64encode(wire or message_bytes(message)).decode("ascii")
         }
         if thread_id:
             body["threadId"] = thread_id

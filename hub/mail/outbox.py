@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
@@ -67,6 +68,8 @@ class OutboxMailer(Mailer):
         *,
         thread_id: str | None = None,
         preview_name: str | None = None,
+        wire: bytes | None = None,
+        answer_awaited: Callable[[], None] | None = None,
     ) -> SentMessage:
         self.folder.mkdir(parents=True, exist_ok=True)
         message_id = str(message.get("Message-ID", "") or "")
@@ -76,7 +79,7 @@ class OutboxMailer(Mailer):
         handle, tmp_path = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
         try:
             with os.fdopen(handle, "wb") as out:
-                out.write(message_bytes(message))
+                out.write(wire or message_bytes(message))
             os.replace(tmp_path, target)
         except BaseException:
             Path(tmp_path).unlink(missing_ok=True)

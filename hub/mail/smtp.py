@@ -25,6 +25,7 @@ import smtplib
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -129,9 +130,11 @@ class SmtpMailer(Mailer):
             with contextlib.suppress(Exception):  # a dead socket needs no more closing
                 conn.close()
 
-    def _transmit(self, raw: bytes, recipients: list[str]) -> None:
+    def _transmit(
+        self, raw: bytes, recipients: list[str], answer_awaited: Callable[[], None] | None
+    ) -> None:
         """One SMTP transaction on the kept-open connection (reopened once if stale)."""
-        options = ["BODY=8BITMIME"] if any(b > 127 for b in raw) else []
+        options = [] if raw.isascii() else ["BODY=8BITMIME"]
         for attempt in (1, 2):
             fresh = self._conn is None
             try:
@@ -171,6 +174,8 @@ class SmtpMailer(Mailer):
             body += b"\r\n"
         try:
             conn.send(body + b".\r\n")
+            if answer_awaited is not None:
+                answer_awaited()
             code, said = conn.getreply()
         except TRANSPORT_FAILURES as exc:  # the data went out; the answer did not come back
             self._drop()
@@ -191,8 +196,10 @@ class SmtpMailer(Mailer):
         *,
         thread_id: str | None = None,
         preview_name: str | None = None,
+        wire: bytes | None = None,
+        answer_awaited: Callable[[], None] | None = None,
     ) -> SentMessage:
-        raw = message_bytes(message)
+        raw = wire or message_bytes(message)
         message_id = str(message.get("Message-ID", "") or "").strip()
         recipients = [
             addr for _, addr in getaddresses(message.get_all("To", []) + message.get_all("Cc", []))
@@ -207,7 +214,7 @@ class SmtpMailer(Mailer):
                         f"not sent: its copy could not be filed in Sent ({exc})"
                     ) from exc
             try:
-                self._transmit(raw, recipients)
+                self._transmit(raw, recipients, answer_awaited)
             except _Refused as exc:
                 if self.append_sent:
                     self._settle_copy(copy, message_id, keep=False)

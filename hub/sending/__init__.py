@@ -2,5 +2,5 @@
 
 Entry points: :func:`hub.sending.runner.run_send` (the send job),
 :func:`hub.sending.followups.run_followups` (the follow-up job) and
-:func:`hub.sending.service.send_one` (``POST /api/prospects/{id}/send``).
+:func:`hub.sending.send_one.send_one` (``POST /api/prospects/{id}/send``).
 """

@@ -28,9 +28,10 @@ from hub.sending import message as msg
 from hub.sending.chunking import ChunkSizer
 from hub.sending.ledger_schema import SendRecord
 from hub.sending.limits import Hold
+from hub.sending.outcomes import Outcome, Planned, summarise
 from hub.sending.reconcile import followup_offsets
 from hub.sending.runner import ROW_ERROR, STOPPING_HOLDS, status_of
-from hub.sending.service import Outcome, Planned, SendPath, summarise
+from hub.sending.service import SendPath
 from sheets.cells import BadCell, parse_time
 from sheets.columns import Row
 

@@ -131,20 +131,15 @@ def reply_subject(subject: str) -> str:
     return text if text.lower().startswith("re:") else f"Re: {text}"
 
 
-def build_message(
+def checked_fields(
     settings,
     content: Content,
-    *,
-    message_id: str,
-    unsubscribe_link: str,
-    threading: Threading | None = None,
-    date: datetime | None = None,
     sender: tuple[str, str] | None = None,
-) -> EmailMessage:
-    """The message exactly as it goes to the provider. Raises :class:`UnsafeHeader`, and
-    :class:`MissingSetup` (``REVIEW:bad_email contact_email: <why>``) for a recipient that is
-    not one mailbox: nothing but one valid, normalised address ever reaches ``To``.
-    ``sender``: the sending identity's (display name, address); else the settings' sender."""
+    threading: Threading | None = None,
+) -> tuple[str, str, str, str, str]:
+    """(subject, to, to name, sender name, sender address) as :func:`build_message` puts them
+    in the headers; raises as it does. Cheap: a send plans (and so checks) a whole chunk
+    before its first call, and builds each message while the one before is in flight."""
     subject = check_header_value("subject", content.subject.strip())
     if len(subject) > MAX_SUBJECT_CHARS:  # typed by a person (drafts are checked already)
         raise MissingSetup(
@@ -165,7 +160,27 @@ def build_message(
     )
     if not subject:
         raise MissingSetup("REVIEW:blank_field draft_subject", "the subject is empty")
+    if threading is not None:
+        check_header_value("In-Reply-To", threading.in_reply_to)
+        check_header_value("References", f"{threading.references} {threading.in_reply_to}")
+    return subject, to, name, sender_name, sender_address
 
+
+def build_message(
+    settings,
+    content: Content,
+    *,
+    message_id: str,
+    unsubscribe_link: str,
+    threading: Threading | None = None,
+    date: datetime | None = None,
+    sender: tuple[str, str] | None = None,
+) -> EmailMessage:
+    """The message exactly as it goes to the provider. Raises :class:`UnsafeHeader`, and
+    :class:`MissingSetup` (``REVIEW:bad_email contact_email: <why>``) for a recipient that is
+    not one mailbox: nothing but one valid, normalised address ever reaches ``To``.
+    ``sender``: the sending identity's (display name, address); else the settings' sender."""
+    subject, to, name, sender_name, sender_address = checked_fields(settings, content, sender)
     message = EmailMessage(policy=MESSAGE_POLICY)
     message["From"] = (
         Address(display_name=sender_name, addr_spec=sender_address)

@@ -46,6 +46,12 @@ class PreviewClaims:
         self.machine = f"{socket.gethostname()}:{settings.outbox_dir.resolve()}"
         self.owner = owner
 
+    @classmethod
+    def on_several_machines(cls, settings: Any, owner: str) -> PreviewClaims | None:
+        """Claims when the hub shares PostgreSQL (several machines, several outbox folders);
+        None on one machine, whose one folder holds every preview."""
+        return cls(settings, owner) if settings.uses_postgres else None
+
     def claim(self, hub_id: str, step: int, *, now: float | None = None) -> tuple[str, str]:
         """``("write", "")``: write the preview here; ``("done", file)``: another machine's
         folder holds it; ``("busy", "")``: another machine is writing it right now.

@@ -24,14 +24,14 @@ from hub.sending import message as msg
 from hub.sending.autodraft import draft_missing
 from hub.sending.chunking import ChunkSizer
 from hub.sending.limits import Hold
+from hub.sending.outcomes import Outcome, Planned, summarise
+from hub.sending.pipeline import ROW_ERROR, STOPPING_HOLDS, deliver_planned
 from hub.sending.senders import identity_for
-from hub.sending.service import Outcome, Planned, SendPath, is_approved, summarise
+from hub.sending.service import SendPath, is_approved
 from sheets.cells import BadCell, normalize_email
 from sheets.columns import HUMAN_TERMINAL_STATUSES, Row
 
 SEND_STATUSES = frozenset({"drafted", "sending", "failed"})
-STOPPING_HOLDS = ("daily_cap", "send_window")  # no later row could go either
-ROW_ERROR = "row_error"  # caught by the row error boundary, which counts it itself
 
 
 def status_of(row: Row) -> str:
@@ -191,28 +191,7 @@ async def _send_chunk(
     if report:  # a person set skip/do_not_contact between our read and our write
         gone |= {h for h, cols in report.protected.items() if "outreach_status" in cols}
 
-    results: dict[str, dict[str, str]] = {}
-    put_back: list[str] = []
-    delivered = 0
-    for item in planned:
-        hub_id = item.intent.hub_id
-        if hub_id in gone:
-            outcome = await path.back_out(item, None, "skipped")
-            state.outcomes.append(outcome)
-            continue
-        if delivered and state.halt is None and state.sizer.overdue(read_at, wait=path.gap_left()):
-            # Past the chunk's time: the sheet read is getting old. Put the row back; the
-            # next chunk reads the sheet again and plans it anew.
-            outcome = await path.back_out(item, None, "put_back")
-            results[hub_id] = outcome.changes
-            put_back.append(hub_id)
-            continue
-        outcome = await _guarded_deliver(path, item, state, marks.get(hub_id, {}))
-        delivered += 1
-        if outcome.result != ROW_ERROR:
-            state.outcomes.append(outcome)
-        if outcome.changes:
-            results[hub_id] = outcome.changes
+    results, put_back = await deliver_planned(path, planned, gone, marks, state, read_at)
     queue.extendleft(reversed(put_back))
     state.sizer.chunk_done()
     if put_back and isinstance(state.stop, Hold) and state.stop.kind == "daily_cap":
@@ -282,38 +261,6 @@ async def _prepare(
     except msg.MissingSetup as exc:
         return hold("review", exc.hold)
     return got if isinstance(got, Planned) or got.changes else None
-
-
-async def _guarded_deliver(
-    path: SendPath, item: Planned, state: _RunState, marked: dict[str, str]
-) -> Outcome:
-    # A row that raises here stays `sending`: the next run settles it against the ledger.
-    row = {**item.row, **marked}  # as the sheet holds it now, for the boundary's fingerprint
-    outcome, failure = await state.guard.run(row, lambda: _deliver(path, item, state))
-    if failure is not None:
-        return Outcome(item.intent.hub_id, item.intent.step, ROW_ERROR, failure)
-    return outcome  # type: ignore[return-value]
-
-
-async def _deliver(path: SendPath, item: Planned, state: _RunState) -> Outcome:
-    if state.halt is not None:
-        return await path.back_out(item, state.halt, "held")
-    if not await path.wait_gap(item.intent.identity):
-        state.cancelled = True
-        state.halt = state.stop = ""
-        return await path.back_out(item, None, "cancelled")
-    wait = path.final_hold(item)
-    if wait is not None:
-        if isinstance(wait, Hold) and wait.kind in STOPPING_HOLDS and len(path.limits.rules) == 1:
-            state.halt = state.stop = wait  # (one identity at its cap does not stop the others)
-        result = "suppressed" if isinstance(wait, str) else "held"
-        return await path.back_out(item, wait, result)
-    started = time.monotonic()
-    outcome = await path.deliver(item)
-    state.sizer.observe(time.monotonic() - started)
-    if outcome.result == "quota":
-        state.halt = state.stop = "HELD:gmail_quota"
-    return outcome
 
 
 async def _hold_rest(services, rows: list[Row], rest: list[str], state: _RunState) -> list[str]:

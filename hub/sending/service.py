@@ -18,15 +18,16 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
 
-from hub.mail.base import Mailer
+from hub.mail.base import Mailer, SentMessage
+from hub.mail.outbox import message_bytes
 from hub.sending import message as msg
 from hub.sending.claims import new_owner
 from hub.sending.ledger import Ledger
 from hub.sending.ledger_schema import Intent, SendRecord
 from hub.sending.limits import Hold, Limits
+from hub.sending.outcomes import HALTED, Halted, Outcome, Planned
 from hub.sending.previews import PreviewClaims, write_preview
 from hub.sending.reconcile import sent_changes, settle
 from hub.sending.senders import Senders
@@ -38,27 +39,6 @@ APPROVED_VALUES = frozenset({"true", "yes", "y", "1", "x", "✓", "✔", "☑", 
 
 def is_approved(row: Row) -> bool:
     return (row.get("approved", "") or "").strip().lower() in APPROVED_VALUES
-
-
-@dataclass
-class Outcome:
-    """What happened to one row's step; ``changes`` are the row columns to write."""
-
-    hub_id: str
-    step: int
-    result: str  # sent, reconciled, dry_run, held, suppressed, review, failed, unknown, busy
-    changes: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Planned:
-    """A message whose intent is durable; not yet handed to the provider."""
-
-    row: Row
-    intent: Intent
-    revert: dict[str, str]  # the row's columns to restore if we back out before the call
-    threading: msg.Threading | None = None
-    failed_status: str = ""  # outreach_status when the provider refuses ("" keeps it)
 
 
 def _mailer(services) -> Mailer:
@@ -90,10 +70,9 @@ class SendPath:
         self.is_cancelled = is_cancelled
         self.clock = clock
         self.owner = new_owner()
-        # Several machines (HUB_DATABASE_URL): one dry-run .eml per step across their folders.
-        self.previews = (
-            PreviewClaims(self.settings, self.owner) if self.settings.uses_postgres else None
-        )
+        self.previews = PreviewClaims.on_several_machines(self.settings, self.owner)
+        # The one thread provider calls run on, in order (see submit).
+        self._sending = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-send")
 
     @property
     def dry_run(self) -> bool:
@@ -101,6 +80,7 @@ class SendPath:
 
     def close(self) -> None:
         """Give back claims on intents this job planned but never attempted."""
+        self._sending.shutdown(wait=True)
         self.ledger.release_owner(self.owner)
         self.ledger.close()
         self.suppression.close()
@@ -180,25 +160,44 @@ class SendPath:
         """Commit the intent (or take over an abandoned one, keeping its Message-ID and
         identity)."""
         hub_id = row["hub_id"]
-        existing = await asyncio.to_thread(self.ledger.intent, hub_id, step)
-        _, message_id = self.build(row, existing, content, step, threading, identity)
-        intent = await asyncio.to_thread(
-            self.ledger.plan,
-            hub_id=hub_id,
-            step=step,
-            message_id=message_id,
-            recipient=content.to,
-            subject=content.subject,
-            body=content.body,
-            thread_id=threading.thread_id if threading else "",
-            owner=self.owner,
-            identity=existing.identity if existing else identity,
-        )
+
+        def check_and_commit() -> Intent | None:  # one worker-thread hop
+            existing = self.ledger.intent(hub_id, step)
+            wanted = content
+            if existing is not None and existing.attempted_at is not None:
+                # It may have gone out: it goes again only as it was (the ledger keeps it).
+                wanted = _content_of(existing, row)
+            key = existing.identity if existing else identity
+            sender = self.senders.sender(key)
+            # Checked now (a bad header holds the row before any intent); the message is
+            # built right before its call, from the intent (see submit).
+            msg.checked_fields(self.settings, wanted, sender, threading)
+            if existing is not None:
+                message_id = existing.message_id
+            else:
+                message_id = msg.new_message_id(self.settings, sender=sender[1])
+            return self.ledger.plan(
+                hub_id=hub_id,
+                step=step,
+                message_id=message_id,
+                recipient=wanted.to,
+                subject=wanted.subject,
+                body=wanted.body,
+                thread_id=threading.thread_id if threading else "",
+                owner=self.owner,
+                identity=key,
+            )
+
+        intent = await asyncio.to_thread(check_and_commit)
         if intent is None:
             return Outcome(hub_id, step, "busy")
         return Planned(row, intent, revert, threading, failed_status)
 
     # --- the provider call ------------------------------------------------------------------------
+    def back_to_back(self) -> bool:
+        """No identity waits between sends (``HUB_SEND_GAP_SECONDS=0``: tests, benches)."""
+        return all(rule.gap.high == 0 for rule in self.limits.rules.values())
+
     def gap_left(self, identity: str | None = None) -> float:
         """Seconds of the send gap still to wait before the next provider call (of
         ``identity``; without it, of whichever identity may go first)."""
@@ -221,37 +220,94 @@ class SendPath:
         )
 
     async def deliver(self, planned: Planned) -> Outcome:
-        """Hand one planned message to the provider, exactly once."""
+        """Hand one planned message to the provider, exactly once, and record it."""
+        sent = await self.hand_over(planned, final_checks=False)
+        assert not isinstance(sent, Hold | str | Halted)  # no final checks asked for here
+        return sent if isinstance(sent, Outcome) else await self.record(planned, sent)
+
+    async def hand_over(
+        self, planned: Planned, *, final_checks: bool = True
+    ) -> Hold | str | Halted | Outcome | SentMessage:
+        got = await asyncio.wrap_future(self.submit(planned, final_checks=final_checks))
+        return await self.outcome_of(planned, got)
+
+    def submit(
+        self,
+        planned: Planned,
+        *,
+        go: Callable[[], bool] = lambda: True,
+        final_checks: bool = True,
+        answer_awaited: Callable[[], None] | None = None,
+    ) -> Future:
+        """Queue the final checks (:meth:`final_hold`), the claim (``attempted_at``) and the
+        provider call, in that order, on the job's one sending thread: one hop, so the
+        checks run right before the call; queued behind a message in flight, it starts the
+        moment that one ends, without a round trip through the event loop. ``go`` is asked
+        first, in that thread: False skips the message (:data:`HALTED`); ``answer_awaited``
+        is passed to the mailer (the caller's cue to prepare the next message).
+
+        The future's result, for :meth:`outcome_of`: the hold when a final check says wait
+        (nothing claimed), ``None`` when another job holds the claim, the exception of a
+        failed call, else what the provider kept -- the message went out and still needs
+        :meth:`record`; until then the ledger counts it by its ``attempted_at`` (caps see
+        it), and a crash leaves it to reconciliation."""
         intent = planned.intent
         hub_id, step = intent.hub_id, intent.step
-        name = planned.row.get("contact_name", "")
-        content = msg.Content(intent.recipient, intent.subject, intent.body, name)
-        built, _ = self.build(planned.row, intent, content, step, planned.threading)
+        if planned.message is None:  # raises UnsafeHeader / MissingSetup (checked when planned)
+            content = _content_of(intent, planned.row)
+            planned.message, _ = self.build(planned.row, intent, content, step, planned.threading)
+        built = planned.message
+        wire = message_bytes(built)  # serialised here, while the message before is in flight
         mailer = self.senders.mailer(intent.identity)
         thread_id = planned.threading.thread_id if planned.threading else None
 
-        def send_and_record() -> Exception | list[SendRecord] | None:
-            # One worker-thread hop for the claim, the call and its record (each hop is a
-            # wake-up the scheduler may delay on a busy machine).
-            if not self.ledger.mark_attempt(hub_id, step, self.owner):
-                return None
+        def check_claim_and_call() -> object:
+            if not go():
+                return HALTED
+            wait = self.final_hold(planned) if final_checks else None
+            if wait is not None:
+                return wait
+            started = time.monotonic()
             try:
-                sent = mailer.send(built, thread_id=thread_id)
-            except Exception as exc:  # handled on the loop below
-                return exc
-            self.ledger.record_sent(intent, provider_id=sent.provider_id, thread_id=sent.thread_id)
-            return self.ledger.history(hub_id)
+                if not self.ledger.mark_attempt(hub_id, step, self.owner):
+                    return None
+                try:
+                    return mailer.send(
+                        built, thread_id=thread_id, wire=wire, answer_awaited=answer_awaited
+                    )
+                except Exception as exc:  # handled on the loop, by outcome_of
+                    return exc
+            finally:
+                self.senders.called(intent.identity, self.limits.next_gap(intent.identity))
+                planned.call_seconds = time.monotonic() - started
 
-        try:
-            history = await asyncio.to_thread(send_and_record)
-        finally:
-            self.senders.called(intent.identity, self.limits.next_gap(intent.identity))
-        if history is None:
-            return Outcome(hub_id, step, "busy")
-        if isinstance(history, Exception):  # not a MailerError: a timeout, a dropped line...
-            ambiguous, quota = getattr(history, "ambiguous", True), getattr(history, "quota", False)
-            return await self._failed(planned, history, ambiguous=ambiguous, quota=quota)
-        return Outcome(hub_id, step, "sent", sent_changes(self.settings, history))
+        return self._sending.submit(check_claim_and_call)
+
+    async def outcome_of(
+        self, planned: Planned, got: object
+    ) -> Hold | str | Halted | Outcome | SentMessage:
+        """What a :meth:`submit` came to: a failed call is settled (an ambiguous one is
+        searched for in Sent at once) into an Outcome; the rest as they are."""
+        if isinstance(got, Hold | str | Halted | SentMessage | Outcome):
+            return got
+        intent = planned.intent
+        if got is None:
+            return Outcome(intent.hub_id, intent.step, "busy")
+        assert isinstance(got, Exception)
+        # Not a MailerError: a timeout, a dropped line... (ambiguous unless it says otherwise)
+        ambiguous, quota = getattr(got, "ambiguous", True), getattr(got, "quota", False)
+        return await self._failed(planned, got, ambiguous=ambiguous, quota=quota)
+
+    async def record(self, planned: Planned, sent: SentMessage) -> Outcome:
+        """The provider took the message: move the intent into ``sends``."""
+        intent = planned.intent
+
+        def record_and_read() -> list[SendRecord]:
+            self.ledger.record_sent(intent, provider_id=sent.provider_id, thread_id=sent.thread_id)
+            return self.ledger.history(intent.hub_id)
+
+        history = await asyncio.to_thread(record_and_read)
+        return Outcome(intent.hub_id, intent.step, "sent", sent_changes(self.settings, history))
 
     async def _failed(self, planned: Planned, exc: Exception, *, ambiguous: bool, quota: bool):
         intent = planned.intent
@@ -284,66 +340,11 @@ class SendPath:
         return Outcome(intent.hub_id, intent.step, result, changes)
 
 
+def _content_of(intent: Intent, row: Row) -> msg.Content:
+    """The message as the ledger holds it (a retried send is the same message)."""
+    return msg.Content(intent.recipient, intent.subject, intent.body, row.get("contact_name", ""))
+
+
 def _short(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return text if len(text) <= 300 else text[:299] + "…"
-
-
-def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome.result] = counts.get(outcome.result, 0) + 1
-    return counts
-
-
-async def send_one(services, hub_id: str) -> dict[str, Any]:
-    """``POST /api/prospects/{id}/send``: send (or preview) this row's first message now,
-    through the same exactly-once path and limits as the send job (no gap: one message).
-
-    Raises ``NotFound`` for an unknown id and ``Conflict`` naming what to fix when the row
-    cannot be sent. A row already sent answers with its state (``result=already_sent``).
-    """
-    from hub.errors import Conflict, NotFound
-    from hub.sending.runner import run_send, wants_send
-
-    settings = services.settings
-    row = await asyncio.to_thread(services.store.get, hub_id)
-    if row is None:
-        raise NotFound(f"no prospect with hub_id {hub_id!r}")
-    ledger = Ledger.from_settings(settings)
-    try:
-        already = await asyncio.to_thread(ledger.sent, hub_id, 0)
-    finally:
-        ledger.close()
-    if already is None:
-        status = (row.get("outreach_status", "") or "").strip().lower() or "pending"
-        if not wants_send(row, auto_send=False, require_approval=settings.require_approval):
-            if not row.get("contact_email", "").strip():
-                why = "it has no contact_email"
-            elif status not in ("drafted", "failed", "sending"):
-                why = f"it is {status}; only drafted rows are sent"
-            else:
-                why = "it is not approved: tick the approved cell (HUB_REQUIRE_APPROVAL)"
-            raise Conflict(f"prospect {hub_id} cannot be sent: {why}")
-    summary = await run_send(services, {"hub_ids": [hub_id], "chunk_size": 1})
-    after = await asyncio.to_thread(services.store.get, hub_id) or row
-    result = "already_sent" if already is not None else _single_result(summary)
-    return {
-        "hub_id": hub_id,
-        "result": result,
-        "dry_run": summary.get("dry_run", False),
-        **{column: after.get(column, "") for column in SEND_ONE_COLUMNS},
-    }
-
-
-# The row's columns a single send answers with.
-SEND_ONE_COLUMNS = ("outreach_status", "hold_reason", "last_error", "message_id")
-SEND_ONE_COLUMNS += ("gmail_thread_id", "last_sent", "next_followup_at", "sender_identity")
-
-# The result a single send reports: the first of these its summary counts.
-RESULT_ORDER = ("sent", "reconciled", "dry_run", "unknown", "failed", "quota", "held")
-RESULT_ORDER += ("suppressed", "review", "busy")
-
-
-def _single_result(summary: dict[str, Any]) -> str:
-    return next((key for key in RESULT_ORDER if summary.get(key)), "unchanged")

@@ -71,6 +71,9 @@ class SmtpStandIn:
     rcpts: int = 0  # RCPT commands seen (a kill moment in the middle of a transaction)
     data_commands: int = 0
     busy_seconds: float = 0.0  # time spent answering DATA (latency as it really came out)
+    # From each MAIL FROM received to its final reply (after DATA): the whole transaction as
+    # the server sees it, its own protocol work and the client's turn-arounds included.
+    transaction_seconds: float = 0.0
     port: int = 0
 
     # --- what tests look at ---------------------------------------------------------------
@@ -107,6 +110,12 @@ class SmtpStandIn:
             self.sessions += 1
         return responses
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        envelope.mail_at = time.perf_counter()  # (aiosmtpd's envelope takes our attribute)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self._next_fault("rcpt_5xx"):
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
@@ -120,8 +129,10 @@ class SmtpStandIn:
         try:
             return await self._data(server, session, envelope)
         finally:
+            ended = time.perf_counter()
             with self._lock:
-                self.busy_seconds += time.perf_counter() - started
+                self.busy_seconds += ended - started
+                self.transaction_seconds += ended - getattr(envelope, "mail_at", started)
 
     async def _data(self, server, session, envelope):
         if self.latency:
@@ -225,8 +236,8 @@ def running_smtp(
 def main() -> None:
     """``python -m tests.emulators.smtp USERS_JSON LATENCY``: serve in a process of its own
     (a bench's server must not share the hub's interpreter lock); prints ``READY <port>``,
-    serves until stdin closes, then prints the number of messages it accepted and the time it
-    spent answering DATA."""
+    serves until stdin closes, then prints the number of messages it accepted, the time it
+    spent answering DATA and its transactions' whole time (MAIL FROM to the final reply)."""
     import json
     import sys
 
@@ -234,7 +245,11 @@ def main() -> None:
     with running_smtp(users=users, latency=latency) as smtp:
         print(f"READY {smtp.port}", flush=True)
         sys.stdin.read()
-        done = {"delivered": len(smtp.delivered()), "busy_seconds": smtp.busy_seconds}
+        done = {
+            "delivered": len(smtp.delivered()),
+            "busy_seconds": smtp.busy_seconds,
+            "transaction_seconds": smtp.transaction_seconds,
+        }
         print(json.dumps(done), flush=True)
 
 

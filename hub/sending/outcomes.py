@@ -1,0 +1,50 @@
+"""What the send path hands around: a planned message, and what became of one row's step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from hub.sending import message as msg
+from hub.sending.ledger import Intent
+from sheets.columns import Row
+
+
+@dataclass
+class Outcome:
+    """What happened to one row's step; ``changes`` are the row columns to write."""
+
+    hub_id: str
+    step: int
+    result: str  # sent, reconciled, dry_run, held, suppressed, review, failed, unknown, busy
+    changes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Planned:
+    """A message whose intent is durable; not yet handed to the provider."""
+
+    row: Row
+    intent: Intent
+    revert: dict[str, str]  # the row's columns to restore if we back out before the call
+    threading: msg.Threading | None = None
+    failed_status: str = ""  # outreach_status when the provider refuses ("" keeps it)
+    # Built once, by submit, from the intent (its Date is then the composition time, as
+    # RFC 5322 allows), while the message before is in flight.
+    message: EmailMessage | None = None
+    call_seconds: float = 0.0  # how long the claim and the provider call took
+
+
+class Halted:
+    """A queued message skipped because the one before it stopped the run."""
+
+
+HALTED = Halted()
+
+
+def summarise(outcomes: list[Outcome]) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.result] = counts.get(outcome.result, 0) + 1
+    return counts
