@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean setup
+.PHONY: run test lint format bench clean setup lock
 
 setup: $(STAMP)
 
@@ -31,6 +31,12 @@ format: $(STAMP)
 bench: $(STAMP)  ## every benchmark, one table (installs wrk and chromium if missing)
 	scripts/system-deps bench
 	$(BIN)/python bench/run
+
+lock: $(STAMP)  ## re-pin requirements.lock (what the Dockerfile installs) from pyproject.toml
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.12 \
+		--python-platform x86_64-manylinux_2_28 --generate-hashes \
+		--index-url https://pypi.org/simple --custom-compile-command 'make lock' -o requirements.lock
 
 clean:
 	rm -rf $(VENV) hub-data .pytest_cache .ruff_cache

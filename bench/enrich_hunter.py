@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from hub.jobs import JobRunner  # noqa: E402
+from hub.jobs.runner import JobRunner  # noqa: E402
 from hub.providers import hunter as hunter_client  # noqa: E402
 from hub.services import build_services  # noqa: E402
 from hub.stages import enrich as enrich_stage  # noqa: E402

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Row, Stopwatch, machine_note, run_as_script
 
 from hub.config import Settings
-from hub.jobs import JobRunner
+from hub.jobs.runner import JobRunner
 from hub.services import build_services
 from sheets.local import LocalStore
 from tests.emulators import gmail_messages as inbound

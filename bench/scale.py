@@ -1,9 +1,10 @@
 """Bench: a big store — peak memory and time to load, select a stage's rows, write one chunk.
 
-    .venv/bin/python bench/scale.py [--sizes 10000,50000,200000] [--backends local,sheet]
+    .venv/bin/python bench/scale.py [--sizes 10000,50000,200000] [--backends local,sheet,postgres]
 
 For each backend (the local SQLite store; the Google Sheet store through real gspread against
-the Sheets emulator) and each size, a fresh subprocess opens the store and makes the calls the
+the Sheets emulator; the local store on PostgreSQL, a throwaway cluster started for the bench
+from Debian's package) and each size, a fresh subprocess opens the store and makes the calls the
 stages make: load (``rows()``: check_replies, the send runner, /api/stats), select (the enrich
 stage's ``select(is_eligible)``: a quarter of the rows are pending), write one chunk (``update``
 of HUB_SHEETS_CHUNK_ROWS = 500 rows, two columns each), ``get`` of the last row (a webhook or an
@@ -82,6 +83,10 @@ def child(backend: str, path: str) -> None:
         from sheets.local import LocalStore
 
         store = LocalStore(path)
+    elif backend == "postgres":
+        from sheets.postgres import PostgresStore
+
+        store = PostgresStore(path)  # the path is the database's DSN
     else:
         from sheets.google import GoogleSheetStore
 
@@ -157,6 +162,20 @@ def local_store(tmp: Path, n: int) -> tuple[str, dict[str, str]]:
     return str(path), {}
 
 
+def postgres_store(cluster, n: int) -> tuple[str, dict[str, str]]:
+    from sheets.postgres import PostgresStore
+
+    dsn = cluster.create_database(f"scale_{n}")
+    store = PostgresStore(dsn)
+    store.ensure_schema()
+    for start in range(0, n, 20_000):
+        store.append(
+            [prospect(i) for i in range(start, min(n, start + 20_000))], dedupe_by_domain=False
+        )
+    store.close()
+    return dsn, {}
+
+
 def serve_sheet(n: int, data_dir: str, conn) -> None:
     """The OAuth + Sheets emulators with an n-row sheet, in this (spawned) process."""
     from sheets.columns import HUB_COLUMNS
@@ -192,7 +211,7 @@ def sheet_store(tmp: Path, n: int):
 def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,50000,200000")
-    parser.add_argument("--backends", default="local,sheet")
+    parser.add_argument("--backends", default="local,sheet,postgres")
     parser.add_argument("--child", nargs=2, metavar=("BACKEND", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -206,12 +225,25 @@ def main(argv: list[str] | None = None) -> list[Row]:
     )
     out: list[Row] = []
     sys.path.insert(0, str(ROOT))
-    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp, contextlib.ExitStack() as stack:
         for backend in args.backends.split(","):
             results = []
+            cluster = None
+            if backend == "postgres":
+                from tests.postgres_cluster import running_cluster, skip_reason
+
+                if skip_reason():
+                    print(f"postgres: skipped, {skip_reason()}")
+                    continue
+                cluster = stack.enter_context(running_cluster(durable=True))
             for n in sizes:
-                maker = sheet_store(Path(tmp), n) if backend == "sheet" else None
-                with maker or contextlib.nullcontext(local_store(Path(tmp), n)) as (path, env):
+                if backend == "sheet":
+                    maker = sheet_store(Path(tmp), n)
+                elif cluster is not None:
+                    maker = contextlib.nullcontext(postgres_store(cluster, n))
+                else:
+                    maker = contextlib.nullcontext(local_store(Path(tmp), n))
+                with maker as (path, env):
                     r = measure(backend, path, env)
                 results.append(r)
                 grown = (r["peak_mb"] - r["imported_mb"]) / (n / 10_000)

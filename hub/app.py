@@ -1,8 +1,9 @@
 """The app factory: the one place where store, state, runner, routes and webhooks meet.
 
 Start-up (lifespan): build the services (store, durable state, providers), migrate the sheet's
-header, start the job runner (which resumes unfinished jobs), the tick loop, the outbound event
-delivery loop, and re-process DataForSEO callbacks persisted but not processed before a crash.
+header, start the background work (``hub.background``: the job runner, which resumes unfinished
+jobs, the tick loop, the outbound event delivery loop) unless ``worker=False`` (``hub serve
+--no-worker``), and re-process DataForSEO callbacks persisted but not processed before a crash.
 Routes: ``/healthz``, ``/readyz``, ``/openapi.json``, ``/api`` (bearer keys), the webhook routes
 (``/webhooks/...``, capability tokens signed with ``HUB_SECRET_KEYS`` or the embedded key file),
 and ``/u/{token}`` (unsubscribe) when ``hub.unsubscribe`` is part of the build.
@@ -22,15 +23,15 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 import hub.inbox  # registers the internal import_rows / row_changed jobs
-import hub.tick  # registers the internal tick job
+import hub.tick  # noqa: F401 - registers the internal tick job
 from hub.api import EXCEPTION_HANDLERS, api_routes
+from hub.background import Background
 from hub.config import Settings, load_settings
-from hub.events_out import EventDelivery
 from hub.inbox import Inbox
-from hub.jobs import JobRunner
+from hub.jobs.runner import JobRunner
 from hub.services import Services, build_services
-from hub.state import State
-from hub.state_keys import adopt_secret_keys, secret_keys_for
+from hub.state.factory import open_state
+from hub.state.keys import adopt_secret_keys, secret_keys_for
 from sheets.csvio import import_csv
 from webhooks.events import Acceptance, Delivery, InboundEvent
 from webhooks.routes import WebhookConfig, webhook_routes
@@ -93,7 +94,9 @@ def tune_gc_for_serving() -> None:
         gc.set_threshold(max(GC_YOUNG_THRESHOLD, young), older, oldest)
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, services: Services | None = None, worker: bool = True
+) -> Starlette:
     settings = settings or load_settings()
     # read (or created) once, and adopted into settings so every module signs alike
     keys = adopt_secret_keys(settings)
@@ -102,33 +105,27 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     async def lifespan(app: Starlette):
         built = services or build_services(settings)
         if built.state is None:
-            built.state = State.from_settings(settings)
+            built.state = open_state(settings)
         await asyncio.to_thread(built.store.ensure_schema)
         if settings.load_demo:
             await asyncio.to_thread(load_demo_prospects, built)
         runner = JobRunner(built)
         built.runner = runner
         inbox = Inbox(built, runner)
-        delivery = EventDelivery.from_settings(built.state, settings)
         app.state.services, app.state.runner, app.state.inbox = built, runner, inbox
-        await runner.start()
-        background = [asyncio.create_task(hub.tick.tick_loop(built, runner, settings.tick_minutes))]
-        if delivery is not None:
-            background.append(asyncio.create_task(delivery.run()))
+        # Without the worker this process is an edge: it persists deliveries and queues their
+        # jobs (runner.submit), and `hub worker` processes run them.
+        background = Background(built, runner) if worker else None
+        if background is not None:
+            await background.start()
         await inbox.resume_unprocessed()
         tune_gc_for_serving()
         try:
             yield
         finally:
-            for task in background:
-                task.cancel()
-            for task in background:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            await runner.stop()
+            if background is not None:
+                await background.stop()
             await inbox.drain()
-            if delivery is not None:
-                await delivery.aclose()
             if services is None:
                 built.close()
 

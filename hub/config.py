@@ -153,6 +153,14 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias=_env("HUB_SUPPRESSION_LIST")
     )
 
+    # --- hub state on PostgreSQL (issue 12: several hub processes, one hub) -----------------
+    # Set: jobs, inbox, ledger, suppression, events... and the local prospect store (without
+    # HUB_SHEET_ID) live in this database, shared by every `hub serve` / `hub worker`.
+    database_url: SecretStr = Field(SecretStr(""), validation_alias=_env("HUB_DATABASE_URL"))
+    database_pool_size: int = Field(10, ge=1, validation_alias=_env("HUB_DATABASE_POOL_SIZE"))
+    # Apply pending schema migrations at start-up (each in one transaction, under a lock).
+    database_auto_upgrade: bool = Field(True, validation_alias=_env("HUB_DATABASE_AUTO_UPGRADE"))
+
     # --- sending identities: any SMTP/IMAP mailbox, several inboxes with caps (issue 14) ------
     # A TOML file of [[identity]] tables (hub.mail.identities); without it the GMAIL_* or the
     # SMTP_*/IMAP_* settings below are one implicit identity capped by HUB_DAILY_CAP.
@@ -206,6 +214,10 @@ class Settings(BaseSettings):
     @cached_property
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
+
+    @property
+    def uses_postgres(self) -> bool:
+        return bool(self.database_url.get_secret_value())
 
     @property
     def uses_google_sheet(self) -> bool:
@@ -266,6 +278,20 @@ class Settings(BaseSettings):
                     problems.append(f"HUB_MAILER=smtp needs {name}")
         if self.events_url and not self.events_secret.get_secret_value():
             problems.append("HUB_EVENTS_URL is set: set HUB_EVENTS_SECRET to sign the events")
+        if self.uses_postgres:
+            url = self.database_url.get_secret_value()
+            if not url.startswith(("postgresql://", "postgres://")):
+                problems.append("HUB_DATABASE_URL must be a postgresql://... URL")
+            # A key file per data dir would differ from machine to machine: set them.
+            for name, keys in (
+                ("HUB_SECRET_KEYS", self.secret_keys),
+                ("HUB_API_KEYS", self.api_keys),
+            ):
+                if not any(k for k in keys):
+                    problems.append(
+                        f"HUB_DATABASE_URL is set, so several processes share one hub: set "
+                        f"{name} explicitly (the same on every machine)"
+                    )
         if problems:
             raise ConfigError("; ".join(problems))
 

@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from hub.inbox_writer import InboundWriter
-from hub.jobs import ChainTo, internal_stage
+from hub.jobs.types import ChainTo, internal_stage
 from hub.stages.base import JOB_TYPES, StageContext, StageResult
 from sheets.columns import HUMAN_TERMINAL_STATUSES
 from webhooks.events import Acceptance, Delivery, InboundEvent, Refused

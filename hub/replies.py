@@ -15,8 +15,6 @@ so re-reading the same mail after a crash changes nothing.
 from __future__ import annotations
 
 import logging
-import sqlite3
-import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from typing import Any
 
 from hub.mail.base import MailboxMessage
 from hub.mail.classify import Classification, classify
+from hub.state.database import SqliteDatabase, open_database
 from sheets.columns import Row
 
 log = logging.getLogger(__name__)
@@ -233,35 +232,41 @@ def _payload(row: Row, found: Classification, status: str) -> dict[str, Any]:
     return payload
 
 
-class MailboxCursor:
-    """Where the last check stopped reading the mailbox (a small table in the state DB)."""
+CURSOR_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mailbox_cursor (
+    mailbox TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+"""
 
-    def __init__(self, path: str | Path):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS mailbox_cursor ("
-            "mailbox TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at TEXT NOT NULL)"
-        )
+
+class MailboxCursor:
+    """Where the last check stopped reading the mailbox (a small table in the hub's database:
+    the state DB, or PostgreSQL with ``HUB_DATABASE_URL`` so any worker continues from it)."""
+
+    def __init__(self, db: Any):
+        """``db``: the hub's database (:func:`hub.state.database.open_database`) or the path of
+        a SQLite file."""
+        if isinstance(db, str | Path):
+            db = SqliteDatabase(db, schema=CURSOR_SCHEMA)
+        self._db = db
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> MailboxCursor:
+        return cls(open_database(settings, schema=CURSOR_SCHEMA))
 
     def get(self, mailbox: str) -> str | None:
-        with self._lock:
-            found = self._db.execute(
-                "SELECT cursor FROM mailbox_cursor WHERE mailbox=?", (mailbox,)
-            ).fetchone()
+        found = self._db.execute(
+            "SELECT cursor FROM mailbox_cursor WHERE mailbox=?", (mailbox,)
+        ).fetchone()
         return found[0] if found else None
 
     def set(self, mailbox: str, cursor: str) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO mailbox_cursor(mailbox, cursor, updated_at) VALUES(?, ?, ?) "
-                "ON CONFLICT(mailbox) DO UPDATE SET cursor=excluded.cursor, "
-                "updated_at=excluded.updated_at",
-                (mailbox, cursor, iso(datetime.now(UTC))),
-            )
+        self._db.execute(
+            "INSERT INTO mailbox_cursor(mailbox, cursor, updated_at) VALUES(?, ?, ?) "
+            "ON CONFLICT(mailbox) DO UPDATE SET cursor=excluded.cursor, "
+            "updated_at=excluded.updated_at",
+            (mailbox, cursor, iso(datetime.now(UTC))),
+        )
 
     def close(self) -> None:
         self._db.close()

@@ -15,11 +15,16 @@ from sheets.store import ProspectStore
 
 
 def build_store(settings: Settings) -> ProspectStore:
-    """The Google Sheet when ``HUB_SHEET_ID`` is set, else the local SQLite store."""
+    """The Google Sheet when ``HUB_SHEET_ID`` is set, else the local store: in PostgreSQL
+    when ``HUB_DATABASE_URL`` is set (shared by every process), else in SQLite."""
     if settings.uses_google_sheet:
         from sheets.google import GoogleSheetStore
 
         return GoogleSheetStore.from_settings(settings)
+    if settings.uses_postgres:
+        from sheets.postgres import PostgresStore
+
+        return PostgresStore(settings.database_url.get_secret_value())
     return LocalStore(settings.local_store_path)
 
 
@@ -28,8 +33,9 @@ class Services:
     settings: Settings
     store: ProspectStore
     # Filled by the provider modules' builders (see build_services); None = not available.
-    state: Any = None  # hub.state.State: jobs, inbox, outbox (durable, SQLite)
-    runner: Any = None  # hub.jobs.JobRunner, set by the app (or the CLI) once state exists
+    # jobs, inbox, outbox (durable): hub.state.sqlite.State or hub.state.postgres.PostgresState
+    state: Any = None
+    runner: Any = None  # hub.jobs.runner.JobRunner, set by the app (or the CLI) once state exists
     serp: Any = None  # discovery client (DataForSEO), None = import-only
     enricher: Any = None  # Hunter, or the site crawler
     drafter: Any = None  # Gemini, or templates
@@ -61,9 +67,9 @@ class Services:
 def build_services(settings: Settings, *, store: ProspectStore | None = None) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     services = Services(settings=settings, store=store or build_store(settings))
-    from hub.state import State  # jobs, inbox, events: durable, next to the data
+    from hub.state.factory import open_state  # jobs, inbox, events: durable
 
-    services.state = State.from_settings(settings)
+    services.state = open_state(settings)
     from hub.mail.factory import build_mailer
 
     services.mailer = build_mailer(settings)

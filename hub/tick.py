@@ -12,7 +12,7 @@ import importlib
 import logging
 from typing import Any
 
-from hub.jobs import internal_stage
+from hub.jobs.types import internal_stage
 from hub.stages.base import StageContext, StageResult
 
 log = logging.getLogger("hub.tick")
@@ -49,16 +49,30 @@ def _has_unfinished(state: Any, job_type: str) -> bool:
 
 
 async def tick_loop(services: Any, runner: Any, minutes: float) -> None:
-    """Tick every ``minutes`` until cancelled (the first tick comes one period after start)."""
+    """Tick every ``minutes`` until cancelled (the first tick comes one period after start).
+
+    Every process of a hub runs this loop; the state's periodic turn lets one of them tick per
+    period (on PostgreSQL an advisory lock and the time of the last tick decide which)."""
     if minutes <= 0:
         return
     while True:
         await asyncio.sleep(minutes * 60)
         try:
-            summary = await run_tick(services, runner)
-            log.info("tick: %s", summary)
+            summary = await periodic_tick(services, runner, minutes * 60)
+            if summary is not None:
+                log.info("tick: %s", summary)
         except Exception:
             log.exception("tick failed; next one in %s min", minutes)
+
+
+async def periodic_tick(services: Any, runner: Any, period_seconds: float) -> dict | None:
+    """:func:`run_tick` if it is this process's turn in this period, else None."""
+    turn = services.state.periodic_turn("tick", period_seconds)
+    mine = await asyncio.to_thread(turn.__enter__)
+    try:
+        return await run_tick(services, runner) if mine else None
+    finally:
+        await asyncio.to_thread(turn.__exit__, None, None, None)
 
 
 @internal_stage("tick")

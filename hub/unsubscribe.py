@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from hub.sending.ledger import Ledger
 from hub.sending.suppression import Suppression, normalise_email
-from hub.state_keys import secret_keys_for
+from hub.state.keys import secret_keys_for
 from webhooks.tokens import UNSUBSCRIBE_SALT, TokenError, verify_timed
 
 log = logging.getLogger(__name__)

@@ -23,6 +23,7 @@ from sheets.store import (
     ProspectStore,
     SchemaReport,
     WriteReport,
+    compact_row,
     new_hub_id,
     prepare_new_rows,
     utc_now_text,
@@ -151,7 +152,7 @@ class LocalStore(ProspectStore):
                             row["hub_id"],
                             row.get("domain", ""),
                             row.get("outreach_status", ""),
-                            json.dumps(_compact(row)),
+                            json.dumps(compact_row(row)),
                         )
                         for row in fresh
                     ],
@@ -255,7 +256,7 @@ class LocalStore(ProspectStore):
         self._db.execute(
             "UPDATE prospects SET data=?, domain=?, outreach_status=? WHERE hub_id=?",
             (
-                json.dumps(_compact(row)),
+                json.dumps(compact_row(row)),
                 row.get("domain", ""),
                 row.get("outreach_status", ""),
                 hub_id,
@@ -265,11 +266,6 @@ class LocalStore(ProspectStore):
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-def _compact(row: Mapping[str, str]) -> Row:
-    """Keep non-empty cells only: an empty cell and a missing one read the same."""
-    return {k: v for k, v in row.items() if v not in ("", None)}
 
 
 __all__ = ["LocalStore", "new_hub_id"]

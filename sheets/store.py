@@ -132,6 +132,12 @@ class ProspectStore(abc.ABC):
         """Release connections; the default has nothing to release."""
 
 
+def compact_row(row: Mapping[str, object]) -> Row:
+    """Keep non-empty cells only: an empty cell and a missing one read the same (the database
+    stores, local and PostgreSQL, keep a row as JSON of these)."""
+    return {k: v for k, v in row.items() if v not in ("", None)}  # type: ignore[misc]
+
+
 def prepare_new_rows(
     rows: Iterable[Mapping[str, object]],
     existing_domains: set[str],

@@ -10,6 +10,7 @@ from hypothesis import settings as hypothesis_settings
 
 from hub.config import Settings
 from sheets.local import LocalStore
+from tests.postgres_cluster import postgres_cluster, postgres_dsn  # noqa: F401 - fixtures
 
 
 @pytest.fixture

@@ -106,8 +106,7 @@ def _main(
     from hub.config import Settings
     from hub.mail.gmail import GmailMailer
     from hub.sending.runner import run_send
-    from hub.services import Services
-    from sheets.local import LocalStore
+    from hub.services import Services, build_store
 
     settings = Settings(_env_file=None, data_dir=Path(data_dir), **json.loads(settings_json))
     options = {"units_per_minute": int(units_per_minute)} if units_per_minute else {}
@@ -117,7 +116,8 @@ def _main(
         from hub.mail.factory import build_mailer
 
         mailer = build_mailer(settings)
-    services = Services(settings, LocalStore(settings.local_store_path), mailer=mailer)
+    # The local store, in SQLite or (HUB_DATABASE_URL) in PostgreSQL shared by several children
+    services = Services(settings, build_store(settings), mailer=mailer)
     try:
         params = {} if chunk_size == "time" else {"chunk_size": int(chunk_size)}
         summary = asyncio.run(run_send(services, params))

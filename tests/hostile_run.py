@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.config import Settings
-from hub.jobs import JobRunner
+from hub.jobs.runner import JobRunner
 from hub.services import build_services
 from sheets.cells import BadCell, normalize_email
 from sheets.columns import HUB_COLUMNS, HUMAN_TERMINAL_STATUSES, Row

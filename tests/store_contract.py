@@ -15,6 +15,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ import pytest
 from hub.config import Settings
 from sheets.columns import HUB_COLUMNS, missing_columns
 from sheets.google import GoogleSheetStore
+from sheets.human_edits import EditRefused
 from sheets.local import LocalStore
 from sheets.store import ProspectStore
 from tests.emulators import google_keys
@@ -443,3 +445,28 @@ class StoreContract:
             assert all(a is b for a, b in zip(sorted(row), sorted(rows[0]), strict=True))
             assert row["outreach_status"] is rows[0]["outreach_status"]
             assert "" not in row.values()
+
+    def test_a_persons_edits_land_once_and_report_what_changed(self, harness, store):
+        rows = _by_domain(store)
+        target, other = rows["site1.example"]["hub_id"], rows["site2.example"]["hub_id"]
+        long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+
+        report = store.edit(
+            {target: {"approved": "yes", "contact_name": " Ann "}, "h_nobody": {"approved": "x"}}
+        )
+        again = store.edit({target: {"approved": True}})
+        late = store.edit({other: {"draft_subject": "Mine"}}, unmodified_since=long_ago)
+
+        assert report.changed == {target: {"approved": ("", "TRUE"), "contact_name": ("", "Ann")}}
+        assert report.missing == ["h_nobody"]
+        assert again.unchanged == [target] and not again.changed
+        assert list(late.stale) == [other] and not late.changed
+        now = _by_domain(store)
+        assert (now["site1.example"]["approved"], now["site1.example"]["contact_name"]) == (
+            "TRUE",
+            "Ann",
+        )
+        assert not now["site2.example"].get("draft_subject")
+        with pytest.raises(EditRefused):  # a hub-owned column: nothing written
+            store.edit({other: {"score": "99", "draft_subject": "Mine"}})
+        assert not _by_domain(store)["site2.example"].get("draft_subject")

@@ -6,8 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from hub.cli import app
-from hub.state import State
-from hub.state_keys import secret_keys_for
+from hub.state.keys import secret_keys_for
+from hub.state.sqlite import State
 from tests.core_plugin import marking_stage, registered
 from webhooks.tokens import body_signing_key, verify_make_token
 

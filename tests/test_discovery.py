@@ -1,6 +1,6 @@
 """Discovery: SERP answers become rows once, lost callbacks are recovered, jobs finish once.
 
-The job runner is the real one (``hub.jobs.JobRunner``, not started: the stage runs inline
+The job runner is the real one (``hub.jobs.runner.JobRunner``, not started: the stage runs inline
 here, and ``finish_job`` is the path DataForSEO callbacks and the sweep take).
 """
 
@@ -17,12 +17,12 @@ from hub.discovery.exclusions import Exclusions
 from hub.discovery.plan import NotConfigured
 from hub.discovery.sweep import sweep_lost_tasks
 from hub.discovery.tasks import is_known_task, task_book
-from hub.jobs import JobRunner
+from hub.jobs.runner import JobRunner
 from hub.providers.dataforseo import build_serp
 from hub.services import Services
 from hub.stages.base import StageContext
 from hub.stages.discover import run as discover_stage
-from hub.state import State
+from hub.state.sqlite import State
 from tests.emulators.dataforseo import LOGIN, PASSWORD, DataForSEOEmulator, organic
 from tests.emulators.serve import serve_in_thread
 from tests.fixtures import load_real

@@ -24,7 +24,7 @@ from hub.app import create_app
 from hub.cli import app as cli
 from hub.config import Settings
 from hub.doctor import Report, run_checks
-from hub.state import State
+from hub.state.sqlite import State
 from sheets.columns import HUB_COLUMNS
 from tests.emulators import google_keys
 from tests.emulators.dataforseo import LOGIN, PASSWORD, DataForSEOEmulator

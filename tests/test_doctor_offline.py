@@ -14,7 +14,7 @@ from hub.doctor import _bounded, in_thread, run_checks
 from hub.doctor.checks_public_url import check_public_url, shown
 from hub.doctor.checks_settings import check_settings
 from hub.doctor.checks_webhooks import check_webhooks
-from hub.state_keys import load_or_create_secret_key, secret_key_path
+from hub.state.keys import load_or_create_secret_key, secret_key_path
 from sheets.local import LocalStore
 
 runner = CliRunner()

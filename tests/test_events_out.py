@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from hub.app import create_app
 from hub.events_out import EventDelivery
-from hub.state import State
+from hub.state.sqlite import State
 from tests.core_plugin import marking_stage, registered
 from tests.emulators.make_webhook import MakeWebhook
 from tests.emulators.serve import free_port, serve_in_thread, wait_until

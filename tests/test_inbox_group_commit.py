@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from hub.inbox_writer import InboundWriter
-from hub.state import State
+from hub.state.sqlite import State
 from tests.emulators.serve import async_wait_until, free_port, wait_until
 from webhooks.make import make_webhook_url
 from webhooks.signing import sign_standard

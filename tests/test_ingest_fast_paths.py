@@ -1,6 +1,6 @@
 """The webhook ingest's shortcuts give the answers of the long ways they replace.
 
-- a group of deliveries written with a few statements (hub.state_group) = the same deliveries
+- a group of deliveries written with a few statements (hub.state.group) = the same deliveries
   persisted one by one (rows, jobs, duplicates, inbox seqs), with a fallback for what it cannot
   decide the same way;
 - row_changed/tick bodies validated without pydantic = the models' result;
@@ -23,10 +23,10 @@ from starlette.testclient import TestClient
 
 from hub.app import GC_YOUNG_THRESHOLD, create_app
 from hub.inbox_writer import LINES_DELAY, InboundWriter
-from hub.jobs import JobRunner
+from hub.jobs.runner import JobRunner
 from hub.services import Services
-from hub.state import State
-from hub.state_codec import new_id
+from hub.state.codec import new_id
+from hub.state.sqlite import State
 from tests.emulators.serve import next_loop_turn, wait_until
 from webhooks.base import accepted_response, job_body
 from webhooks.make_payloads import (

@@ -65,7 +65,7 @@ def test_unsubscribe_token_names_the_row_only(sender_settings):
 
 
 def test_without_hub_secret_keys_links_use_the_embedded_key(settings):
-    from hub.state_keys import secret_keys_for
+    from hub.state.keys import secret_keys_for
 
     link = msg.unsubscribe_url(settings, "h_1")
     token = link.rsplit("/", 1)[1]

@@ -20,7 +20,7 @@ def test_hub_serves_healthz_and_loads_demo_rows(settings):
 
 
 def test_serve_without_api_keys_uses_a_private_embedded_key(settings):
-    from hub.state_keys import adopt_api_keys
+    from hub.state.keys import adopt_api_keys
 
     path = adopt_api_keys(settings)
     assert path == settings.data_dir / "api_key"
@@ -34,7 +34,7 @@ def test_serve_without_api_keys_uses_a_private_embedded_key(settings):
 
 
 def test_configured_api_keys_are_left_alone(settings):
-    from hub.state_keys import adopt_api_keys
+    from hub.state.keys import adopt_api_keys
 
     settings.api_keys = ["mine"]
     assert adopt_api_keys(settings) is None
@@ -43,7 +43,7 @@ def test_configured_api_keys_are_left_alone(settings):
 
 
 def test_quickstart_key_opens_the_api_and_status_page(settings):
-    from hub.state_keys import adopt_api_keys
+    from hub.state.keys import adopt_api_keys
 
     adopt_api_keys(settings)
     key = settings.api_keys[0]

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.state import State
+from hub.state.sqlite import State
 from sheets.local import LocalStore
 from tests.emulators.serve import free_port, wait_until
 

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from hub.state import State, connect
-from hub.state_keys import secret_key_path, secret_keys_for
+from hub.state.keys import secret_key_path, secret_keys_for
+from hub.state.sqlite import State, connect
 
 
 class Clock:
@@ -179,3 +179,15 @@ def test_embedded_secret_key_is_random_private_and_stable(settings):
 def test_two_data_dirs_get_different_embedded_keys(settings, tmp_path):
     other = settings.model_copy(update={"data_dir": tmp_path / "other"})
     assert secret_keys_for(settings) != secret_keys_for(other)
+
+
+def test_a_state_file_from_a_newer_hub_is_refused(settings):
+    from hub.state.migrate import SchemaTooNew
+    from hub.state.sqlite import SCHEMA_VERSION
+
+    State(settings.state_db_path).close()
+    with sqlite3.connect(settings.state_db_path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    with pytest.raises(SchemaTooNew, match=f"version {SCHEMA_VERSION + 1}, newer than this hub"):
+        State(settings.state_db_path)

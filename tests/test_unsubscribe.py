@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from hub.sending import message as msg
 from hub.sending.suppression import Suppression
 from hub.services import build_services
-from hub.state import State
+from hub.state.sqlite import State
 from hub.unsubscribe import routes
 from webhooks.tokens import UNSUBSCRIBE_SALT, make_action_token
 

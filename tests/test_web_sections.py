@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from hub.app import create_app
 from hub.sending.ledger import Ledger
 from hub.sending.limits import DAY_NAMES
-from hub.state import State
+from hub.state.sqlite import State
 from hub.web.jobs_view import job_stream
 from hub.web.limits import sheets_usage
 from sheets.ratelimit import SlidingWindowLimiter

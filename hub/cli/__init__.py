@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from hub.cli import db as _db
 from hub.cli import discover as _discover
 from hub.cli import doctor as _doctor
 from hub.cli import outbox as _outbox
@@ -13,6 +14,7 @@ from hub.cli import scenarios as _scenarios
 from hub.cli import serve as _serve
 from hub.cli import sheet as _sheet
 from hub.cli import webhook_url as _webhook_url
+from hub.cli import worker as _worker
 
 app = typer.Typer(
     name="hub",
@@ -21,6 +23,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("serve")(_serve.serve)
+app.command("worker")(_worker.worker)
+app.add_typer(_db.app, name="db")
 app.command("discover")(_discover.discover)
 app.add_typer(_sheet.app, name="sheet")
 app.add_typer(_rows.app, name="rows")

@@ -19,7 +19,7 @@ STYLES = {"ok": "green", "warn": "yellow", "error": "bold red"}
 def doctor(
     as_json: bool = typer.Option(False, "--json", help='Print {"ok": bool, "findings": [...]}.'),
 ) -> None:
-    """Diagnose settings, store, providers, public URL, webhook keys, rows and blueprints.
+    """Diagnose settings, database, store, providers, public URL, webhook keys, rows, blueprints.
 
     Exits 1 when something is broken (an error); warnings are advice and exit 0.
     """

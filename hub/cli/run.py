@@ -31,7 +31,7 @@ STAGE_COMMANDS = {
 
 
 async def run_stage(services: Any, job_type: str, params: dict[str, Any]) -> dict[str, Any]:
-    from hub.jobs import JobRunner
+    from hub.jobs.runner import JobRunner
 
     runner = JobRunner(services)
     services.runner = runner
@@ -76,7 +76,7 @@ def _command(job_type: str):
             params["auto_send"] = True
         if prospect_ids:
             params["prospect_ids"] = list(prospect_ids)
-        from hub.state_keys import adopt_secret_keys
+        from hub.state.keys import adopt_secret_keys
 
         settings = settings_or_exit()
         adopt_secret_keys(settings)  # unsubscribe links need the same key as the server
@@ -104,10 +104,10 @@ def jobs(
     limit: int = typer.Option(20, "--limit", min=1, max=1000),
 ) -> None:
     """List recent jobs (newest first)."""
-    from hub.state import State
+    from hub.state.factory import open_state
 
     settings = settings_or_exit()
-    state = State.from_settings(settings)
+    state = open_state(settings)
     try:
         found = state.list_jobs(job_type, status, limit=limit)
     finally:

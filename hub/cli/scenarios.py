@@ -15,7 +15,7 @@ from rich.table import Table
 
 from hub.cli.common import console, err_console, settings_or_exit
 from hub.config import Settings
-from hub.state_keys import secret_keys_for
+from hub.state.keys import secret_keys_for
 from scenarios.lint import FileReport, LintOptions, lint_file
 from scenarios.render import (
     DEFAULT_DATAFORSEO_JOB,

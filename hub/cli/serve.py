@@ -1,17 +1,25 @@
-"""``hub serve``: run the web service (one uvicorn worker; jobs run in-process)."""
+"""``hub serve``: run the web service (one uvicorn worker; jobs run in-process unless
+``--no-worker``, for an edge whose jobs ``hub worker`` processes run)."""
 
 from __future__ import annotations
 
 import typer
 
 from hub.cli.common import console, settings_or_exit
-from hub.state_keys import adopt_api_keys
+from hub.cli.db import ready_or_exit
+from hub.state.keys import adopt_api_keys
 
 
 def serve(
     host: str = typer.Option(None, help="Interface to bind (default HUB_HOST, 127.0.0.1)."),
     port: int = typer.Option(None, help="Port (default HUB_PORT, 8000)."),
     demo: bool = typer.Option(False, "--demo", help="Load the bundled demo prospects if empty."),
+    worker: bool = typer.Option(
+        True,
+        "--worker/--no-worker",
+        help="Run jobs, the tick and event delivery here too (--no-worker: only accept "
+        "webhooks and API calls; `hub worker` processes run the jobs; needs HUB_DATABASE_URL).",
+    ),
 ) -> None:
     """Run the hub: webhooks, REST API, status page and the job runner."""
     import uvicorn
@@ -26,6 +34,13 @@ def serve(
     if demo:
         overrides["load_demo"] = True
     settings = settings_or_exit(**overrides)
+    if not worker and not settings.uses_postgres:
+        console.print(
+            "[red]--no-worker needs HUB_DATABASE_URL:[/red] the jobs this process queues "
+            "must be shared with the `hub worker` processes that run them"
+        )
+        raise typer.Exit(2)
+    ready_or_exit(settings)  # the database: reachable, its schema not newer than this hub
     key_file = adopt_api_keys(settings)
     if key_file is not None:
         console.print(f"HUB_API_KEYS is not set: sign in with the key stored in {key_file}")
@@ -33,7 +48,7 @@ def serve(
         f"Outreach Hub on http://{settings.host}:{settings.port}  (data: {settings.data_dir})"
     )
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, worker=worker),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

@@ -19,7 +19,7 @@ def webhook_url(
     ),
 ) -> None:
     """Print the capability URL for ACTION (signed with the newest secret key)."""
-    from hub.state_keys import secret_keys_for
+    from hub.state.keys import secret_keys_for
     from webhooks.make import make_webhook_url
     from webhooks.tokens import MAKE_ACTIONS, body_signing_key
 

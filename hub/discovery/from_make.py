@@ -22,7 +22,7 @@ from typing import Any
 
 from hub.discovery.ingest import task_query
 from hub.discovery.tasks import CALLBACK_GRANT, known_task_job, task_book
-from hub.jobs import open_waiting_job
+from hub.jobs.types import open_waiting_job
 from hub.providers.dataforseo import OK, TASK_NOT_READY
 from webhooks.dataforseo import PINGBACK_ROUTE, canonical_make_job
 from webhooks.events import Refused

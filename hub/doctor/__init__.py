@@ -3,9 +3,9 @@
     report = run_checks(settings)       # -> Report(findings=[Finding(level, area, message, fix)])
     report.ok                           # False when any finding is an error
 
-One module per concern (``checks_settings``, ``checks_store`` + ``checks_rows``,
-``checks_providers``, ``checks_mail`` (sending identities: SMTP, IMAP, SPF/DKIM/DMARC),
-``checks_public_url``, ``checks_webhooks``, ``checks_scenarios``).
+One module per concern (``checks_settings``, ``checks_database``, ``checks_store`` +
+``checks_rows``, ``checks_providers``, ``checks_mail`` (sending identities: SMTP, IMAP,
+SPF/DKIM/DMARC), ``checks_public_url``, ``checks_webhooks``, ``checks_scenarios``).
 The network checks run concurrently; each request has a short timeout (:data:`NETWORK_TIMEOUT`)
 and each check a deadline (:data:`CHECK_DEADLINE`), so a dead provider costs seconds, not
 minutes. Blocking clients (gspread, the Gmail client) run in daemon threads, so a check that
@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from hub.config import Settings
+from hub.doctor.checks_database import check_database
 from hub.doctor.checks_mail import check_identities
 from hub.doctor.checks_providers import (
     check_dataforseo,
@@ -66,6 +67,7 @@ async def check_all(
     report.extend(embedded_defaults(settings))
 
     checks: list[tuple[str, str, Awaitable[list[Finding]]]] = [
+        ("database", "PostgreSQL", in_thread(check_database, settings, timeout)),
         ("store", "the store", in_thread(_store_and_rows, settings)),
         ("public_url", "HUB_PUBLIC_URL", check_public_url(settings, keys, timeout)),
         ("scenarios", "the blueprint lint", in_thread(check_scenarios, settings, keys)),

@@ -52,11 +52,13 @@ HOLD_FIXES = {
 
 def running_send_jobs(settings: Settings, now: float | None = None) -> list[str]:
     """Ids of send/follow-up jobs whose lease is live (read from the state DB, if any)."""
+    now = time.time() if now is None else now
+    if settings.uses_postgres:
+        return _running_send_jobs_in_postgres(settings, now)
     if not settings.state_db_path.exists():
         return []  # the doctor does not create it
-    from hub.state import State
+    from hub.state.sqlite import State
 
-    now = time.time() if now is None else now
     state = State(settings.state_db_path)
     try:
         return [
@@ -67,6 +69,27 @@ def running_send_jobs(settings: Settings, now: float | None = None) -> list[str]
         ]
     finally:
         state.close()
+
+
+def _running_send_jobs_in_postgres(settings: Settings, now: float) -> list[str]:
+    """The same question asked of the shared database, read-only: opening the state would
+    apply pending migrations, and the doctor changes nothing."""
+    import psycopg
+
+    from hub.state.migrate import database_version
+
+    try:
+        with psycopg.connect(settings.database_url.get_secret_value(), connect_timeout=5) as conn:
+            if database_version(conn) == 0:
+                return []  # no hub tables yet: no jobs
+            found = conn.execute(
+                "SELECT id FROM jobs WHERE job_type = ANY(%s) AND status = 'running'"
+                " AND lease_expires > %s ORDER BY seq",
+                (list(SEND_JOB_TYPES), now),
+            ).fetchall()
+    except psycopg.Error:
+        return []  # the database findings say why it cannot be read
+    return [job_id for (job_id,) in found]
 
 
 def check_rows(

@@ -12,7 +12,7 @@ from pathlib import Path
 from hub.config import ConfigError, Settings
 from hub.doctor.report import Finding, error, ok, warn
 from hub.errors import HubError
-from hub.state_keys import api_key_path
+from hub.state.keys import api_key_path
 
 AREA = "settings"
 # Consumer Gmail allows about 500 recipients a day, Workspace 2,000 (API_NOTES.md).

@@ -36,6 +36,8 @@ def open_store(settings: Settings) -> ProspectStore | None:
         store = GoogleSheetStore.from_settings(settings)
         store.retry = RetryPolicy(attempts=2, max_wait=2.0)
         return store
+    if settings.uses_postgres:
+        return _open_postgres_store(settings.database_url.get_secret_value())
     if not settings.local_store_path.exists():
         return None  # the doctor does not create it
     from sheets.local import LocalStore
@@ -43,9 +45,30 @@ def open_store(settings: Settings) -> ProspectStore | None:
     return LocalStore(settings.local_store_path)
 
 
+def _open_postgres_store(url: str) -> ProspectStore | None:
+    """The store in PostgreSQL, or None while its tables do not exist (opening the store
+    would create them, and the doctor writes nothing)."""
+    import psycopg
+
+    from sheets.postgres import PostgresStore
+
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            (exists,) = conn.execute("SELECT to_regclass('prospects') IS NOT NULL").fetchone()
+    except psycopg.Error as exc:  # the database check says why; here, what it means
+        raise StoreError("the database is not reachable (see the database findings)") from exc
+    return PostgresStore(url, max_size=1) if exists else None
+
+
 def where(settings: Settings) -> str:
     if settings.uses_google_sheet:
         return f"Google Sheet {settings.sheet_id!r}, worksheet {settings.worksheet!r}"
+    if settings.uses_postgres:
+        from sheets.postgres import describe_dsn
+
+        return (
+            f"local store in PostgreSQL at {describe_dsn(settings.database_url.get_secret_value())}"
+        )
     return f"local store {settings.local_store_path}"
 
 

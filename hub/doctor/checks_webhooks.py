@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hub.config import Settings
 from hub.doctor.report import Finding, error, ok, warn
-from hub.state_keys import secret_key_path
+from hub.state.keys import secret_key_path
 from webhooks.tokens import (
     DATAFORSEO_SALT,
     MAKE_ACTIONS,

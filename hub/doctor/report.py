@@ -13,7 +13,16 @@ from typing import Any, Literal
 Level = Literal["ok", "warn", "error"]
 LEVELS: tuple[Level, ...] = ("ok", "warn", "error")
 # The order areas are shown in: set-up first, then what depends on it.
-AREAS = ("settings", "store", "rows", "providers", "public_url", "webhooks", "scenarios")
+AREAS = (
+    "settings",
+    "database",
+    "store",
+    "rows",
+    "providers",
+    "public_url",
+    "webhooks",
+    "scenarios",
+)
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,21 @@
 """Every change a person makes to a row through the hub: what, when, and by whom.
 
 The sheet keeps only the current value of a cell (and Google's own version history is not
-ours to read), so the hub keeps its own record, in the state DB next to the send ledger:
+ours to read), so the hub keeps its own record, in the hub's database next to the send ledger
+(the state DB, or PostgreSQL with ``HUB_DATABASE_URL`` so every process shows the same history):
 one line per changed cell, with the value before and after. Who made it is the API key's
 fingerprint (never the key), ``status page`` or ``cli``.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from hub.state.database import SqliteDatabase, open_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS row_changes (
@@ -42,19 +44,16 @@ class Change:
 
 
 class RowHistory:
-    def __init__(self, path: str | Path):
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.executescript(_SCHEMA)
+    def __init__(self, db: Any):
+        """``db``: the hub's database (:func:`hub.state.database.open_database`) or the path of
+        a SQLite file."""
+        if isinstance(db, str | Path):
+            db = SqliteDatabase(db, schema=_SCHEMA)
+        self._db = db
 
     @classmethod
     def from_settings(cls, settings) -> RowHistory:
-        return cls(settings.state_db_path)
+        return cls(open_database(settings, schema=_SCHEMA))
 
     def close(self) -> None:
         self._db.close()
@@ -75,28 +74,21 @@ class RowHistory:
         ]
         if not lines:
             return 0
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    "INSERT INTO row_changes(hub_id, at, actor, column_name, before, after) "
-                    "VALUES(?, ?, ?, ?, ?, ?)",
-                    lines,
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._db.transaction() as db:
+            db.executemany(
+                "INSERT INTO row_changes(hub_id, at, actor, column_name, before, after) "
+                "VALUES(?, ?, ?, ?, ?, ?)",
+                lines,
+            )
         return len(lines)
 
     def for_row(self, hub_id: str, limit: int = 200) -> list[Change]:
         """The row's changes, newest first."""
-        with self._lock:
-            found = self._db.execute(
-                "SELECT hub_id, at, actor, column_name, before, after FROM row_changes "
-                "WHERE hub_id=? ORDER BY seq DESC LIMIT ?",
-                (hub_id, limit),
-            ).fetchall()
+        found = self._db.execute(
+            "SELECT hub_id, at, actor, column_name, before, after FROM row_changes "
+            "WHERE hub_id=? ORDER BY seq DESC LIMIT ?",
+            (hub_id, limit),
+        ).fetchall()
         return [Change(*line) for line in found]
 
 

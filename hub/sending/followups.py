@@ -26,7 +26,7 @@ from hub.mail.base import MailboxMessage
 from hub.replies import plan_replies
 from hub.sending import message as msg
 from hub.sending.chunking import ChunkSizer
-from hub.sending.ledger import SendRecord
+from hub.sending.ledger_schema import SendRecord
 from hub.sending.limits import Hold
 from hub.sending.outcomes import Outcome, Planned, summarise
 from hub.sending.reconcile import followup_offsets

@@ -1,6 +1,7 @@
-"""The durable send ledger: the source of truth for what was (maybe) sent, in the state DB.
+"""The durable send ledger: the source of truth for what was (maybe) sent, in the hub's database.
 
-Two tables of our own in ``settings.state_db_path`` (DESIGN.md §5):
+Two tables of our own, in the state DB (``settings.state_db_path``) or, with
+``HUB_DATABASE_URL``, in PostgreSQL, where every process of the hub sees them (DESIGN.md §5):
 
 - ``send_intents``: one row per (hub_id, step) we mean to send, written and committed
   *before* the provider is called, with the pre-made Message-ID. ``attempted_at`` is set, and
@@ -11,17 +12,17 @@ Two tables of our own in ``settings.state_db_path`` (DESIGN.md §5):
 
 Caps count ``sends`` plus attempted intents (they may have gone out), so a restart never
 resets the rolling 24 h count. ``synchronous=FULL``: an intent survives a power cut, not only
-a killed process.
+a killed process. Every write about one step holds that step's lock (SQLite's write lock, a
+PostgreSQL advisory lock), so two processes deciding about one step are serialised.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
-from hub.sending.claims import DEFAULT_LEASE_SECONDS, new_owner, owner_alive
+from hub.sending.claims import DEFAULT_LEASE_SECONDS, owner_alive
 from hub.sending.ledger_schema import (
     INDEXES_AFTER_MIGRATION,
     MIGRATIONS,
@@ -30,38 +31,24 @@ from hub.sending.ledger_schema import (
     SendRecord,
     recipient_domain,
 )
-
-# Re-exported: callers import the ledger's record types and claim helpers from here.
-__all__ = [
-    "DAY_SECONDS",
-    "DEFAULT_LEASE_SECONDS",
-    "Intent",
-    "Ledger",
-    "SendRecord",
-    "new_owner",
-    "owner_alive",
-    "recipient_domain",
-]
+from hub.state.database import SqliteDatabase, open_database
 
 # The rolling window the daily caps count over (``sends_since(now - DAY_SECONDS)``).
 DAY_SECONDS = 24 * 3600
 
 
 class Ledger:
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.path, timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.executescript(SCHEMA)
-        self._migrate()
+    def __init__(self, db: Any):
+        """``db``: the hub's database (:func:`hub.state.database.open_database`), or the path
+        of a SQLite file."""
+        if isinstance(db, str | Path):
+            db = SqliteDatabase(db, schema=SCHEMA, synchronous="FULL")
+        self._db = db
+        if db.backend_name == "sqlite":  # PostgreSQL's tables come from hub.state.migrations
+            self._migrate()
 
     def _migrate(self) -> None:
+        """A SQLite ledger written before sending identities gets their column."""
         with self._tx() as db:
             for table, column, statement in MIGRATIONS:
                 present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
@@ -71,44 +58,40 @@ class Ledger:
 
     @classmethod
     def from_settings(cls, settings) -> Ledger:
-        return cls(settings.state_db_path)
+        return cls(open_database(settings, schema=SCHEMA, synchronous="FULL"))
 
     def close(self) -> None:
         self._db.close()
 
-    def _tx(self):
-        return _Transaction(self._db, self._lock)
+    def _tx(self, hub_id: str | None = None, step: int = 0):
+        return _StepTransaction(self._db, hub_id, step)
 
     # --- reading ------------------------------------------------------------------------------
     def intent(self, hub_id: str, step: int) -> Intent | None:
-        with self._lock:
-            found = self._db.execute(
-                "SELECT * FROM send_intents WHERE hub_id=? AND step=?", (hub_id, step)
-            ).fetchone()
+        found = self._db.execute(
+            "SELECT * FROM send_intents WHERE hub_id=? AND step=?", (hub_id, step)
+        ).fetchone()
         return Intent(*found) if found else None
 
     def sent(self, hub_id: str, step: int) -> SendRecord | None:
-        with self._lock:
-            found = self._db.execute(
-                "SELECT * FROM sends WHERE hub_id=? AND step=?", (hub_id, step)
-            ).fetchone()
+        found = self._db.execute(
+            "SELECT * FROM sends WHERE hub_id=? AND step=?", (hub_id, step)
+        ).fetchone()
         return SendRecord(*found) if found else None
 
     def history(self, hub_id: str) -> list[SendRecord]:
         """Every message sent to this row, first message first."""
-        with self._lock:
-            found = self._db.execute(
-                "SELECT * FROM sends WHERE hub_id=? ORDER BY step", (hub_id,)
-            ).fetchall()
+        found = self._db.execute(
+            "SELECT * FROM sends WHERE hub_id=? ORDER BY step", (hub_id,)
+        ).fetchall()
         return [SendRecord(*row) for row in found]
 
     def recipients(self, hub_id: str) -> set[str]:
-        with self._lock:
-            found = self._db.execute(
-                "SELECT recipient FROM sends WHERE hub_id=? "
-                "UNION SELECT recipient FROM send_intents WHERE hub_id=?",
-                (hub_id, hub_id),
-            ).fetchall()
+        found = self._db.execute(
+            "SELECT recipient FROM sends WHERE hub_id=? "
+            "UNION SELECT recipient FROM send_intents WHERE hub_id=?",
+            (hub_id, hub_id),
+        ).fetchall()
         return {r for (r,) in found}
 
     def sends_since(
@@ -121,18 +104,16 @@ class Ledger:
         if identity is not None:
             where_domain += " AND identity=?"
             args += (identity,)
-        with self._lock:
-            sent = self._db.execute(
-                f"SELECT sent_at FROM sends WHERE sent_at>=?{where_domain}", args
-            ).fetchall()
-            maybe = self._db.execute(
-                f"SELECT attempted_at FROM send_intents WHERE attempted_at>=?{where_domain}", args
-            ).fetchall()
+        sent = self._db.execute(
+            f"SELECT sent_at FROM sends WHERE sent_at>=?{where_domain}", args
+        ).fetchall()
+        maybe = self._db.execute(
+            f"SELECT attempted_at FROM send_intents WHERE attempted_at>=?{where_domain}", args
+        ).fetchall()
         return sorted(t for (t,) in sent + maybe)
 
     def count(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM sends").fetchone()[0]
+        return self._db.execute("SELECT COUNT(*) FROM sends").fetchone()[0]
 
     # --- writing --------------------------------------------------------------------------------
     def plan(
@@ -157,7 +138,7 @@ class Ledger:
         another live job holds it.
         """
         now = time.time() if now is None else now
-        with self._tx() as db:
+        with self._tx(hub_id, step) as db:
             if db.execute(
                 "SELECT 1 FROM sends WHERE hub_id=? AND step=?", (hub_id, step)
             ).fetchone():
@@ -227,7 +208,7 @@ class Ledger:
     ) -> bool:
         """Committed right before the provider call; False when we no longer hold the claim."""
         now = time.time() if now is None else now
-        with self._tx() as db:
+        with self._tx(hub_id, step) as db:
             changed = db.execute(
                 "UPDATE send_intents SET attempted_at=COALESCE(attempted_at, ?), lease_until=? "
                 "WHERE hub_id=? AND step=? AND owner=?",
@@ -260,9 +241,9 @@ class Ledger:
             how=how,
             identity=intent.identity,
         )
-        with self._tx() as db:
+        with self._tx(intent.hub_id, intent.step) as db:
             db.execute(
-                "INSERT OR IGNORE INTO sends VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO sends VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (
                     record.hub_id,
                     record.step,
@@ -285,7 +266,7 @@ class Ledger:
     def release(self, hub_id: str, step: int, owner: str, *, not_sent: bool) -> None:
         """Give up the claim. ``not_sent``: the provider certainly did not send it (refused
         before accepting, or never called), so the intent goes and nothing counts."""
-        with self._tx() as db:
+        with self._tx(hub_id, step) as db:
             if not_sent:
                 db.execute(
                     "DELETE FROM send_intents WHERE hub_id=? AND step=? AND owner=?",
@@ -308,25 +289,24 @@ class Ledger:
             )
 
 
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``: the write lock is taken up front, so two processes
-    deciding about the same intent are serialised by SQLite."""
+class _StepTransaction:
+    """A write transaction holding the lock of one (hub_id, step) when one is named."""
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock):
+    def __init__(self, db: Any, hub_id: str | None, step: int):
         self.db = db
-        self.lock = lock
+        self.key = (hub_id, step)
+        self._cm: Any = None
 
-    def __enter__(self) -> sqlite3.Connection:
-        self.lock.acquire()
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self.lock.release()
-            raise
-        return self.db
+    def __enter__(self) -> Any:
+        self._cm = self.db.transaction()
+        conn = self._cm.__enter__()
+        if self.key[0] is not None:
+            try:
+                self.db.lock_key(conn, f"send:{self.key[0]}", self.key[1])
+            except BaseException as exc:
+                self._cm.__exit__(type(exc), exc, exc.__traceback__)
+                raise
+        return conn
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self.lock.release()
+        self._cm.__exit__(exc_type, exc, tb)

@@ -110,7 +110,7 @@ def new_message_id(settings, *, sender: str = "") -> str:
 
 def unsubscribe_url(settings, hub_id: str) -> str:
     """The one-click link for a row; the token carries the row id only, never the address."""
-    from hub.state_keys import secret_keys_for  # HUB_SECRET_KEYS, else the embedded key
+    from hub.state.keys import secret_keys_for  # HUB_SECRET_KEYS, else the embedded key
 
     try:
         token = sign_timed({"h": hub_id}, secret_keys_for(settings), UNSUBSCRIBE_SALT)

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from hub.mail.base import Mailer
-from hub.sending.ledger import Intent, Ledger, SendRecord
+from hub.sending.ledger import Ledger
+from hub.sending.ledger_schema import Intent, SendRecord
 
 # Gmail's clock and ours may differ; search a little before the attempt.
 SEARCH_SLACK = timedelta(minutes=10)

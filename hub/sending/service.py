@@ -23,9 +23,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from hub.mail.base import Mailer, SentMessage
 from hub.mail.outbox import message_bytes
 from hub.sending import message as msg
-from hub.sending.ledger import Intent, Ledger, SendRecord, new_owner
+from hub.sending.claims import new_owner
+from hub.sending.ledger import Ledger
+from hub.sending.ledger_schema import Intent, SendRecord
 from hub.sending.limits import Hold, Limits
 from hub.sending.outcomes import HALTED, Halted, Outcome, Planned
+from hub.sending.previews import PreviewClaims, write_preview
 from hub.sending.reconcile import sent_changes, settle
 from hub.sending.senders import Senders
 from hub.sending.suppression import Suppression
@@ -67,6 +70,7 @@ class SendPath:
         self.is_cancelled = is_cancelled
         self.clock = clock
         self.owner = new_owner()
+        self.previews = PreviewClaims.on_several_machines(self.settings, self.owner)
         # The one thread provider calls run on, in order (see submit).
         self._sending = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-send")
 
@@ -81,6 +85,8 @@ class SendPath:
         self.ledger.close()
         self.suppression.close()
         self.senders.close()
+        if self.previews is not None:
+            self.previews.close()
 
     # --- checks shared by both stages ---------------------------------------------------------
     def setup_hold(self) -> str | None:
@@ -132,13 +138,10 @@ class SendPath:
         """Dry run: write the .eml preview (one file per row and step); the status stays."""
         hub_id = row["hub_id"]
         built, _ = self.build(row, None, content, step, threading, identity)
-        sent = await asyncio.to_thread(
-            self.mailer.send,
-            built,
-            thread_id=threading.thread_id if threading else None,
-            preview_name=f"{hub_id}-{step}",
-        )
-        changes = {"hold_reason": f"DRY_RUN {sent.provider_id}", "last_error": ""}
+        file = await write_preview(self, built, hub_id, step, threading)
+        if file is None:  # another machine is writing this step's preview right now
+            return Outcome(hub_id, step, "busy")
+        changes = {"hold_reason": f"DRY_RUN {file}", "last_error": ""}
         if not (self.settings.sender_address or "").strip():
             changes["last_error"] = "dry run: set HUB_SENDER_ADDRESS before sending for real"
         return Outcome(hub_id, step, "dry_run", changes)

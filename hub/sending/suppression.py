@@ -15,12 +15,11 @@ because every read of a Google Sheet costs quota).
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from hub.state.database import SqliteDatabase, open_database
 from sheets.columns import Row
 from sheets.store import ProspectStore
 
@@ -47,16 +46,13 @@ class Suppression:
         self.store = store
         self._own_store: ProspectStore | None = None
         self._configured = [normalise_email(e).lstrip("@") for e in settings.suppression_list]
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            path or settings.state_db_path,
-            timeout=30,
-            isolation_level=None,
-            check_same_thread=False,
+        # The hub's database (PostgreSQL with HUB_DATABASE_URL: every process sees an
+        # unsubscribe at once), or the SQLite file ``path``.
+        self._db = (
+            SqliteDatabase(path, schema=_SCHEMA)
+            if path
+            else open_database(settings, schema=_SCHEMA)
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.executescript(_SCHEMA)
         self._from_rows: dict[str, str] | None = None
 
     def close(self) -> None:
@@ -70,12 +66,18 @@ class Suppression:
         address = normalise_email(email)
         if not address:
             return
-        verb = "INSERT OR REPLACE" if overriding else "INSERT OR IGNORE"
-        with self._lock:
-            self._db.execute(
-                f"{verb} INTO suppressed(email, reason, added_at) VALUES(?,?,?)",
-                (address, reason, time.time()),
-            )
+        # A later reason replaces the first only when it overrides (a complaint); else the
+        # first stands. ON CONFLICT: the same statement on SQLite and PostgreSQL.
+        on_conflict = (
+            "DO UPDATE SET reason=excluded.reason, added_at=excluded.added_at"
+            if overriding
+            else "DO NOTHING"
+        )
+        self._db.execute(
+            "INSERT INTO suppressed(email, reason, added_at) VALUES(?,?,?) "
+            f"ON CONFLICT(email) {on_conflict}",
+            (address, reason, time.time()),
+        )
 
     def refresh(self, rows: Iterable[Row] | None = None) -> None:
         """Re-read the rows' statuses (once per chunk of sends; pass rows already read)."""
@@ -99,10 +101,7 @@ class Suppression:
         address = normalise_email(email)
         if not address:
             return None
-        with self._lock:
-            hit = self._db.execute(
-                "SELECT reason FROM suppressed WHERE email=?", (address,)
-            ).fetchone()
+        hit = self._db.execute("SELECT reason FROM suppressed WHERE email=?", (address,)).fetchone()
         if hit:
             return hit[0]
         if self._from_rows is None:
@@ -118,7 +117,5 @@ class Suppression:
         return None
 
     def entries(self) -> list[tuple[str, str]]:
-        with self._lock:
-            return self._db.execute(
-                "SELECT email, reason FROM suppressed ORDER BY added_at"
-            ).fetchall()
+        rows = self._db.execute("SELECT email, reason FROM suppressed ORDER BY added_at").fetchall()
+        return [(email, reason) for email, reason in rows]

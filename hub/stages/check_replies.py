@@ -93,7 +93,7 @@ async def run(ctx: StageContext) -> StageResult:
     if ctx.services.mailer is None:
         return StageResult(summary={"skipped": "no mailer configured"}, chain=False)
     boxes, built = _mailboxes(ctx)
-    cursors = MailboxCursor(ctx.settings.state_db_path)
+    cursors = MailboxCursor.from_settings(ctx.settings)
     try:
         if len(boxes) == 1:
             return StageResult(summary=await _check(ctx, cursors, *boxes[0]), chain=False)

@@ -21,7 +21,7 @@ from hub.discovery.tasks import task_book
 from hub.errors import ProviderError
 from hub.providers.dataforseo import OK, TASK_CREATED, explain
 from hub.stages.base import StageContext, StageResult, stage
-from hub.state_keys import secret_keys_for
+from hub.state.keys import secret_keys_for
 from webhooks.dataforseo import dataforseo_callback_urls
 
 LIVE_CONCURRENCY = 4  # DataForSEO allows 30 simultaneous live requests; stay well below

@@ -2,7 +2,8 @@
 
 Params: ``max_prospects``, ``auto_send`` (draft rows that have none, then send; approval
 still applies unless ``HUB_REQUIRE_APPROVAL=false``), ``chunk_size`` (a fixed number of rows
-per chunk; by default chunks are sized by time, see :mod:`hub.sending.chunking`).
+per chunk; by default chunks are sized by time, see :mod:`hub.sending.chunking`). A dry run
+on PostgreSQL is split into slices that several workers run at once (:mod:`hub.sending.slices`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from hub.stages.base import StageContext, StageResult, stage
 
 @stage("send")
 async def run(ctx: StageContext) -> StageResult:
+    from hub.sending.slices import fans_out, send_in_slices  # a dry run on several workers
+
+    if fans_out(ctx):
+        return await send_in_slices(ctx)
     summary = await run_send(
         ctx.services,
         ctx.params,

@@ -2,7 +2,7 @@
 their result or error, and ``GET /events/jobs``, a server-sent event stream of the same.
 
 Progress lives in the jobs table (the runner writes it about four times a second, see
-``hub.jobs``), so the stream polls the state DB — which also shows jobs run by the CLI in
+``hub.jobs.runner``), so the stream polls the state DB — which also shows jobs run by the CLI in
 another process — and sends a snapshot only when it changed.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from hub.api.jobs import job_status
-from hub.state_jobs import TERMINAL
+from hub.state.jobs import TERMINAL
 
 ACTIVE_LIMIT = 50
 RECENT_LIMIT = 15

@@ -122,8 +122,8 @@ def _recent(limiter: Any) -> int | None:
 
 
 def sheets_usage(store: Any, settings: Any) -> str:
-    if store.backend_name == "local":
-        return "local store, no quota"
+    if store.backend_name in ("local", "postgres"):
+        return f"{store.backend_name} store, no quota"
     counter = getattr(store, "requests_last_minute", None)
     if callable(counter):
         return str(counter())

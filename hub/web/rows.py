@@ -21,7 +21,7 @@ from hub.web.funnel import rows_link
 PAGE_SIZE = 50
 MAX_QUERY_CHARS = 200
 # Seconds a snapshot of the rows is reused, per store backend (Sheets reads are a quota).
-SNAPSHOT_SECONDS = {"local": 0.0, "google": 15.0}
+SNAPSHOT_SECONDS = {"local": 0.0, "postgres": 0.0, "google": 15.0}
 DEFAULT_SNAPSHOT_SECONDS = 15.0
 
 

@@ -5,7 +5,7 @@
   encrypted, so it holds a *fingerprint* of the key, never the key. The fingerprint is checked
   against ``HUB_API_KEYS`` on every request: removing a key from the setting signs its sessions
   out.
-- The signing secret is derived (HMAC) from the hub's newest secret key (``hub.state_keys``:
+- The signing secret is derived (HMAC) from the hub's newest secret key (``hub.state.keys``:
   ``HUB_SECRET_KEYS`` or the embedded key file), never a fixed string, and it is not the key
   itself, so a cookie can never be replayed as a webhook token or an unsubscribe link.
 - CSRF: every session (even before sign-in) carries a random token; every form that changes
@@ -26,7 +26,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 
 from hub.api.auth import key_matches
-from hub.state_keys import secret_keys_for
+from hub.state.keys import secret_keys_for
 
 SESSION_COOKIE = "hub_session"
 SESSION_MAX_AGE = 12 * 3600  # a working day; then sign in again

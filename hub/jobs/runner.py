@@ -1,4 +1,4 @@
-"""The job runner: durable jobs from ``hub.state``, run by in-process asyncio workers.
+"""The job runner: durable jobs from ``hub.state.sqlite``, run by in-process asyncio workers.
 
 - At most ``settings.job_concurrency`` jobs at once, and at most ONE job of a type per state DB
   (so per store), also across processes: a job runs under a lease in the DB that a heartbeat
@@ -22,34 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 from hub.errors import HubError
-from hub.jobs_leases import lease_owner, owner_dead, runner_started, runner_stopped
-from hub.jobs_types import (
-    CHAIN,
-    INHERITED_PARAMS,
-    INTERNAL_STAGES,
-    ChainTo,
-    check_job_type,
-    finished_event,
-    internal_stage,
-    next_job,
-    open_waiting_job,
-    stage_for,
-    truthy,
-)
+from hub.jobs.leases import lease_owner, owner_dead, runner_started, runner_stopped
+from hub.jobs.types import PARALLEL_TYPES, check_job_type, finished_event, next_job, stage_for
 from hub.stages.base import JobCancelled, StageContext, StageResult
-
-# Names callers import from here; job types and lease holders live in their own modules.
-__all__ = [
-    "CHAIN",
-    "INHERITED_PARAMS",
-    "INTERNAL_STAGES",
-    "ChainTo",
-    "JobRunner",
-    "internal_stage",
-    "open_waiting_job",
-    "owner_dead",
-    "truthy",
-]
 
 log = logging.getLogger("hub.jobs")
 
@@ -60,14 +35,17 @@ class JobRunner:
         services: Any,
         *,
         lease_seconds: float = 30.0,
-        poll_interval: float = 0.5,
+        poll_interval: float | None = None,
         concurrency: int | None = None,
     ):
         self.services = services
         self.state = services.state
         self.settings = services.settings
         self.lease_seconds = lease_seconds
-        self.poll_interval = poll_interval
+        # PostgreSQL wakes the runner by NOTIFY: its poll is a safety net (a lease expiring on
+        # another machine notifies nobody). SQLite shares its file with the silent CLI.
+        on_postgres = getattr(self.state, "backend_name", "") == "postgres"
+        self.poll_interval = poll_interval or (5.0 if on_postgres else 0.5)
         self.concurrency = concurrency or self.settings.job_concurrency
         self._nonce = uuid.uuid4().hex[:8]
         self.owner = lease_owner(self._nonce)
@@ -93,11 +71,17 @@ class JobRunner:
             asyncio.create_task(self._heartbeat_loop(), name="hub-jobs-heartbeat"),
         ]
 
+    @property
+    def dispatching(self) -> bool:
+        """Started, so it takes queued jobs (the CLI only runs one job inline)."""
+        return bool(self._background) and not self._stopping
+
     def _bind_loop(self) -> None:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
             self._wake = asyncio.Event()
             self.state.on_change_typed(self._on_state_change)
+            self.state.on_cancel(self._on_cancel_requested)
         runner_started(self._nonce)
 
     async def stop(self) -> None:
@@ -121,6 +105,17 @@ class JobRunner:
             return
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _on_cancel_requested(self, job_id: str) -> None:
+        """A cancel asked in any process: seen at the stage's next check, not heartbeat."""
+        if self._loop is None or self._loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._flag_cancel, job_id)
+
+    def _flag_cancel(self, job_id: str) -> None:
+        if job_id in self._tasks:
+            self._cancel_flags.add(job_id)
 
     # --- public API ----------------------------------------------------------------------
     async def submit(
@@ -228,6 +223,7 @@ class JobRunner:
                 limit=free,
                 busy_types=frozenset(self._running_types),
                 skip_ids=frozenset(self._tasks),
+                parallel_types=PARALLEL_TYPES,
             )
         )
         try:
@@ -246,6 +242,8 @@ class JobRunner:
             )
 
     def _set_running(self, job_type: str, running: bool) -> None:
+        if job_type in PARALLEL_TYPES:
+            return  # several run at once: never a reason to skip a dispatch
         if running:
             self._running_types.add(job_type)
         else:

@@ -1,75 +1,32 @@
 """The jobs table: queueing, leases (one running job per type, across processes), progress,
-completion with its chained child in the same transaction.
-
-A job is *runnable* when it is pending, or running without a live lease (its process died:
-the lease expired, or the owner's pid on this host is gone). Claiming takes the per-type lease
-inside ``BEGIN IMMEDIATE``, so the CLI and the server never run two jobs of one type at once.
+cancel, completion with its chained child in the same transaction. Claiming a job (which are
+runnable, one per type) is :mod:`hub.state.claims`.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from hub.state_codec import dumps, iso, loads, new_id
+from hub.state.claims import JobClaimsMixin
+from hub.state.codec import dumps, iso, job_from_row, new_id
 
 TERMINAL = ("completed", "failed", "cancelled")
 
-# The oldest pending job of each type, found by a loose index scan over jobs_status
-# (status, job_type, rowid): one index seek per job type. ``MIN(seq) ... GROUP BY job_type``
-# read every pending row instead: 1.5 ms under the state lock with 12,000 webhooks queued,
-# on every dispatch, which the webhook route's commits then waited for.
-_RUNNABLE_SQL = """
-WITH RECURSIVE pending_types(job_type) AS (
-    SELECT MIN(job_type) FROM jobs WHERE status='pending'
-    UNION ALL
-    SELECT (SELECT MIN(j.job_type) FROM jobs j WHERE j.status='pending' AND j.job_type > p.job_type)
-    FROM pending_types p WHERE p.job_type IS NOT NULL
-)
-SELECT * FROM jobs WHERE seq IN (
-    SELECT (SELECT MIN(j.seq) FROM jobs j WHERE j.status='pending' AND j.job_type=p.job_type)
-    FROM pending_types p WHERE p.job_type IS NOT NULL
-) OR (status='running' AND waiting=0) ORDER BY seq LIMIT ?
-"""
-OwnerDead = Callable[[str], bool]
 
-
-def job_from_row(row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "job_type": row["job_type"],
-        "status": row["status"],
-        "waiting": bool(row["waiting"]),
-        "params": loads(row["params"], {}),
-        "source": row["source"],
-        "parent_id": row["parent_id"],
-        "processed": row["processed"],
-        "total": row["total"],
-        "result": loads(row["result"]),
-        "error": row["error"],
-        "created_at": row["created_at"],
-        "started_at": row["started_at"],
-        "finished_at": row["finished_at"],
-        "attempts": row["attempts"],
-        "cancel_requested": bool(row["cancel_requested"]),
-        "lease_owner": row["lease_owner"],
-        "lease_expires": row["lease_expires"],
-    }
-
-
-class JobsMixin:
-    # provided by hub.state.State
+class JobsMixin(JobClaimsMixin):
+    # provided by the backend (hub.state.sqlite.State, hub.state.postgres.PostgresState)
     now: Callable[[], float]
     tx: Any
     query: Any
     _notify: Any
+    _notify_cancel: Any
     add_event_in: Any
 
     # --- creating ------------------------------------------------------------------------
     def insert_job_in(
         self,
-        db: sqlite3.Connection,
+        db: Any,
         job_type: str,
         params: dict[str, Any] | None = None,
         *,
@@ -77,10 +34,11 @@ class JobsMixin:
         parent_id: str | None = None,
         status: str = "pending",
         result: Any = None,
+        job_id: str | None = None,
     ) -> str:
         """Queue a job inside the caller's transaction (the inbox uses it to persist the
         delivery and its job atomically)."""
-        job_id = new_id()
+        job_id = job_id or new_id()
         now = iso(self.now())
         finished = now if status in TERMINAL else None
         db.execute(
@@ -147,83 +105,7 @@ class JobsMixin:
             counts.setdefault(row[0], {})[row[1]] = row[2]
         return counts
 
-    def _lease_live(self, owner: str | None, expires: float | None, owner_dead: OwnerDead) -> bool:
-        return bool(owner) and (expires or 0) > self.now() and not owner_dead(owner or "")
-
-    def runnable_jobs(self, owner_dead: OwnerDead, limit: int = 200) -> list[dict[str, Any]]:
-        """Pending jobs and running ones whose process is gone, oldest first."""
-        # Only the oldest pending job of each type can start next (one per type runs), so a
-        # backlog of hundreds of queued jobs costs one row per type here, not hundreds.
-        rows = self.query(_RUNNABLE_SQL, (limit,))
-        jobs = [job_from_row(r) for r in rows]
-        return [
-            j
-            for j in jobs
-            if j["status"] == "pending"
-            or not self._lease_live(j["lease_owner"], j["lease_expires"], owner_dead)
-        ]
-
-    def claim_runnable(
-        self,
-        owner: str,
-        lease_seconds: float,
-        owner_dead: OwnerDead,
-        *,
-        limit: int,
-        busy_types: frozenset[str] = frozenset(),
-        skip_ids: frozenset[str] = frozenset(),
-    ) -> list[dict[str, Any]]:
-        """:meth:`runnable_jobs`, then :meth:`claim_job` for each candidate in turn, at most
-        ``limit`` claimed and one per type, skipping ``busy_types`` (the caller runs one
-        already) and ``skip_ids``: the runner's dispatch in one call, so one thread hop
-        instead of one per claim."""
-        claimed: list[dict[str, Any]] = []
-        busy = set(busy_types)
-        for candidate in self.runnable_jobs(owner_dead):
-            if len(claimed) >= limit:
-                break
-            if candidate["id"] in skip_ids or candidate["job_type"] in busy:
-                continue
-            job = self.claim_job(candidate["id"], owner, lease_seconds, owner_dead)
-            if job is not None:
-                claimed.append(job)
-                busy.add(job["job_type"])
-        return claimed
-
     # --- leases ----------------------------------------------------------------------------
-    def claim_job(
-        self, job_id: str, owner: str, lease_seconds: float, owner_dead: OwnerDead
-    ) -> dict[str, Any] | None:
-        """Take the job and its type's lease, or return None (someone else runs that type, or
-        the job is no longer runnable)."""
-        now = self.now()
-        with self.tx() as db:
-            found = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
-            if found is None:
-                return None
-            job = job_from_row(found)
-            if job["status"] == "running":
-                if job["waiting"] or self._lease_live(
-                    job["lease_owner"], job["lease_expires"], owner_dead
-                ):
-                    return None
-            elif job["status"] != "pending":
-                return None
-            others = db.execute(
-                "SELECT lease_owner, lease_expires FROM jobs WHERE job_type=? AND "
-                "status='running' AND waiting=0 AND id<>?",
-                (job["job_type"], job_id),
-            ).fetchall()
-            if any(self._lease_live(o[0], o[1], owner_dead) for o in others):
-                return None
-            db.execute(
-                "UPDATE jobs SET status='running', lease_owner=?, lease_expires=?, "
-                "started_at=COALESCE(started_at, ?), attempts=attempts+1 WHERE id=?",
-                (owner, now + lease_seconds, iso(now), job_id),
-            )
-            found = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
-        return job_from_row(found)
-
     def renew_leases(self, owner: str, lease_seconds: float) -> set[str]:
         """Extend every lease ``owner`` holds; returns the ids of its jobs asked to cancel
         (a cancel may come from another process: the CLI or the server)."""
@@ -322,7 +204,8 @@ class JobsMixin:
         """Pending or waiting jobs are cancelled at once; a running one is flagged and stops
         at its next ``ctx.check_cancelled()``."""
         with self.tx() as db:
-            found = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+            found = db.execute(f"SELECT * FROM jobs WHERE id=?{self._FOR_UPDATE}", (job_id,))
+            found = found.fetchone()
             if found is None:
                 return None
             job = job_from_row(found)
@@ -336,4 +219,6 @@ class JobsMixin:
                 db.execute("UPDATE jobs SET cancel_requested=1 WHERE id=?", (job_id,))
             found = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
         self._notify("job")
+        if found["status"] == "running":
+            self._notify_cancel(job_id)
         return job_from_row(found)

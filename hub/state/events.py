@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hub.state_codec import dumps, iso, loads, new_id
+from hub.state.codec import dumps, iso, loads, new_id
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Persisted:
 
 
 class EventsMixin:
-    # provided by hub.state.State
+    # provided by hub.state.sqlite.State
     now: Callable[[], float]
     tx: Any
     query: Any
@@ -77,14 +77,14 @@ class EventsMixin:
         Nothing is acknowledged before this returns, so the durability is that of
         :meth:`persist_inbound` (committed in WAL mode = survives SIGKILL).
         """
-        from hub.state_group import persist_group_in  # it builds on this module's Persisted
+        from hub.state.group import persist_group_in  # it builds on this module's Persisted
 
         results: list[Persisted | Exception] = []
         with self.tx() as db:
             self._write_deliveries_in(db, self._take_queued_deliveries())
             db.execute("SAVEPOINT inbound_group")
             try:
-                # the whole group in a few statements (hub.state_group says why) ...
+                # the whole group in a few statements (hub.state.group says why) ...
                 results.extend(persist_group_in(db, items, self.now()))
             except Exception:
                 # ... or, when an item does not fit, one savepoint per item as before

@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from hub.state_codec import dumps, iso, new_id
-from hub.state_events import Persisted
+from hub.state.codec import dumps, iso, new_id
+from hub.state.events import Persisted
 
 # SQLite's default limit on ? parameters in one statement is 32,766 (999 before 3.32).
 _KEYS_PER_SELECT = 500

@@ -21,9 +21,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hub.state_codec import dumps, iso, loads, new_id
-from hub.state_events import EventsMixin
-from hub.state_jobs import JobsMixin
+from hub.state.events import EventsMixin
+from hub.state.jobs import JobsMixin
+from hub.state.listeners import ChangeListeners
+from hub.state.migrate import SchemaTooNew
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -125,7 +126,24 @@ def connect(path: str | Path, *, timeout: float = 30.0) -> sqlite3.Connection:
     return db
 
 
-class State(JobsMixin, EventsMixin):
+# The state file's schema, recorded in SQLite's user_version: a hub refuses a file written by
+# a newer hub (whose tables it may not know), instead of writing to it.
+SCHEMA_VERSION = 1
+
+
+def _check_schema_version(db: sqlite3.Connection, path: Path) -> None:
+    (found,) = db.execute("PRAGMA user_version").fetchone()
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"{path}: the state schema is at version {found}, newer than this hub's "
+            f"{SCHEMA_VERSION}: a newer hub wrote it. Run the newer hub version (or restore a "
+            "backup); this one refuses to write to a schema it does not know"
+        )
+    if found < SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+class State(ChangeListeners, JobsMixin, EventsMixin):
     """The hub's durable state. Thread-safe; every method is short and synchronous.
 
     ``now`` is injectable (tests of retries and leases); ``deliver_events`` says whether
@@ -152,12 +170,19 @@ class State(JobsMixin, EventsMixin):
         self._db = connect(self.path)
         with self._lock:
             self._db.executescript(_SCHEMA)
-        self._listeners: list[Callable[[str], None]] = []
-        self._typed_listeners: list[Callable[[str, frozenset[str] | None], None]] = []
+            _check_schema_version(self._db, self.path)
+        self._init_listeners()
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> State:
         return cls(settings.state_db_path, deliver_events=bool(settings.events_url), **kwargs)
+
+    backend_name = "sqlite"
+
+    @contextlib.contextmanager
+    def periodic_turn(self, name: str, period_seconds: float) -> Iterator[bool]:
+        """Always this process's turn: one machine, one ``hub serve`` runs the tick."""
+        yield True
 
     # --- plumbing --------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -180,31 +205,8 @@ class State(JobsMixin, EventsMixin):
     def ping(self) -> bool:
         return self.query("SELECT 1")[0][0] == 1
 
-    def on_change(self, listener: Callable[[str], None]) -> None:
-        """Call ``listener(kind)`` after a job is queued ("job") or an event added ("event"),
-        so loops wake at once instead of waiting for their next poll."""
-        self._listeners.append(listener)
-
-    def on_change_typed(self, listener: Callable[[str, frozenset[str] | None], None]) -> None:
-        """Like :meth:`on_change`, with the job types concerned: ``listener("job", types)``
-        when only jobs of ``types`` were queued, ``None`` when any job may have changed (one
-        finished, was released, cancelled...). The runner uses it to skip a dispatch that
-        could start nothing (under webhook load: every group commit)."""
-        self._typed_listeners.append(listener)
-
-    def _notify(self, kind: str, job_types: frozenset[str] | None = None) -> None:
-        for listener in list(self._listeners):
-            with contextlib.suppress(Exception):
-                listener(kind)
-        for typed in list(self._typed_listeners):
-            with contextlib.suppress(Exception):
-                typed(kind, job_types)
-
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.flush_deliveries()
         with self._lock:
             self._db.close()
-
-
-__all__ = ["State", "connect", "dumps", "iso", "loads", "new_id"]

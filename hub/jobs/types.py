@@ -7,7 +7,7 @@
   finished job also gets a ``job.completed``/``job.failed`` event.
 - :func:`open_waiting_job` opens a job for work someone else started.
 
-Decisions only (plus that one insert): the runner (``hub.jobs``) writes the successor and the
+Decisions only (plus that one insert): the runner (``hub.jobs.runner``) writes the successor and the
 event in the same transaction that marks the job finished.
 """
 
@@ -23,6 +23,11 @@ from hub.stages.base import JOB_TYPES, STAGES, StageContext, StageResult
 # Jobs that are not pipeline stages but run through the runner so they are durable too
 # (registered by hub.inbox and hub.tick with :func:`internal_stage`).
 INTERNAL_STAGES: dict[str, Callable[[StageContext], Awaitable[StageResult]]] = {}
+
+
+# Job types of which several may run at once, across processes: each job works on its own rows
+# (the slices of a dry-run send, hub.sending.slices). Every other type runs one job at a time.
+PARALLEL_TYPES = frozenset({"send_slice"})
 
 
 def internal_stage(job_type: str):

@@ -1,4 +1,5 @@
-"""Small helpers shared by the state modules: JSON in TEXT columns, timestamps, ids."""
+"""Small helpers shared by the state modules: JSON in TEXT columns, timestamps, ids, a job
+row as a dict."""
 
 from __future__ import annotations
 
@@ -35,3 +36,26 @@ def new_id(prefix: str = "") -> str:
     those pages was half the cost of the COMMIT.
     """
     return f"{prefix}{int(time.time() * 1000):012x}{os.urandom(10).hex()}"
+
+
+def job_from_row(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "job_type": row["job_type"],
+        "status": row["status"],
+        "waiting": bool(row["waiting"]),
+        "params": loads(row["params"], {}),
+        "source": row["source"],
+        "parent_id": row["parent_id"],
+        "processed": row["processed"],
+        "total": row["total"],
+        "result": loads(row["result"]),
+        "error": row["error"],
+        "created_at": row["created_at"],
+        "started_at": row["started_at"],
+        "finished_at": row["finished_at"],
+        "attempts": row["attempts"],
+        "cancel_requested": bool(row["cancel_requested"]),
+        "lease_owner": row["lease_owner"],
+        "lease_expires": row["lease_expires"],
+    }

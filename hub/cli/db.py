@@ -1,0 +1,77 @@
+"""``hub db upgrade`` / ``hub db status``: the PostgreSQL schema's numbered migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from hub.cli.common import console, err_console, settings_or_exit
+
+app = typer.Typer(help="The PostgreSQL database (HUB_DATABASE_URL): schema migrations.")
+
+
+def _connect(settings):
+    import psycopg
+
+    from hub.state.dialect import redact_dsn
+
+    if not settings.uses_postgres:
+        err_console.print(
+            "[red]HUB_DATABASE_URL is not set:[/red] the SQLite state needs no migrations"
+        )
+        raise typer.Exit(2)
+    url = settings.database_url.get_secret_value()
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        err_console.print(f"[red]cannot reach {redact_dsn(url)}:[/red] {type(exc).__name__}")
+        raise typer.Exit(1) from exc
+
+
+def ready_or_exit(settings) -> None:
+    """Before `hub serve` / `hub worker` start on PostgreSQL: reach the database, refuse a
+    schema newer than this hub (or behind it, without auto-upgrade) with a message that says
+    what to do, and apply pending migrations when allowed."""
+    if not settings.uses_postgres:
+        return
+    from hub.state.migrate import SchemaBehind, SchemaTooNew, prepare_schema
+
+    with _connect(settings) as conn:
+        try:
+            prepare_schema(conn, auto_upgrade=settings.database_auto_upgrade)
+        except (SchemaTooNew, SchemaBehind) as exc:
+            err_console.print(f"[red]refusing to start:[/red] {exc}")
+            raise typer.Exit(2) from exc
+
+
+@app.command("upgrade")
+def upgrade() -> None:
+    """Apply the pending migrations (each in one transaction; safe while hubs run)."""
+    from hub.state.migrate import SchemaTooNew
+    from hub.state.migrate import upgrade as apply_pending
+    from hub.state.migrations import CODE_VERSION
+
+    with _connect(settings_or_exit()) as conn:
+        try:
+            applied = apply_pending(conn)
+        except SchemaTooNew as exc:
+            err_console.print(f"[red]refused:[/red] {exc}")
+            raise typer.Exit(1) from exc
+    if applied:
+        console.print(
+            f"applied migrations {', '.join(map(str, applied))}; schema at {CODE_VERSION}"
+        )
+    else:
+        console.print(f"schema already at version {CODE_VERSION}: nothing to do")
+
+
+@app.command("status")
+def status() -> None:
+    """The schema version of the database and of this hub."""
+    from hub.state.migrate import database_version
+    from hub.state.migrations import CODE_VERSION
+
+    with _connect(settings_or_exit()) as conn:
+        current = database_version(conn)
+    console.print(f"database schema: {current}; this hub: {CODE_VERSION}")
+    if current != CODE_VERSION:
+        raise typer.Exit(1)

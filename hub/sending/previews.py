@@ -1,0 +1,119 @@
+"""One dry-run ``.eml`` per row and step across the machines of a hub (``HUB_DATABASE_URL``).
+
+On one machine a preview is a file named per row and step: previewing again overwrites it. With
+several processes on several machines each has its own outbox folder, so a second preview on
+another machine would be a second ``.eml`` for the same recipient. The ``dry_run_previews``
+table says which machine's folder holds a step's preview; a preview is written only by the
+machine that holds it (and written again there, as before), by another only when the holder
+died before writing it (its claim: owner + lease, as the send ledger's).
+
+Written in three steps: claim (committed), write the file (atomic rename), mark written. A
+process killed between the first two leaves a claim without a file, which another machine takes
+over; one killed between the last two (the width of one rename) would leave the file and an
+unmarked claim, which another machine could take over and write again: the rare case this
+cannot see across machines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from email.message import EmailMessage
+from typing import Any
+
+from hub.sending.claims import DEFAULT_LEASE_SECONDS, owner_alive
+from hub.state.database import open_database
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS dry_run_previews (
+    hub_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    machine TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    file TEXT NOT NULL DEFAULT '',
+    written INTEGER NOT NULL DEFAULT 0,
+    lease_until REAL NOT NULL,
+    PRIMARY KEY (hub_id, step)
+);
+"""
+
+
+class PreviewClaims:
+    def __init__(self, settings: Any, owner: str):
+        self._db = open_database(settings, schema=SCHEMA)
+        # This machine's outbox folder: previews written here may be written here again.
+        self.machine = f"{socket.gethostname()}:{settings.outbox_dir.resolve()}"
+        self.owner = owner
+
+    @classmethod
+    def on_several_machines(cls, settings: Any, owner: str) -> PreviewClaims | None:
+        """Claims when the hub shares PostgreSQL (several machines, several outbox folders);
+        None on one machine, whose one folder holds every preview."""
+        return cls(settings, owner) if settings.uses_postgres else None
+
+    def claim(self, hub_id: str, step: int, *, now: float | None = None) -> tuple[str, str]:
+        """``("write", "")``: write the preview here; ``("done", file)``: another machine's
+        folder holds it; ``("busy", "")``: another machine is writing it right now.
+
+        One statement in the usual case (a new step, or one this machine holds): every row
+        of a dry run passes here, and two workers on two CPUs share a database server."""
+        now = time.time() if now is None else now
+        lease_until = now + DEFAULT_LEASE_SECONDS
+        mine = self._db.execute(
+            "INSERT INTO dry_run_previews(hub_id, step, machine, owner, lease_until) "
+            "VALUES(?,?,?,?,?) ON CONFLICT (hub_id, step) DO UPDATE SET "
+            "owner=excluded.owner, written=0, lease_until=excluded.lease_until "
+            "WHERE dry_run_previews.machine=excluded.machine RETURNING 1",
+            (hub_id, step, self.machine, self.owner, lease_until),
+        ).fetchone()
+        if mine is not None:
+            return "write", ""
+        found = self._db.execute(
+            "SELECT owner, file, written, lease_until FROM dry_run_previews "
+            "WHERE hub_id=? AND step=?",
+            (hub_id, step),
+        ).fetchone()
+        owner, file, written, held_until = found
+        if written:
+            return "done", file
+        if held_until > now and owner_alive(owner):
+            return "busy", ""
+        # The holder died before writing: take it over, unless someone else just did.
+        taken = self._db.execute(
+            "UPDATE dry_run_previews SET machine=?, owner=?, written=0, lease_until=? "
+            "WHERE hub_id=? AND step=? AND owner=? AND written=0",
+            (self.machine, self.owner, lease_until, hub_id, step, owner),
+        ).rowcount
+        return ("write", "") if taken == 1 else ("busy", "")
+
+    def written(self, hub_id: str, step: int, file: str) -> None:
+        self._db.execute(
+            "UPDATE dry_run_previews SET written=1, file=? WHERE hub_id=? AND step=? AND owner=?",
+            (file, hub_id, step, self.owner),
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+async def write_preview(
+    path: Any, built: EmailMessage, hub_id: str, step: int, threading: Any
+) -> str | None:
+    """Write the preview of this step through ``path.mailer`` (the outbox folder), unless
+    another machine's folder holds it: returns the file name, or None while another machine
+    is writing it."""
+    claims: PreviewClaims | None = path.previews
+    if claims is not None:
+        claim, file = await asyncio.to_thread(claims.claim, hub_id, step)
+        if claim != "write":
+            return file if claim == "done" else None
+    sent = await asyncio.to_thread(
+        path.mailer.send,
+        built,
+        thread_id=threading.thread_id if threading else None,
+        preview_name=f"{hub_id}-{step}",
+    )
+    if claims is not None:
+        await asyncio.to_thread(claims.written, hub_id, step, sent.provider_id)
+    return sent.provider_id
