@@ -53,3 +53,13 @@ def test_quickstart_key_opens_the_api_and_status_page(settings):
         assert stats.status_code == 200
         page = httpx.get(server.url + "/")
         assert page.status_code == 200 and "Sign in" in page.text
+
+
+def test_demo_signs_drafts_only_on_the_dry_run_outbox(settings):
+    from hub.cli.serve import DEMO_SENDER_NAME, apply_demo_defaults
+
+    assert apply_demo_defaults(settings) and settings.sender_name == DEMO_SENDER_NAME
+    settings.sender_name = "Ada Artist"  # a name the user set is kept
+    assert apply_demo_defaults(settings) == [] and settings.sender_name == "Ada Artist"
+    settings.sender_name, settings.mailer = "", "gmail"  # never a made-up name on real mail
+    assert apply_demo_defaults(settings) == [] and settings.sender_name == ""

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from hub.app import create_app
 from hub.cli import app as cli_app
+from hub.cli.serve import apply_demo_defaults
 from tests.emulators.serve import wait_until
 
 AUTH = {"authorization": "Bearer flow-key"}
@@ -19,8 +20,7 @@ AUTH = {"authorization": "Bearer flow-key"}
 def hub(settings):
     settings.api_keys = ["flow-key"]
     settings.tick_minutes = 0
-    settings.load_demo = True  # what `make run` (hub serve --demo) does
-    settings.sender_name = "Ada Artist"  # the templates sign with it (REVIEW:blank_field else)
+    apply_demo_defaults(settings)  # what `make run` (hub serve --demo) does
     app = create_app(settings)
     with TestClient(app, headers=AUTH) as client:
         yield client, app.state.services

@@ -9,6 +9,23 @@ from hub.cli.common import console, settings_or_exit
 from hub.cli.db import ready_or_exit
 from hub.state.keys import adopt_api_keys
 
+# How the demo signs its drafts when HUB_SENDER_NAME is unset (templates need a sender name).
+DEMO_SENDER_NAME = "Outreach Hub demo"
+
+
+def apply_demo_defaults(settings) -> list[str]:
+    """What ``--demo`` fills in so its rows go all the way to a draft on embedded defaults.
+
+    Only on the dry-run outbox: a real mailer never sends under a made-up name. Returns a line
+    per value filled in, to print.
+    """
+    settings.load_demo = True
+    filled = []
+    if settings.mailer == "outbox" and not settings.sender_name.strip():
+        settings.sender_name = DEMO_SENDER_NAME
+        filled.append(f"HUB_SENDER_NAME is not set: the demo signs its drafts {DEMO_SENDER_NAME!r}")
+    return filled
+
 
 def serve(
     host: str = typer.Option(None, help="Interface to bind (default HUB_HOST, 127.0.0.1)."),
@@ -31,9 +48,10 @@ def serve(
         overrides["host"] = host
     if port:
         overrides["port"] = port
-    if demo:
-        overrides["load_demo"] = True
     settings = settings_or_exit(**overrides)
+    if demo:
+        for line in apply_demo_defaults(settings):
+            console.print(line)
     if not worker and not settings.uses_postgres:
         console.print(
             "[red]--no-worker needs HUB_DATABASE_URL:[/red] the jobs this process queues "

@@ -10,14 +10,12 @@ the write, so a crash re-reads the same mail, which is harmless (transitions are
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import UTC, datetime
 
 from hub.mail.base import MailerError
 from hub.replies import WATCHED, MailboxCursor, plan_replies
+from hub.sending.suppression import Suppression
 from hub.stages.base import StageContext, StageResult, stage
-
-log = logging.getLogger(__name__)
 
 
 def _own_addresses(ctx: StageContext) -> list[str]:
@@ -37,16 +35,8 @@ def _mailbox_key(ctx: StageContext) -> str:
 
 
 def _suppress(ctx: StageContext, entries: list[tuple[str, str, str]]) -> int:
-    """Record bounced/unsubscribed/replied/complained addresses in the sending engineer's suppression list
-    (imported lazily: the stage still marks the rows if that module is not available)."""
+    """Record bounced/unsubscribed/replied/complained addresses in the suppression list."""
     if not entries:
-        return 0
-    try:
-        from hub.sending.suppression import Suppression
-    except ImportError:  # pragma: no cover - only while hub.sending is absent
-        log.warning(
-            "hub.sending.suppression missing: %d addresses only marked on rows", len(entries)
-        )
         return 0
     suppression = Suppression(ctx.settings, ctx.store)
     try:
