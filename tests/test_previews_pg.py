@@ -81,6 +81,29 @@ def test_a_claim_left_unwritten_by_a_dead_process_is_taken_over(machines):
     assert mine.claim("h2", 0) == ("busy", "")  # being written by a live process elsewhere
 
 
+def test_a_file_renamed_by_a_process_that_died_before_its_mark_is_not_written_again(machines):
+    # The kill fell between the outbox's rename and the claim's mark: the file is in the dead
+    # holder's folder, the claim says unwritten. A process on this host looks there first.
+    a, b = machines
+    gone = PreviewClaims(a, "999999999:dead")
+    assert gone.claim("h3", 0) == ("write", "")
+    OutboxMailer(a.outbox_dir).send(built_for("h3"), preview_name="h3-0")
+    mine = PreviewClaims(b, "1:me")
+    assert mine.claim("h3", 0) == ("done", "h3-0.eml")
+    assert mine.claim("h3", 0) == ("done", "h3-0.eml")  # now marked written for good
+    assert not list(b.outbox_dir.glob("*.eml"))
+
+
+def built_for(hub_id: str):
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["To"], message["Subject"] = f"{hub_id}@gallery.example", "Hello"
+    message["Message-ID"] = f"<{hub_id}@hub.example>"
+    message.set_content("Hello")
+    return message
+
+
 async def test_a_dry_run_send_is_shared_by_two_workers(machines, postgres_dsn):
     """The send job splits its rows into slices; both workers run them, side by side."""
     from hub.jobs.runner import JobRunner

@@ -7,11 +7,13 @@ table says which machine's folder holds a step's preview; a preview is written o
 machine that holds it (and written again there, as before), by another only when the holder
 died before writing it (its claim: owner + lease, as the send ledger's).
 
-Written in three steps: claim (committed), write the file (atomic rename), mark written. A
-process killed between the first two leaves a claim without a file, which another machine takes
-over; one killed between the last two (the width of one rename) would leave the file and an
-unmarked claim, which another machine could take over and write again: the rare case this
-cannot see across machines.
+Written in three steps: claim (committed), write the file (atomic rename), mark written (in the
+same worker-thread hop). A process killed between the first two leaves a claim without a file,
+which another process takes over. One killed between the last two leaves the file and an
+unmarked claim: a process on the same host looks in the dead holder's folder and, finding the
+file, marks it written instead of writing a second one. Only a process on another host cannot
+look there: that one case (a kill within one database round trip after a rename) may still
+give a second preview.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import asyncio
 import socket
 import time
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
+from hub.mail.outbox import safe_file_name
 from hub.sending.claims import DEFAULT_LEASE_SECONDS, owner_alive
 from hub.state.database import open_database
 
@@ -70,15 +74,23 @@ class PreviewClaims:
         if mine is not None:
             return "write", ""
         found = self._db.execute(
-            "SELECT owner, file, written, lease_until FROM dry_run_previews "
+            "SELECT machine, owner, file, written, lease_until FROM dry_run_previews "
             "WHERE hub_id=? AND step=?",
             (hub_id, step),
         ).fetchone()
-        owner, file, written, held_until = found
+        machine, owner, file, written, held_until = found
         if written:
             return "done", file
         if held_until > now and owner_alive(owner):
             return "busy", ""
+        left = _left_in_folder(machine, hub_id, step)
+        if left:  # the holder died after its rename, before its mark: finish its mark
+            self._db.execute(
+                "UPDATE dry_run_previews SET written=1, file=? "
+                "WHERE hub_id=? AND step=? AND owner=? AND written=0",
+                (left, hub_id, step, owner),
+            )
+            return "done", left
         # The holder died before writing: take it over, unless someone else just did.
         taken = self._db.execute(
             "UPDATE dry_run_previews SET machine=?, owner=?, written=0, lease_until=? "
@@ -97,6 +109,16 @@ class PreviewClaims:
         self._db.close()
 
 
+def _left_in_folder(machine: str, hub_id: str, step: int) -> str:
+    """The preview file a dead holder left in its folder, when that folder is on this host
+    (``machine`` is ``host:folder``); "" when there is none or it cannot be looked at."""
+    host, _, folder = machine.partition(":")
+    if host != socket.gethostname():
+        return ""
+    name = safe_file_name(f"{hub_id}-{step}")
+    return name if (Path(folder) / name).exists() else ""
+
+
 async def write_preview(
     path: Any, built: EmailMessage, hub_id: str, step: int, threading: Any
 ) -> str | None:
@@ -108,12 +130,16 @@ async def write_preview(
         claim, file = await asyncio.to_thread(claims.claim, hub_id, step)
         if claim != "write":
             return file if claim == "done" else None
-    sent = await asyncio.to_thread(
-        path.mailer.send,
-        built,
-        thread_id=threading.thread_id if threading else None,
-        preview_name=f"{hub_id}-{step}",
-    )
-    if claims is not None:
-        await asyncio.to_thread(claims.written, hub_id, step, sent.provider_id)
-    return sent.provider_id
+
+    def write_and_mark() -> str:
+        # One hop for both: the window between the rename and the mark stays one round trip.
+        sent = path.mailer.send(
+            built,
+            thread_id=threading.thread_id if threading else None,
+            preview_name=f"{hub_id}-{step}",
+        )
+        if claims is not None:
+            claims.written(hub_id, step, sent.provider_id)
+        return sent.provider_id
+
+    return await asyncio.to_thread(write_and_mark)
