@@ -23,9 +23,11 @@ from sheets.store import (
     ProspectStore,
     SchemaReport,
     WriteReport,
-    compact_row,
+    decode_rows,
+    header_with_new_columns,
     new_hub_id,
     prepare_new_rows,
+    stored_record,
     utc_now_text,
 )
 
@@ -85,10 +87,7 @@ class LocalStore(ProspectStore):
     def _iter_rows(self, where: str = "", params: tuple = ()) -> Iterator[Row]:
         cursor = self._db.execute(f"SELECT data FROM prospects {where} ORDER BY pos", params)
         while batch := cursor.fetchmany(_DECODE_BATCH):
-            # One json.loads per batch, not per row: the decoder memoises object keys within a
-            # call, so the batch's rows share one copy of each column name. Per row that saves
-            # ~14 key strings (~800 B of a ~2.2 KB row at 200k rows: 523 -> ~360 MB peak).
-            yield from json.loads("[" + ",".join([data for (data,) in batch]) + "]")
+            yield from decode_rows(data for (data,) in batch)
 
     def rows(self) -> list[Row]:
         sharer = CellSharer()  # repeated statuses, scores, timestamps: one string each
@@ -137,25 +136,14 @@ class LocalStore(ProspectStore):
             fresh, skipped = prepare_new_rows(
                 rows, self.domains(), dedupe_by_domain=dedupe_by_domain
             )
-            header = self.header() or list(HUB_COLUMNS)
-            extra = [c for row in fresh for c in row if c not in header]
+            header = header_with_new_columns(self.header() or list(HUB_COLUMNS), fresh)
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                if extra:
-                    header += list(dict.fromkeys(extra))
                 self._save_header(header)
                 self._db.executemany(
                     "INSERT INTO prospects(hub_id, domain, outreach_status, data) "
                     "VALUES(?, ?, ?, ?)",
-                    [
-                        (
-                            row["hub_id"],
-                            row.get("domain", ""),
-                            row.get("outreach_status", ""),
-                            json.dumps(compact_row(row)),
-                        )
-                        for row in fresh
-                    ],
+                    [stored_record(row) for row in fresh],
                 )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -208,10 +196,9 @@ class LocalStore(ProspectStore):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 header = self.header() or list(HUB_COLUMNS)
-                # There is no sheet to add a header cell to: a person's new column joins here.
-                extra = [c for row in cleaned.values() for c in row if c not in header]
-                if extra:
-                    self._save_header(header + list(dict.fromkeys(extra)))
+                widened = header_with_new_columns(header, cleaned.values())
+                if widened != header:
+                    self._save_header(widened)
                 for hub_id, wanted in cleaned.items():
                     found = self._db.execute(
                         "SELECT data FROM prospects WHERE hub_id=?", (hub_id,)
@@ -254,13 +241,8 @@ class LocalStore(ProspectStore):
     def _write(self, hub_id: str, row: Row) -> None:
         """Store a whole row, keeping the indexed copies of domain and status in step."""
         self._db.execute(
-            "UPDATE prospects SET data=?, domain=?, outreach_status=? WHERE hub_id=?",
-            (
-                json.dumps(compact_row(row)),
-                row.get("domain", ""),
-                row.get("outreach_status", ""),
-                hub_id,
-            ),
+            "UPDATE prospects SET domain=?, outreach_status=?, data=? WHERE hub_id=?",
+            (*stored_record(row)[1:], hub_id),
         )
 
     def close(self) -> None:

@@ -34,8 +34,10 @@ from sheets.store import (
     SchemaReport,
     StoreError,
     WriteReport,
-    compact_row,
+    decode_rows,
+    header_with_new_columns,
     prepare_new_rows,
+    stored_record,
     utc_now_text,
 )
 
@@ -118,9 +120,7 @@ class PostgresStore(ProspectStore):
             cursor.itersize = _DECODE_BATCH
             cursor.execute("SELECT data FROM prospects ORDER BY pos")
             while batch := cursor.fetchmany(_DECODE_BATCH):
-                # One json.loads per batch: the decoder memoises object keys within a call, so
-                # the batch's rows share one copy of each column name (see sheets/local.py).
-                yield from json.loads("[" + ",".join([data for (data,) in batch]) + "]")
+                yield from decode_rows(data for (data,) in batch)
             cursor.close()
 
     def rows(self) -> list[Row]:
@@ -180,24 +180,12 @@ class PostgresStore(ProspectStore):
                 )
             }
             fresh, skipped = prepare_new_rows(rows, present, dedupe_by_domain=dedupe_by_domain)
-            header = _header(conn) or list(HUB_COLUMNS)
-            extra = [c for row in fresh for c in row if c not in header]
-            if extra:
-                header += list(dict.fromkeys(extra))
-            _save_header(conn, header)
+            _save_header(conn, header_with_new_columns(_header(conn) or list(HUB_COLUMNS), fresh))
             with conn.cursor() as cursor:
                 cursor.executemany(
                     "INSERT INTO prospects(hub_id, domain, outreach_status, data) "
                     "VALUES (%s, %s, %s, %s)",
-                    [
-                        (
-                            row["hub_id"],
-                            row.get("domain", ""),
-                            row.get("outreach_status", ""),
-                            json.dumps(compact_row(row)),
-                        )
-                        for row in fresh
-                    ],
+                    [stored_record(row) for row in fresh],
                 )
         return AppendReport(added=[row["hub_id"] for row in fresh], duplicates=skipped)
 
@@ -246,10 +234,9 @@ class PostgresStore(ProspectStore):
         with self._pool.connection() as conn, conn.transaction():
             conn.execute(_WRITE_LOCK)  # the header may grow: one writer of it at a time
             header = _header(conn) or list(HUB_COLUMNS)
-            # There is no sheet to add a header cell to: a person's new column joins here.
-            extra = [c for row in cleaned.values() for c in row if c not in header]
-            if extra:
-                _save_header(conn, header + list(dict.fromkeys(extra)))
+            widened = header_with_new_columns(header, cleaned.values())
+            if widened != header:
+                _save_header(conn, widened)
             found = dict(
                 conn.execute(
                     "SELECT hub_id, data FROM prospects WHERE hub_id = ANY(%s) "
@@ -314,14 +301,6 @@ def _write_rows(conn: psycopg.Connection, rows: list[tuple[str, Row]]) -> None:
         return
     with conn.cursor() as cursor:
         cursor.executemany(
-            "UPDATE prospects SET data = %s, domain = %s, outreach_status = %s WHERE hub_id = %s",
-            [
-                (
-                    json.dumps(compact_row(row)),
-                    row.get("domain", ""),
-                    row.get("outreach_status", ""),
-                    hub_id,
-                )
-                for hub_id, row in rows
-            ],
+            "UPDATE prospects SET domain = %s, outreach_status = %s, data = %s WHERE hub_id = %s",
+            [(*stored_record(row)[1:], hub_id) for hub_id, row in rows],
         )
