@@ -12,7 +12,7 @@ import pytest
 from hub.mail.base import MailboxMessage
 from hub.mail.classify import Classification
 from hub.mail.gmail import GmailMailer
-from hub.replies import _complaint_suppressions, _transition, plan_replies
+from hub.replies.inbound import _complaint_suppressions, _transition, plan_replies
 from hub.sending.suppression import Suppression
 from hub.services import Services
 from tests.emulators import gmail_messages as inbound

@@ -10,7 +10,7 @@ from email.message import EmailMessage
 import pytest
 
 from hub.mail.gmail import GmailMailer
-from hub.replies import MailboxCursor
+from hub.replies.inbound import MailboxCursor
 from hub.services import Services, build_services
 from hub.stages.base import StageContext
 from hub.stages.check_replies import run as check_replies

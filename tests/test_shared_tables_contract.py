@@ -15,7 +15,7 @@ import pytest
 
 from hub.config import Settings
 from hub.discovery.tasks import Counts, TaskBook, task_book
-from hub.replies import MailboxCursor
+from hub.replies.inbound import MailboxCursor
 from hub.sending.claims import new_owner, owner_alive
 from hub.sending.ledger import Ledger
 from hub.sending.suppression import Suppression

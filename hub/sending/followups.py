@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.mail.base import MailboxMessage
-from hub.replies import plan_replies
+from hub.replies.inbound import plan_replies
 from hub.sending import message as msg
 from hub.sending.chunking import ChunkSizer
 from hub.sending.ledger_schema import SendRecord
@@ -63,7 +63,7 @@ def bad_dates(rows: list[Row]) -> dict[str, dict[str, str]]:
 
 
 # What the last-moment thread check does with each kind of answer: the same transitions as
-# ``check_replies`` (hub.replies), so a row ends in the same state whichever sees the mail first.
+# ``check_replies`` (hub.replies.inbound), so a row ends in the same state whichever sees the mail first.
 STOPPING_STATUSES = frozenset({"replied", "bounced", "unsubscribed"})
 
 

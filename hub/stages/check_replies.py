@@ -13,7 +13,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from hub.mail.base import MailerError
-from hub.replies import WATCHED, MailboxCursor, plan_replies
+from hub.replies.inbound import WATCHED, MailboxCursor, plan_replies
 from hub.sending.suppression import Suppression
 from hub.stages.base import StageContext, StageResult, stage
 
