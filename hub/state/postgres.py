@@ -22,8 +22,9 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
+from hub.redact import redact_url
 from hub.state.codec import dumps, iso, new_id
-from hub.state.dialect import PgConnection, Row, pg_sql, redact_dsn, row_factory
+from hub.state.dialect import PgConnection, Row, pg_sql, row_factory
 from hub.state.events import EventsMixin, Persisted
 from hub.state.group import INSERT_JOB
 from hub.state.jobs import JobsMixin
@@ -63,7 +64,7 @@ def open_pool(dsn: str, *, size: int, name: str = "hub-state", timeout: float = 
     except Exception as exc:
         pool.close()
         raise DatabaseUnavailable(
-            f"HUB_DATABASE_URL: cannot reach {redact_dsn(dsn)} within {timeout:g} s"
+            f"HUB_DATABASE_URL: cannot reach {redact_url(dsn)} within {timeout:g} s"
         ) from exc
     return pool
 
