@@ -20,6 +20,7 @@ from importlib import resources
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 import hub.inbox  # registers the internal import_rows / row_changed jobs
@@ -27,6 +28,7 @@ import hub.tick  # noqa: F401 - registers the internal tick job
 from hub.api import EXCEPTION_HANDLERS, api_routes
 from hub.background import Background
 from hub.config import Settings, load_settings
+from hub.edge_limits import EdgeLimits
 from hub.inbox import Inbox
 from hub.jobs.runner import JobRunner
 from hub.services import Services, build_services
@@ -140,7 +142,11 @@ def create_app(
         require_signature=settings.require_signature,
         max_body_bytes=settings.max_body_bytes,
     )
-    app = Starlette(lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    # Bounded heads, query strings and body reads, before any route (hub.edge_limits).
+    limits = Middleware(
+        EdgeLimits, body_timeout=settings.body_timeout, max_body_bytes=settings.max_body_bytes
+    )
+    app = Starlette(lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS, middleware=[limits])
     routes = [
         # Webhooks first: they are most of the traffic, and routes are tried in order.
         *webhook_routes(webhook_config, accept, record),

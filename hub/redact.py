@@ -130,9 +130,10 @@ def redact(text: object, secrets: Iterable[str] = ()) -> str:
 
 
 def _redact_urls_in(text: str) -> str:
-    """Every URL in ``text`` redacted. A URL with a password that holds a space is cut at that
-    space by any pattern; when the URL has a password and the same line has a later ``@``, the
-    URL is taken to run to the word holding that ``@`` (masking too much, never too little)."""
+    """Every URL in ``text`` redacted. A URL whose password holds a space or a quote is cut
+    there by any pattern; so when what may be a userinfo holds a ``:`` and the same line has a
+    later ``@``, the URL is taken to run to the word holding that ``@`` (masking too much,
+    never too little)."""
     parts: list[str] = []
     done = 0
     for found in _URL_IN_TEXT.finditer(text):
@@ -140,7 +141,7 @@ def _redact_urls_in(text: str) -> str:
             continue  # inside a URL already extended over it
         end = found.end()
         rest = found.group(0)[_SCHEME.match(found.group(0)).end() :]  # type: ignore[union-attr]
-        if ":" in rest.partition("@")[0] and "@" in rest:
+        if ":" in rest.partition("@")[0]:  # user:password, or host:port
             line_end = text.find("\n", end)
             last_at = text.rfind("@", end, len(text) if line_end < 0 else line_end)
             if last_at >= 0 and "://" not in text[end:last_at]:

@@ -4,43 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli.common import console, err_console, settings_or_exit
+from hub.cli.common import console, err_console, exit_with, settings_or_exit
+from hub.config import SettingError
+from hub.startup import connect_database
 
 app = typer.Typer(help="The PostgreSQL database (HUB_DATABASE_URL): schema migrations.")
 
 
 def _connect(settings):
-    import psycopg
-
-    from hub.state.dialect import redact_dsn
-
     if not settings.uses_postgres:
-        err_console.print(
-            "[red]HUB_DATABASE_URL is not set:[/red] the SQLite state needs no migrations"
-        )
-        raise typer.Exit(2)
-    url = settings.database_url.get_secret_value()
+        exit_with("HUB_DATABASE_URL is not set: the SQLite state needs no migrations", 2)
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10)
-    except psycopg.Error as exc:
-        err_console.print(f"[red]cannot reach {redact_dsn(url)}:[/red] {type(exc).__name__}")
-        raise typer.Exit(1) from exc
-
-
-def ready_or_exit(settings) -> None:
-    """Before `hub serve` / `hub worker` start on PostgreSQL: reach the database, refuse a
-    schema newer than this hub (or behind it, without auto-upgrade) with a message that says
-    what to do, and apply pending migrations when allowed."""
-    if not settings.uses_postgres:
-        return
-    from hub.state.migrate import SchemaBehind, SchemaTooNew, prepare_schema
-
-    with _connect(settings) as conn:
-        try:
-            prepare_schema(conn, auto_upgrade=settings.database_auto_upgrade)
-        except (SchemaTooNew, SchemaBehind) as exc:
-            err_console.print(f"[red]refusing to start:[/red] {exc}")
-            raise typer.Exit(2) from exc
+        return connect_database(settings, timeout=10)
+    except SettingError as exc:  # the reason in our words; never the URL's password
+        exit_with(str(exc), 1)
 
 
 @app.command("upgrade")

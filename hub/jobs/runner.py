@@ -24,6 +24,7 @@ from typing import Any
 from hub.errors import HubError
 from hub.jobs.leases import lease_owner, owner_dead, runner_started, runner_stopped
 from hub.jobs.types import PARALLEL_TYPES, check_job_type, finished_event, next_job, stage_for
+from hub.redact import describe_error, known_secrets, redact
 from hub.stages.base import JobCancelled, StageContext, StageResult
 
 log = logging.getLogger("hub.jobs")
@@ -300,9 +301,10 @@ class JobRunner:
                 await asyncio.shield(asyncio.to_thread(self.state.release_job, job_id, self.owner))
                 raise
             except Exception as exc:
-                message = (
-                    exc.message if isinstance(exc, HubError) else f"{type(exc).__name__}: {exc}"
-                )
+                # The job's error is stored, shown on the status page and sent out in events:
+                # a provider's message may quote a URL with its key in it.
+                text = exc.message if isinstance(exc, HubError) else describe_error(exc)
+                message = redact(text, known_secrets(self.settings))
                 log.exception("job %s (%s) failed", job_id, job_type)
                 await self._finish(job, "failed", None, message, chain=False)
             else:
