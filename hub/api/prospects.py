@@ -15,7 +15,7 @@ from starlette.routing import Route
 from hub.api.body import parse
 from hub.api.errors import NotAvailable
 from hub.api.jobs import stage_endpoint
-from hub.errors import NotFound
+from hub.errors import NotFound, short_id
 
 
 class ListParams(BaseModel):
@@ -46,7 +46,7 @@ async def _row(request: Request) -> dict[str, str]:
     hub_id = request.path_params["hub_id"]
     row = await asyncio.to_thread(request.app.state.services.store.get, hub_id)
     if row is None:
-        raise NotFound(f"no prospect with id {hub_id!r}")
+        raise NotFound(f"no prospect with id {short_id(hub_id)}")
     return row
 
 

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from hub.api.auth import bearer_token
 from hub.api.body import parse, read_json_body
 from hub.api.errors import Invalid
-from hub.errors import NotFound
+from hub.errors import NotFound, short_id
 from hub.rows import actions
 from hub.rows.filter import RowFilter, normal_status
 from sheets.human_edits import parse_time
@@ -138,7 +138,7 @@ async def history(request: Request) -> JSONResponse:
     hub_id = request.path_params["hub_id"]
     services = request.app.state.services
     if await asyncio.to_thread(services.store.get, hub_id) is None:
-        raise NotFound(f"no prospect with id {hub_id!r}")
+        raise NotFound(f"no prospect with id {short_id(hub_id)}")
     changes = await asyncio.to_thread(actions.changes_of, services.settings, hub_id)
     return JSONResponse(
         {

@@ -16,13 +16,13 @@ async def send_one(services, hub_id: str) -> dict[str, Any]:
     Raises ``NotFound`` for an unknown id and ``Conflict`` naming what to fix when the row
     cannot be sent. A row already sent answers with its state (``result=already_sent``).
     """
-    from hub.errors import Conflict, NotFound
+    from hub.errors import Conflict, NotFound, short_id
     from hub.sending.runner import run_send, wants_send
 
     settings = services.settings
     row = await asyncio.to_thread(services.store.get, hub_id)
     if row is None:
-        raise NotFound(f"no prospect with hub_id {hub_id!r}")
+        raise NotFound(f"no prospect with hub_id {short_id(hub_id)}")
     ledger = Ledger.from_settings(settings)
     try:
         already = await asyncio.to_thread(ledger.sent, hub_id, 0)
