@@ -19,6 +19,23 @@ class Outcome:
     step: int
     result: str  # sent, reconciled, dry_run, held, suppressed, review, failed, unknown, busy
     changes: dict[str, str] = field(default_factory=dict)
+    detail: str = ""  # for credentials_refused: the provider's refusal, for the job's error
+
+
+# The provider refused our credentials on this row's call (SMTP 535, Gmail invalid_grant or
+# 401): the row goes back as it was and the run stops (see ProviderRefused).
+CREDENTIALS_REFUSED = "credentials_refused"
+
+
+@dataclass(frozen=True)
+class ProviderRefused:
+    """Why a run stopped: the provider refused our credentials, so every message would fail
+    alike. Unlike a Hold it puts nothing on the rows (``reason`` is empty): they stay as they
+    were and go out once the credentials are fixed; the job fails with ``message``."""
+
+    provider: str
+    message: str
+    reason: str = ""
 
 
 @dataclass

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from hub.errors import ProviderError, QuotaExhausted
+from hub.mail.base import MailerError
 from hub.redact import known_secrets, redact
 from sheets.cells import clean_text
 from sheets.columns import Row
@@ -50,6 +51,8 @@ def is_stage_wide(exc: BaseException) -> bool:
         return True
     # A refused key or an unknown model (drafting), by name: hub.drafting imports this package.
     if type(exc).__name__ in {"DrafterMisconfigured", "JobCancelled"}:
+        return True
+    if isinstance(exc, MailerError) and exc.account:  # SMTP 535, Gmail invalid_grant / 401
         return True
     return isinstance(exc, ProviderError) and exc.provider_status == 401  # credentials refused
 
