@@ -71,9 +71,13 @@ def serve(
     try:
         key_file = adopt_api_keys(settings)
         if key_file is not None:
-            console.print(f"HUB_API_KEYS is not set: sign in with the key stored in {key_file}")
+            console.print(
+                f"HUB_API_KEYS is not set: sign in with the key stored in {key_file}",
+                soft_wrap=True,
+            )
         console.print(
-            f"Outreach Hub on http://{settings.host}:{settings.port}  (data: {settings.data_dir})"
+            f"Outreach Hub on http://{settings.host}:{settings.port}  (data: {settings.data_dir})",
+            soft_wrap=True,  # one line, however long the path
         )
         uvicorn.run(
             create_app(settings, services=services, worker=worker),
