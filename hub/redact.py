@@ -197,15 +197,34 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad format string: say so rather than drop the record
             message = f"{record.msg!r} (unformattable arguments)"
-        record.msg, record.args = redact(message, self.secrets), ()
+        libpq = record.name.startswith("psycopg") or _from_psycopg(record.exc_info)
+        record.msg, record.args = self._redact(message, libpq), ()
         if record.exc_info and not record.exc_text:
             text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
-            record.exc_text = redact(text, self.secrets)
+            record.exc_text = self._redact(text, libpq)
         elif record.exc_text:
-            record.exc_text = redact(record.exc_text, self.secrets)
+            record.exc_text = self._redact(record.exc_text, libpq)
         if record.stack_info:
             record.stack_info = redact(record.stack_info, self.secrets)
         return True
+
+    def _redact(self, text: str, libpq: bool) -> str:
+        # libpq quotes the part of a connection URI it could not parse: with a password
+        # holding @ / # ?, that part is a piece of the password (`... parameter: "21@db/hub"`).
+        return redact(_QUOTED.sub(f'"{MASK}"', text) if libpq else text, self.secrets)
+
+
+_QUOTED = re.compile(r'"[^"\n]*"')
+
+
+def _from_psycopg(exc_info: Any) -> bool:
+    exc = exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) > 1 else None
+    seen = 0
+    while exc is not None and seen < 10:  # the chain too: `raise ... from exc`
+        if type(exc).__module__.startswith("psycopg"):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 # Path segments that are capabilities: whoever has the URL may call the action.

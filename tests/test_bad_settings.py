@@ -323,6 +323,15 @@ def test_a_password_with_url_delimiters_is_named_as_a_bad_url_and_never_printed(
         world.check(
             env, "HUB_DATABASE_URL is not a valid postgresql:// URL", area="database", real=True
         )
+        # Any other command: psycopg_pool's retries log libpq's message, which quotes the
+        # piece of the URL it could not parse (here, the tail of the password).
+        rows = subprocess.run(
+            [sys.executable, "-m", "hub", "rows", "list"], cwd=world.tmp, env=env,
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert rows.returncode != 0 and "not a valid postgresql:// URL" in rows.stderr
+        world.no_canary(rows.stdout + rows.stderr)
+        assert "21@" not in rows.stderr
     finally:
         world.canaries.values["HUB_DATABASE_URL"] = password[len("Db/Pw#55?21") :]
 

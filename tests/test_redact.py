@@ -116,6 +116,17 @@ def test_the_logging_filter_redacts_message_arguments_and_traceback(caplog):
     assert "Traceback" in line and "ConnectionError" in line
 
 
+def test_libpq_quoting_a_piece_of_the_url_is_masked():
+    """libpq quotes the part of a URI it could not parse: a piece of a password with a `?`."""
+    record = logging.LogRecord(
+        "psycopg.pool", logging.WARNING, __file__, 1, "error connecting in %r: %s",
+        ("prospects", 'missing key/value separator "=" in URI query parameter: "21@db:5432/hub"'),
+        None,
+    )  # fmt: skip
+    RedactingFilter().filter(record)
+    assert "21@" not in record.getMessage() and "error connecting in 'prospects'" in record.msg
+
+
 def test_the_access_log_masks_capability_tokens_and_key_values():
     record = logging.LogRecord(
         "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',

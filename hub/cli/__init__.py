@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from hub.cli import db as _db
@@ -15,12 +17,14 @@ from hub.cli import serve as _serve
 from hub.cli import sheet as _sheet
 from hub.cli import webhook_url as _webhook_url
 from hub.cli import worker as _worker
+from hub.redact import RedactingFilter
 
 app = typer.Typer(
     name="hub",
     help="Outreach Hub: a Google Sheet as an outreach pipeline, driven by Make.com.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # a local may hold a secret (typer's default, kept)
 )
 app.command("serve")(_serve.serve)
 app.command("worker")(_worker.worker)
@@ -37,4 +41,17 @@ app.command("doctor")(_doctor.doctor)
 
 
 def main() -> None:
+    redacted_warnings()
     app()
+
+
+def redacted_warnings() -> None:
+    """What Python's last-resort handler would print (warnings and errors on stderr), but
+    redacted: a library's message may quote a URL with its password (psycopg_pool's retries
+    quote libpq's, which quotes the connection string). ``hub serve`` and ``hub worker``
+    replace it with their own configuration."""
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    logging.getLogger().addHandler(handler)

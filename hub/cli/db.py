@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli.common import console, err_console, exit_with, settings_or_exit
+from hub.cli.common import console, exit_with, print_error, settings_or_exit
 from hub.config import SettingError
 from hub.startup import connect_database
 
@@ -31,7 +31,7 @@ def upgrade() -> None:
         try:
             applied = apply_pending(conn)
         except SchemaTooNew as exc:
-            err_console.print(f"[red]refused:[/red] {exc}")
+            print_error(str(exc), label="refused:")
             raise typer.Exit(1) from exc
     if applied:
         console.print(

@@ -37,7 +37,9 @@ def worker() -> None:
         raise typer.Exit(2)
     secrets = known_secrets(settings) + identity_secrets(settings)
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+        level=settings.log_level.upper(),
+        format="%(levelname)s %(name)s: %(message)s",
+        force=True,  # replaces the redacted last-resort handler of hub.cli.main
     )
     for handler in logging.getLogger().handlers:  # no secret in any line it writes
         handler.addFilter(RedactingFilter(secrets=secrets))

@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from hub.redact import redact_url
@@ -50,6 +52,13 @@ class DatabaseUnavailable(Exception):
 def open_pool(dsn: str, *, size: int, name: str = "hub-state", timeout: float = 10.0):
     """A psycopg pool whose connections autocommit (a transaction is always explicit) and
     return :class:`Row` rows. Fails fast, naming the database, when it cannot be reached."""
+    try:  # a URL libpq cannot parse never connects: say so now, not after the timeout
+        conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        raise DatabaseUnavailable(
+            "HUB_DATABASE_URL is not a valid postgresql:// URL (URL-encode @ / # ? and spaces "
+            "in the password)"
+        ) from None
     pool = ConnectionPool(
         dsn,
         min_size=1,
