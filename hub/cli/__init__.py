@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+import traceback
 
 import typer
 
@@ -17,14 +19,15 @@ from hub.cli import serve as _serve
 from hub.cli import sheet as _sheet
 from hub.cli import webhook_url as _webhook_url
 from hub.cli import worker as _worker
-from hub.redact import RedactingFilter
+from hub.redact import RedactingFilter, redact
 
 app = typer.Typer(
     name="hub",
     help="Outreach Hub: a Google Sheet as an outreach pipeline, driven by Make.com.",
     no_args_is_help=True,
     add_completion=False,
-    pretty_exceptions_show_locals=False,  # a local may hold a secret (typer's default, kept)
+    # main() prints a bug's traceback itself, redacted; typer's would show it as it is.
+    pretty_exceptions_enable=False,
 )
 app.command("serve")(_serve.serve)
 app.command("worker")(_worker.worker)
@@ -42,7 +45,12 @@ app.command("doctor")(_doctor.doctor)
 
 def main() -> None:
     redacted_warnings()
-    app()
+    try:
+        app()
+    except Exception as exc:  # a bug: its traceback, redacted (a message may quote a secret)
+        text = "".join(traceback.format_exception(exc))
+        sys.stderr.write(redact(text) + "(this is a bug in the hub: please report it)\n")
+        sys.exit(1)
 
 
 def redacted_warnings() -> None:
