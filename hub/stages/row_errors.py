@@ -41,6 +41,8 @@ _BOOKKEEPING = frozenset({"hold_reason", "last_error", "updated_at"})
 _HOLD = re.compile(
     r"^ERROR:(?P<stage>\S+) (?P<kind>\S+) \(try (?P<n>\d+) of \d+\S*.*; row (?P<fp>[0-9a-f]{8})\)$"
 )
+
+
 class StageWide(Exception):
     """Raise (or wrap) to say a failure concerns the whole stage, not the row at hand."""
 
