@@ -1,4 +1,4 @@
-"""``hub db upgrade`` / ``hub db status``: the PostgreSQL schema's numbered migrations."""
+"""``hub db upgrade`` / ``hub db status``: the PostgreSQL schema's migrations (:mod:`hub.state.migrate`)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,11 @@ def ready_or_exit(settings) -> None:
 
     with _connect(settings) as conn:
         try:
-            prepare_schema(conn, auto_upgrade=settings.database_auto_upgrade)
+            prepare_schema(
+                conn,
+                settings.database_url.get_secret_value(),
+                auto_upgrade=settings.database_auto_upgrade,
+            )
         except (SchemaTooNew, SchemaBehind) as exc:
             err_console.print(f"[red]refusing to start:[/red] {exc}")
             raise typer.Exit(2) from exc
@@ -45,17 +49,19 @@ def ready_or_exit(settings) -> None:
 
 @app.command("upgrade")
 def upgrade() -> None:
-    """Apply the pending migrations (each in one transaction; safe while hubs run)."""
+    """Apply the pending migrations (in one transaction, under a lock: safe while hubs run)."""
     from hub.state.migrate import SchemaTooNew
     from hub.state.migrate import upgrade as apply_pending
     from hub.state.migrations import CODE_VERSION
 
-    with _connect(settings_or_exit()) as conn:
-        try:
-            applied = apply_pending(conn)
-        except SchemaTooNew as exc:
-            err_console.print(f"[red]refused:[/red] {exc}")
-            raise typer.Exit(1) from exc
+    settings = settings_or_exit()
+    with _connect(settings):  # reachable, or a message naming it without its password
+        pass
+    try:
+        applied = apply_pending(settings.database_url.get_secret_value())
+    except SchemaTooNew as exc:
+        err_console.print(f"[red]refused:[/red] {exc}")
+        raise typer.Exit(1) from exc
     if applied:
         console.print(
             f"applied migrations {', '.join(map(str, applied))}; schema at {CODE_VERSION}"

@@ -1,0 +1,211 @@
+"""Create or migrate a hub database to this code's schema (SQLAlchemy + Alembic).
+
+Called by :mod:`hub.state.migrate` only when a database is not at this code's version, so
+SQLAlchemy and Alembic load only then. Everything happens in ONE transaction under a lock —
+PostgreSQL's ``pg_advisory_xact_lock``, SQLite's ``BEGIN IMMEDIATE`` — so a failure leaves the
+database as it was, and hubs starting together migrate it once (the others wait, then find it
+current). A database is, by what it holds:
+
+- empty: created from :data:`hub.state.schema.metadata` and stamped at the newest revision;
+- Alembic's (``hub_alembic_version``): the pending revisions are applied;
+- a PostgreSQL database numbered by a hub before Alembic (``hub_schema_migrations`` at N):
+  stamped at revision N, the same migration, then upgraded;
+- a SQLite file from before Alembic, whose tables each module created with ``CREATE TABLE IF
+  NOT EXISTS`` (so any subset, in SQLite's own spelling): its tables are set aside, the
+  migrations up to the last numbered one build them as they are everywhere else, and the rows
+  are copied back (with each table's AUTOINCREMENT counter), then it is upgraded.
+
+Every revision applied is also written to ``hub_schema_migrations`` (and a SQLite file's
+``user_version``), where hubs from before Alembic look for a schema newer than theirs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy.pool import NullPool
+
+from hub.state.migrate import SchemaTooNew, check_not_newer, revision_number
+from hub.state.migrations import (
+    CODE_VERSION,
+    LEGACY_LAST_VERSION,
+    MIGRATION_LOCK_ID,
+    VERSION_TABLE,
+    sqlite_user_version,
+)
+from hub.state.schema import metadata
+
+SCRIPTS = Path(__file__).with_name("alembic")
+
+# The tables SQLite files held before Alembic (state.sqlite3, discovery.sqlite3, a ledger...).
+LEGACY_SQLITE_TABLES = (
+    "jobs",
+    "inbox",
+    "deliveries",
+    "outbox",
+    "outbox_attempts",
+    "send_intents",
+    "sends",
+    "suppressed",
+    "discovery_jobs",
+    "discovery_tasks",
+    "mailbox_cursor",
+    "row_changes",
+    "dry_run_previews",
+)
+_SET_ASIDE = "legacy_"
+
+
+def upgrade_postgres(dsn: str) -> list[int]:
+    """Bring the PostgreSQL database at ``dsn`` to this code's schema; returns the versions
+    it moved through."""
+    engine = postgres_engine(dsn)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+            return _upgrade(conn, where="")
+    finally:
+        engine.dispose()
+
+
+def upgrade_sqlite(path: str | Path) -> list[int]:
+    """Bring the SQLite file ``path`` to this code's schema; returns the versions it moved
+    through."""
+    engine = sqlite_engine(path)
+    try:
+        with engine.begin() as conn:
+            applied = _upgrade(conn, where=str(path))
+            conn.exec_driver_sql(f"PRAGMA user_version={sqlite_user_version(CODE_VERSION)}")
+            return applied
+    finally:
+        engine.dispose()
+
+
+def postgres_engine(dsn: str) -> sa.Engine:
+    """SQLAlchemy over psycopg for any libpq connection string (URL or ``key=value``), as
+    the hub's own pools read it."""
+    return sa.create_engine(
+        "postgresql+psycopg://", creator=lambda: psycopg.connect(dsn), poolclass=NullPool
+    )
+
+
+def sqlite_engine(path: str | Path) -> sa.Engine:
+    """An engine whose transactions are ``BEGIN IMMEDIATE``: the file's write lock is taken
+    before the version is read, and DDL is inside the transaction (the sqlite3 module would
+    otherwise commit before it)."""
+    engine = sa.create_engine(
+        f"sqlite:///{Path(path)}", poolclass=NullPool, connect_args={"timeout": 30}
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _autocommit_driver(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin_immediate(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def alembic_config(conn: sa.Connection) -> Config:
+    """Alembic's configuration for ``hub/state/alembic``, running on ``conn`` (its env.py
+    uses the connection as it is, inside the caller's transaction)."""
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    config.attributes["connection"] = conn
+    return config
+
+
+def _upgrade(conn: sa.Connection, *, where: str) -> list[int]:
+    tables = set(sa.inspect(conn).get_table_names())
+    current = _recorded_version(conn, tables, where)
+    check_not_newer(current, where)
+    config = alembic_config(conn)
+    if VERSION_TABLE in tables:
+        command.upgrade(config, "head")
+    elif not tables & (set(metadata.tables) - {"hub_schema_migrations"}):
+        metadata.create_all(conn)
+        command.stamp(config, "head")
+    elif conn.dialect.name == "sqlite":
+        _adopt_sqlite(conn, config, tables & set(LEGACY_SQLITE_TABLES))
+        command.upgrade(config, "head")
+    elif current:
+        command.stamp(config, f"{current:04d}")
+        command.upgrade(config, "head")
+    else:
+        raise SchemaTooNew(
+            "the database holds hub tables but no record of their migrations "
+            "(hub_schema_migrations): restore it from a backup, or use an empty database"
+        )
+    _record_history(conn, config)
+    return list(range(current + 1, CODE_VERSION + 1))
+
+
+def _recorded_version(conn: sa.Connection, tables: set[str], where: str) -> int:
+    if VERSION_TABLE in tables:
+        found = conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar()
+        return revision_number(found, where) if found else 0
+    if "hub_schema_migrations" in tables:
+        found = conn.exec_driver_sql("SELECT MAX(version) FROM hub_schema_migrations").scalar()
+        return int(found or 0)
+    return 0
+
+
+def _adopt_sqlite(conn: sa.Connection, config: Config, present: set[str]) -> None:
+    """Rebuild a pre-Alembic SQLite file's tables as the migrations make them, rows kept."""
+    counters = _autoincrement_counters(conn)
+    for table in sorted(present):
+        # Its indexes would keep their names on the renamed table: drop them (the migrations
+        # create them again); UNIQUE constraints' own indexes follow the table.
+        for (index,) in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name=? AND sql IS NOT NULL",
+            (table,),
+        ).fetchall():
+            conn.exec_driver_sql(f'DROP INDEX "{index}"')
+        conn.exec_driver_sql(f'ALTER TABLE "{table}" RENAME TO "{_SET_ASIDE}{table}"')
+    command.upgrade(config, f"{LEGACY_LAST_VERSION:04d}")
+    for table in sorted(present):
+        old = f"{_SET_ASIDE}{table}"
+        # By name: a ledger from before sending identities lacks `identity` (its default fills
+        # it), and the rebuilt tables put every column where the migrations do.
+        new_columns = [c["name"] for c in sa.inspect(conn).get_columns(table)]
+        kept = {c["name"] for c in sa.inspect(conn).get_columns(old)}
+        names = ", ".join(f'"{c}"' for c in new_columns if c in kept)
+        conn.exec_driver_sql(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM "{old}"')
+        conn.exec_driver_sql(f'DROP TABLE "{old}"')
+        if table in counters:
+            # Ids of deleted rows are never handed out again (AUTOINCREMENT's promise).
+            conn.exec_driver_sql("DELETE FROM sqlite_sequence WHERE name=?", (table,))
+            conn.exec_driver_sql(
+                "INSERT INTO sqlite_sequence(name, seq) "
+                f'SELECT ?, MAX(?, COALESCE((SELECT MAX(seq) FROM "{table}"), 0))',
+                (table, counters[table]),
+            )
+
+
+def _autoincrement_counters(conn: sa.Connection) -> dict[str, int]:
+    exists = conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='sqlite_sequence'"
+    ).scalar()
+    if not exists:
+        return {}
+    return dict(conn.exec_driver_sql("SELECT name, seq FROM sqlite_sequence").fetchall())
+
+
+def _record_history(conn: sa.Connection, config: Config) -> None:
+    """One line per revision in ``hub_schema_migrations``, as hubs before Alembic kept it."""
+    script = ScriptDirectory.from_config(config)
+    recorded = {v for (v,) in conn.exec_driver_sql("SELECT version FROM hub_schema_migrations")}
+    for revision in reversed(list(script.walk_revisions())):
+        version = int(revision.revision)
+        if version not in recorded:
+            conn.execute(
+                sa.text("INSERT INTO hub_schema_migrations(version, name) VALUES(:v, :n)"),
+                {"v": version, "n": revision.doc},
+            )
