@@ -130,6 +130,41 @@ CREATE INDEX IF NOT EXISTS sends_domain ON sends(recipient_domain, sent_at);
 
 SQLITE_LEDGER_INDEXES = "CREATE INDEX IF NOT EXISTS sends_identity ON sends(identity, sent_at);"
 
+# The ledger before sending identities (c7a31d2, issue 14 added `identity` to both tables).
+SQLITE_LEDGER_BEFORE_IDENTITIES = """
+CREATE TABLE IF NOT EXISTS send_intents (
+    hub_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    recipient_domain TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL DEFAULT '',
+    thread_id TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    attempted_at REAL,
+    owner TEXT,
+    lease_until REAL,
+    PRIMARY KEY (hub_id, step)
+);
+CREATE INDEX IF NOT EXISTS send_intents_attempted ON send_intents(attempted_at);
+CREATE TABLE IF NOT EXISTS sends (
+    hub_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    recipient_domain TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    provider_id TEXT NOT NULL DEFAULT '',
+    thread_id TEXT NOT NULL DEFAULT '',
+    sent_at REAL NOT NULL,
+    how TEXT NOT NULL DEFAULT 'sent',
+    PRIMARY KEY (hub_id, step)
+);
+CREATE INDEX IF NOT EXISTS sends_sent_at ON sends(sent_at);
+CREATE INDEX IF NOT EXISTS sends_domain ON sends(recipient_domain, sent_at);
+"""
+
 SQLITE_SUPPRESSION = """
 CREATE TABLE IF NOT EXISTS suppressed (
     email TEXT PRIMARY KEY,

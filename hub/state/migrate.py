@@ -25,6 +25,11 @@ class SchemaTooNew(Exception):
     """The database was migrated by a newer hub than this one."""
 
 
+class SchemaUnrecognised(SchemaTooNew):
+    """The database holds hub tables but no record of their migrations: refused, as a newer
+    schema is, since this hub cannot tell what it would be writing to."""
+
+
 class SchemaBehind(Exception):
     """The database needs migrations this hub would apply (auto-upgrade is off)."""
 

@@ -23,14 +23,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psycopg
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy.pool import NullPool
 
-from hub.state.migrate import SchemaTooNew, check_not_newer, revision_number
+from hub.state.migrate import SchemaUnrecognised, check_not_newer, revision_number
 from hub.state.migrations import (
     CODE_VERSION,
     LEGACY_LAST_VERSION,
@@ -39,6 +37,12 @@ from hub.state.migrations import (
     sqlite_user_version,
 )
 from hub.state.schema import metadata
+from sheets.schema_upgrade import (
+    alembic_config,
+    postgres_engine,
+    rebuild_sqlite_tables,
+    sqlite_engine,
+)
 
 SCRIPTS = Path(__file__).with_name("alembic")
 
@@ -58,7 +62,6 @@ LEGACY_SQLITE_TABLES = (
     "row_changes",
     "dry_run_previews",
 )
-_SET_ASIDE = "legacy_"
 
 
 def upgrade_postgres(dsn: str) -> list[int]:
@@ -86,60 +89,27 @@ def upgrade_sqlite(path: str | Path) -> list[int]:
         engine.dispose()
 
 
-def postgres_engine(dsn: str) -> sa.Engine:
-    """SQLAlchemy over psycopg for any libpq connection string (URL or ``key=value``), as
-    the hub's own pools read it."""
-    return sa.create_engine(
-        "postgresql+psycopg://", creator=lambda: psycopg.connect(dsn), poolclass=NullPool
-    )
-
-
-def sqlite_engine(path: str | Path) -> sa.Engine:
-    """An engine whose transactions are ``BEGIN IMMEDIATE``: the file's write lock is taken
-    before the version is read, and DDL is inside the transaction (the sqlite3 module would
-    otherwise commit before it)."""
-    engine = sa.create_engine(
-        f"sqlite:///{Path(path)}", poolclass=NullPool, connect_args={"timeout": 30}
-    )
-
-    @sa.event.listens_for(engine, "connect")
-    def _autocommit_driver(dbapi_connection, _record) -> None:
-        dbapi_connection.isolation_level = None
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin_immediate(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
-def alembic_config(conn: sa.Connection) -> Config:
-    """Alembic's configuration for ``hub/state/alembic``, running on ``conn`` (its env.py
-    uses the connection as it is, inside the caller's transaction)."""
-    config = Config()
-    config.set_main_option("script_location", str(SCRIPTS))
-    config.attributes["connection"] = conn
-    return config
-
-
 def _upgrade(conn: sa.Connection, *, where: str) -> list[int]:
     tables = set(sa.inspect(conn).get_table_names())
     current = _recorded_version(conn, tables, where)
     check_not_newer(current, where)
-    config = alembic_config(conn)
+    config = alembic_config(SCRIPTS, conn)
     if VERSION_TABLE in tables:
         command.upgrade(config, "head")
     elif not tables & (set(metadata.tables) - {"hub_schema_migrations"}):
         metadata.create_all(conn)
         command.stamp(config, "head")
     elif conn.dialect.name == "sqlite":
-        _adopt_sqlite(conn, config, tables & set(LEGACY_SQLITE_TABLES))
+        present = {t: t for t in LEGACY_SQLITE_TABLES if t in tables}
+        rebuild_sqlite_tables(
+            conn, present, lambda: command.upgrade(config, f"{LEGACY_LAST_VERSION:04d}")
+        )
         command.upgrade(config, "head")
     elif current:
         command.stamp(config, f"{current:04d}")
         command.upgrade(config, "head")
     else:
-        raise SchemaTooNew(
+        raise SchemaUnrecognised(
             "the database holds hub tables but no record of their migrations "
             "(hub_schema_migrations): restore it from a backup, or use an empty database"
         )
@@ -155,47 +125,6 @@ def _recorded_version(conn: sa.Connection, tables: set[str], where: str) -> int:
         found = conn.exec_driver_sql("SELECT MAX(version) FROM hub_schema_migrations").scalar()
         return int(found or 0)
     return 0
-
-
-def _adopt_sqlite(conn: sa.Connection, config: Config, present: set[str]) -> None:
-    """Rebuild a pre-Alembic SQLite file's tables as the migrations make them, rows kept."""
-    counters = _autoincrement_counters(conn)
-    for table in sorted(present):
-        # Its indexes would keep their names on the renamed table: drop them (the migrations
-        # create them again); UNIQUE constraints' own indexes follow the table.
-        for (index,) in conn.exec_driver_sql(
-            "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name=? AND sql IS NOT NULL",
-            (table,),
-        ).fetchall():
-            conn.exec_driver_sql(f'DROP INDEX "{index}"')
-        conn.exec_driver_sql(f'ALTER TABLE "{table}" RENAME TO "{_SET_ASIDE}{table}"')
-    command.upgrade(config, f"{LEGACY_LAST_VERSION:04d}")
-    for table in sorted(present):
-        old = f"{_SET_ASIDE}{table}"
-        # By name: a ledger from before sending identities lacks `identity` (its default fills
-        # it), and the rebuilt tables put every column where the migrations do.
-        new_columns = [c["name"] for c in sa.inspect(conn).get_columns(table)]
-        kept = {c["name"] for c in sa.inspect(conn).get_columns(old)}
-        names = ", ".join(f'"{c}"' for c in new_columns if c in kept)
-        conn.exec_driver_sql(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM "{old}"')
-        conn.exec_driver_sql(f'DROP TABLE "{old}"')
-        if table in counters:
-            # Ids of deleted rows are never handed out again (AUTOINCREMENT's promise).
-            conn.exec_driver_sql("DELETE FROM sqlite_sequence WHERE name=?", (table,))
-            conn.exec_driver_sql(
-                "INSERT INTO sqlite_sequence(name, seq) "
-                f'SELECT ?, MAX(?, COALESCE((SELECT MAX(seq) FROM "{table}"), 0))',
-                (table, counters[table]),
-            )
-
-
-def _autoincrement_counters(conn: sa.Connection) -> dict[str, int]:
-    exists = conn.exec_driver_sql(
-        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='sqlite_sequence'"
-    ).scalar()
-    if not exists:
-        return {}
-    return dict(conn.exec_driver_sql("SELECT name, seq FROM sqlite_sequence").fetchall())
 
 
 def _record_history(conn: sa.Connection, config: Config) -> None:
