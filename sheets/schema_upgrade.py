@@ -13,6 +13,7 @@ SQLAlchemy and Alembic load only then. All in ONE transaction under the store's 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -20,12 +21,16 @@ import psycopg
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.pool import NullPool
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from sheets.migrate import VERSION_TABLE, check_not_newer, revision_number
 from sheets.schema import metadata
 
 SCRIPTS = Path(__file__).with_name("alembic")
+_COMPILED_DDL: dict[tuple[int, str], list[str]] = {}
 # Before Alembic: the SQLite store's tables (header in `meta`) and what each is called now.
 _LEGACY_SQLITE = {"meta": "prospect_meta", "prospects": "prospects"}
 
@@ -55,6 +60,34 @@ def postgres_engine(dsn: str) -> sa.Engine:
     return sa.create_engine(
         "postgresql+psycopg://", creator=lambda: psycopg.connect(dsn), poolclass=NullPool
     )
+
+
+def create_tables(conn: sa.Connection, metadata: sa.MetaData) -> None:
+    """``metadata.create_all`` on an empty database, its DDL compiled once per process and
+    dialect: tests create hundreds of data dirs, and compiling is most of the cost."""
+    key = (id(metadata), conn.dialect.name)
+    ddl = _COMPILED_DDL.get(key)
+    if ddl is None:
+        ddl = []
+        for table in metadata.sorted_tables:
+            ddl.append(str(CreateTable(table).compile(dialect=conn.dialect)))
+            for index in sorted(table.indexes, key=lambda i: str(i.name)):
+                ddl.append(str(CreateIndex(index).compile(dialect=conn.dialect)))
+        _COMPILED_DDL[key] = ddl
+    for statement in ddl:
+        conn.exec_driver_sql(statement)
+
+
+@functools.cache
+def script_directory(scripts: Path) -> ScriptDirectory:
+    """The migrations in ``scripts``, read once per process."""
+    return ScriptDirectory(str(scripts))
+
+
+def stamp(conn: sa.Connection, scripts: Path, version_table: str) -> None:
+    """Record a database just created from the metadata as being at the newest revision."""
+    context = MigrationContext.configure(conn, opts={"version_table": version_table})
+    context.stamp(script_directory(scripts), "head")
 
 
 def alembic_config(scripts: Path, conn: sa.Connection) -> Config:
@@ -140,8 +173,8 @@ def _upgrade(conn: sa.Connection, where: str) -> None:
         check_not_newer(revision_number(found, where) if found else 0, where)
         command.upgrade(config, "head")
     elif not tables & {*metadata.tables, *_LEGACY_SQLITE}:
-        metadata.create_all(conn)
-        command.stamp(config, "head")
+        create_tables(conn, metadata)
+        stamp(conn, SCRIPTS, VERSION_TABLE)
     elif conn.dialect.name == "sqlite":
         present = {old: new for old, new in _LEGACY_SQLITE.items() if old in tables}
         rebuild_sqlite_tables(conn, present, lambda: command.upgrade(config, "0001"))

@@ -62,6 +62,7 @@ def test_hub_db_upgrade_applies_then_has_nothing_to_do(postgres_dsn, monkeypatch
     done = cli.invoke(app, ["db", "upgrade"])
     assert done.exit_code == 0, done.output
     assert f"applied migrations {', '.join(map(str, range(1, CODE_VERSION + 1)))}" in done.output
+    assert "prospect store schema at version 1" in done.output  # the store's tables too
     again = cli.invoke(app, ["db", "upgrade"])
     assert again.exit_code == 0 and "nothing to do" in again.output
     status = cli.invoke(app, ["db", "status"])
@@ -71,9 +72,7 @@ def test_hub_db_upgrade_applies_then_has_nothing_to_do(postgres_dsn, monkeypatch
 def test_a_database_newer_than_the_code_is_refused(postgres_dsn, states, monkeypatch):
     states().close()
     with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        conn.execute(
-            "UPDATE hub_alembic_version SET version_num=%s", (f"{CODE_VERSION + 1:04d}",)
-        )
+        conn.execute("UPDATE hub_alembic_version SET version_num=%s", (f"{CODE_VERSION + 1:04d}",))
     with pytest.raises(SchemaTooNew, match=f"version {CODE_VERSION + 1}, newer than this hub"):
         PostgresState(postgres_dsn)
     for name, value in db_env(postgres_dsn).items():

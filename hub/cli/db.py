@@ -16,7 +16,8 @@ def _connect(settings):
 
     if not settings.uses_postgres:
         err_console.print(
-            "[red]HUB_DATABASE_URL is not set:[/red] the SQLite state needs no migrations"
+            "[red]HUB_DATABASE_URL is not set:[/red] the SQLite files in HUB_DATA_DIR are "
+            "migrated by the hub that opens them"
         )
         raise typer.Exit(2)
     url = settings.database_url.get_secret_value()
@@ -68,6 +69,23 @@ def upgrade() -> None:
         )
     else:
         console.print(f"schema already at version {CODE_VERSION}: nothing to do")
+    if not settings.uses_google_sheet:
+        _upgrade_store(settings)
+
+
+def _upgrade_store(settings) -> None:
+    """The local prospect store's tables in the same database (their own migrations, which
+    the store applies when it is opened, under its own lock)."""
+    from sheets.migrate import STORE_VERSION
+    from sheets.postgres import PostgresStore
+    from sheets.store import StoreError
+
+    try:
+        PostgresStore(settings.database_url.get_secret_value(), max_size=1).close()
+    except StoreError as exc:
+        err_console.print(f"[red]refused:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"prospect store schema at version {STORE_VERSION}")
 
 
 @app.command("status")

@@ -25,8 +25,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 
 from hub.state.migrate import SchemaUnrecognised, check_not_newer, revision_number
 from hub.state.migrations import (
@@ -39,9 +37,12 @@ from hub.state.migrations import (
 from hub.state.schema import metadata
 from sheets.schema_upgrade import (
     alembic_config,
+    create_tables,
     postgres_engine,
     rebuild_sqlite_tables,
+    script_directory,
     sqlite_engine,
+    stamp,
 )
 
 SCRIPTS = Path(__file__).with_name("alembic")
@@ -97,8 +98,8 @@ def _upgrade(conn: sa.Connection, *, where: str) -> list[int]:
     if VERSION_TABLE in tables:
         command.upgrade(config, "head")
     elif not tables & (set(metadata.tables) - {"hub_schema_migrations"}):
-        metadata.create_all(conn)
-        command.stamp(config, "head")
+        create_tables(conn, metadata)
+        stamp(conn, SCRIPTS, VERSION_TABLE)
     elif conn.dialect.name == "sqlite":
         present = {t: t for t in LEGACY_SQLITE_TABLES if t in tables}
         rebuild_sqlite_tables(
@@ -113,7 +114,7 @@ def _upgrade(conn: sa.Connection, *, where: str) -> list[int]:
             "the database holds hub tables but no record of their migrations "
             "(hub_schema_migrations): restore it from a backup, or use an empty database"
         )
-    _record_history(conn, config)
+    _record_history(conn)
     return list(range(current + 1, CODE_VERSION + 1))
 
 
@@ -127,9 +128,9 @@ def _recorded_version(conn: sa.Connection, tables: set[str], where: str) -> int:
     return 0
 
 
-def _record_history(conn: sa.Connection, config: Config) -> None:
+def _record_history(conn: sa.Connection) -> None:
     """One line per revision in ``hub_schema_migrations``, as hubs before Alembic kept it."""
-    script = ScriptDirectory.from_config(config)
+    script = script_directory(SCRIPTS)
     recorded = {v for (v,) in conn.exec_driver_sql("SELECT version FROM hub_schema_migrations")}
     for revision in reversed(list(script.walk_revisions())):
         version = int(revision.revision)
