@@ -12,35 +12,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sheets.store import StoreError
-
-STORE_VERSION = 1
-"""The newest migration (``sheets/alembic/versions/NNNN_*.py``): bump it with each new one."""
-
-VERSION_TABLE = "prospects_alembic_version"
-"""Alembic's record for the store (the hub's tables keep their own, hub_alembic_version)."""
-
-
-class StoreSchemaTooNew(StoreError):
-    """The store's tables were migrated by a newer hub than this one."""
-
-
-def check_not_newer(version: int, where: str) -> None:
-    if version > STORE_VERSION:
-        raise StoreSchemaTooNew(
-            f"{where}: the prospect store's schema is at version {version}, newer than this "
-            f"hub's {STORE_VERSION}: a newer hub migrated it. Run the newer hub version (or "
-            "restore a backup); this one refuses to write to a schema it does not know"
-        )
-
-
-def revision_number(revision: str, where: str) -> int:
-    if not revision.isdigit():
-        raise StoreSchemaTooNew(
-            f"{where}: the prospect store's schema is at revision {revision!r}, which this hub "
-            f"does not know (its newest is {STORE_VERSION}): run the hub version that migrated it"
-        )
-    return int(revision)
+from sheets.schema_version import (
+    STORE_VERSION,
+    VERSION_TABLE,
+    check_not_newer,
+    revision_number,
+)
 
 
 def ensure_sqlite_store(db: sqlite3.Connection, path: str | Path) -> None:

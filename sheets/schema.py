@@ -9,7 +9,7 @@ store's statements stay hand-written SQL; only the DDL comes from here, and the 
 To change a table: write it here (a new column at the END of its table), add the next
 migration ``sheets/alembic/versions/NNNN_what.py`` (``alembic -c sheets/alembic/alembic.ini``
 drafts one, as ``hub/state/schema.py`` describes), and bump
-:data:`sheets.migrate.STORE_VERSION`. ``tests/test_schema_migrations.py`` fails until the
+:data:`sheets.schema_version.STORE_VERSION`. ``tests/test_schema_migrations.py`` fails until the
 migrations and this metadata agree on both dialects.
 """
 

@@ -26,8 +26,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from sheets.migrate import VERSION_TABLE, check_not_newer, revision_number
 from sheets.schema import metadata
+from sheets.schema_version import VERSION_TABLE, check_not_newer, revision_number
 
 SCRIPTS = Path(__file__).with_name("alembic")
 _COMPILED_DDL: dict[tuple[int, str], list[str]] = {}

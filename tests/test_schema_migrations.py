@@ -18,7 +18,7 @@ import hub.state.schema_upgrade as hub_upgrade
 import sheets.schema_upgrade as store_upgrade
 from hub.state import migrations as hub_versions
 from hub.state.schema import metadata as hub_metadata
-from sheets import migrate as store_versions
+from sheets import schema_version as store_versions
 from sheets.schema import metadata as store_metadata
 from tests.schema_shape import schema_shape
 

@@ -21,14 +21,14 @@ from typer.testing import CliRunner
 from hub.cli import app
 from hub.sending.ledger import Ledger
 from hub.state.database import SqliteDatabase
-from hub.state.migrate import SchemaTooNew, database_version, upgrade
-from hub.state.migrations import CODE_VERSION, HEAD_REVISION, VERSION_TABLE
+from hub.state.migrate import database_version, upgrade
+from hub.state.migrations import CODE_VERSION, HEAD_REVISION, VERSION_TABLE, SchemaTooNew
 from hub.state.postgres import PostgresState
 from hub.state.sqlite import State
 from sheets.local import LocalStore
-from sheets.migrate import STORE_VERSION, StoreSchemaTooNew
 from sheets.postgres import PostgresStore
 from sheets.schema_upgrade import postgres_engine
+from sheets.schema_version import STORE_VERSION, StoreSchemaTooNew
 from tests import legacy_schema as legacy
 from tests.schema_shape import schema_shape
 

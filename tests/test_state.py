@@ -182,8 +182,7 @@ def test_two_data_dirs_get_different_embedded_keys(settings, tmp_path):
 
 
 def test_a_state_file_from_a_newer_hub_is_refused(settings):
-    from hub.state.migrate import SchemaTooNew
-    from hub.state.migrations import CODE_VERSION
+    from hub.state.migrations import CODE_VERSION, SchemaTooNew
 
     State(settings.state_db_path).close()
     with sqlite3.connect(settings.state_db_path) as db:

@@ -18,8 +18,8 @@ from hub.cli import app
 from hub.config import ConfigError, Settings
 from hub.jobs.runner import JobRunner
 from hub.services import Services
-from hub.state.migrate import SchemaBehind, SchemaTooNew, database_version
-from hub.state.migrations import CODE_VERSION
+from hub.state.migrate import database_version
+from hub.state.migrations import CODE_VERSION, SchemaBehind, SchemaTooNew
 from hub.state.postgres import DatabaseUnavailable, PostgresState
 from hub.tick import periodic_tick
 from tests.core_plugin import marking_stage, registered

@@ -34,7 +34,8 @@ def ready_or_exit(settings) -> None:
     what to do, and apply pending migrations when allowed."""
     if not settings.uses_postgres:
         return
-    from hub.state.migrate import SchemaBehind, SchemaTooNew, prepare_schema
+    from hub.state.migrate import prepare_schema
+    from hub.state.migrations import SchemaBehind, SchemaTooNew
 
     with _connect(settings) as conn:
         try:
@@ -51,9 +52,8 @@ def ready_or_exit(settings) -> None:
 @app.command("upgrade")
 def upgrade() -> None:
     """Apply the pending migrations (in one transaction, under a lock: safe while hubs run)."""
-    from hub.state.migrate import SchemaTooNew
     from hub.state.migrate import upgrade as apply_pending
-    from hub.state.migrations import CODE_VERSION
+    from hub.state.migrations import CODE_VERSION, SchemaTooNew
 
     settings = settings_or_exit()
     with _connect(settings):  # reachable, or a message naming it without its password
@@ -76,8 +76,8 @@ def upgrade() -> None:
 def _upgrade_store(settings) -> None:
     """The local prospect store's tables in the same database (their own migrations, which
     the store applies when it is opened, under its own lock)."""
-    from sheets.migrate import STORE_VERSION
     from sheets.postgres import PostgresStore
+    from sheets.schema_version import STORE_VERSION
     from sheets.store import StoreError
 
     try:

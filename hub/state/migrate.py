@@ -18,41 +18,13 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from hub.state.migrations import CODE_VERSION, VERSION_TABLE
-
-
-class SchemaTooNew(Exception):
-    """The database was migrated by a newer hub than this one."""
-
-
-class SchemaUnrecognised(SchemaTooNew):
-    """The database holds hub tables but no record of their migrations: refused, as a newer
-    schema is, since this hub cannot tell what it would be writing to."""
-
-
-class SchemaBehind(Exception):
-    """The database needs migrations this hub would apply (auto-upgrade is off)."""
-
-
-def check_not_newer(version: int, where: str = "") -> None:
-    if version > CODE_VERSION:
-        what = f"{where}: the state schema" if where else "the database schema"
-        raise SchemaTooNew(
-            f"{what} is at version {version}, newer than this hub's {CODE_VERSION}: a newer "
-            "hub migrated it. Run the newer hub version (or restore a backup); this one "
-            "refuses to write to a schema it does not know"
-        )
-
-
-def revision_number(revision: str, where: str = "") -> int:
-    """The version an Alembic revision id stands for (ids are ``0001``, ``0002``, ...)."""
-    if not revision.isdigit():
-        what = f"{where}: the state schema" if where else "the database schema"
-        raise SchemaTooNew(
-            f"{what} is at revision {revision!r}, which this hub does not know (its newest is "
-            f"{CODE_VERSION}): run the hub version that migrated it (or restore a backup)"
-        )
-    return int(revision)
+from hub.state.migrations import (
+    CODE_VERSION,
+    VERSION_TABLE,
+    SchemaBehind,
+    check_not_newer,
+    revision_number,
+)
 
 
 # --- PostgreSQL (a psycopg connection in autocommit mode) ------------------------------------

@@ -26,12 +26,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 
-from hub.state.migrate import SchemaUnrecognised, check_not_newer, revision_number
 from hub.state.migrations import (
     CODE_VERSION,
     LEGACY_LAST_VERSION,
     MIGRATION_LOCK_ID,
     VERSION_TABLE,
+    SchemaUnrecognised,
+    check_not_newer,
+    revision_number,
     sqlite_user_version,
 )
 from hub.state.schema import metadata

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from sheets.migrate import VERSION_TABLE
 from sheets.schema import metadata
+from sheets.schema_version import VERSION_TABLE
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
