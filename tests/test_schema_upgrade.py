@@ -240,6 +240,19 @@ def test_processes_opening_todays_state_file_together_upgrade_it_once(tmp_path):
         assert read(conn, "jobs", ["seq", "id"]) == [{"seq": 1, "id": "j1"}, {"seq": 2, "id": "j2"}]
 
 
+def test_a_hub_refuses_to_start_on_a_state_file_a_newer_hub_migrated(tmp_path, monkeypatch):
+    data_dir = tmp_path / "hub-data"
+    State(data_dir / "state.sqlite3").close()
+    with sqlite3.connect(data_dir / "state.sqlite3") as db:
+        db.execute(f"UPDATE {VERSION_TABLE} SET version_num=?", (f"{CODE_VERSION + 1:04d}",))
+    monkeypatch.setenv("HUB_DATA_DIR", str(data_dir))
+    refused = CliRunner().invoke(app, ["serve"])  # before serving anything, saying what to do
+    assert refused.exit_code == 2, refused.output
+    assert "refusing to start" in refused.output
+    said = " ".join(refused.output.split())  # the console wraps long lines
+    assert f"version {CODE_VERSION + 1}, newer than this hub" in said
+
+
 def test_a_sqlite_store_from_a_newer_hub_is_refused(tmp_path):
     path = tmp_path / "prospects.sqlite3"
     LocalStore(path).close()

@@ -31,8 +31,10 @@ def _connect(settings):
 def ready_or_exit(settings) -> None:
     """Before `hub serve` / `hub worker` start on PostgreSQL: reach the database, refuse a
     schema newer than this hub (or behind it, without auto-upgrade) with a message that says
-    what to do, and apply pending migrations when allowed."""
+    what to do, and apply pending migrations when allowed. On SQLite, refuse a state file a
+    newer hub migrated (the files are migrated when the hub opens them)."""
     if not settings.uses_postgres:
+        _sqlite_ready_or_exit(settings)
         return
     from hub.state.migrate import prepare_schema
     from hub.state.migrations import SchemaBehind, SchemaTooNew
@@ -47,6 +49,27 @@ def ready_or_exit(settings) -> None:
         except (SchemaTooNew, SchemaBehind) as exc:
             err_console.print(f"[red]refusing to start:[/red] {exc}")
             raise typer.Exit(2) from exc
+
+
+def _sqlite_ready_or_exit(settings) -> None:
+    import sqlite3
+
+    from hub.state.migrate import sqlite_version
+    from hub.state.migrations import SchemaTooNew, check_not_newer
+
+    for path in (settings.state_db_path, settings.data_dir / "discovery.sqlite3"):
+        if not path.exists():
+            continue
+        db = sqlite3.connect(path)
+        try:
+            version = sqlite_version(db, str(path))
+            if version is not None:
+                check_not_newer(version, str(path))
+        except SchemaTooNew as exc:
+            err_console.print(f"[red]refusing to start:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        finally:
+            db.close()
 
 
 @app.command("upgrade")
