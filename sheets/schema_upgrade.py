@@ -14,6 +14,7 @@ SQLAlchemy and Alembic load only then. All in ONE transaction under the store's 
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -40,13 +41,12 @@ def sqlite_engine(path: str | Path) -> sa.Engine:
     """An engine whose transactions are ``BEGIN IMMEDIATE``: the file's write lock is taken
     before the version is read, and DDL stays inside the transaction (the sqlite3 module would
     otherwise commit before it)."""
+    # The file is opened by sqlite3 itself (any path, no URL quoting), in autocommit mode.
     engine = sa.create_engine(
-        f"sqlite:///{Path(path)}", poolclass=NullPool, connect_args={"timeout": 30}
+        "sqlite://",
+        creator=lambda: sqlite3.connect(path, timeout=30, isolation_level=None),
+        poolclass=NullPool,
     )
-
-    @sa.event.listens_for(engine, "connect")
-    def _driver_autocommit(dbapi_connection, _record) -> None:
-        dbapi_connection.isolation_level = None
 
     @sa.event.listens_for(engine, "begin")
     def _begin_immediate(conn: sa.Connection) -> None:
