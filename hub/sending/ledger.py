@@ -23,14 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.sending.claims import DEFAULT_LEASE_SECONDS, owner_alive
-from hub.sending.ledger_schema import (
-    INDEXES_AFTER_MIGRATION,
-    MIGRATIONS,
-    SCHEMA,
-    Intent,
-    SendRecord,
-    recipient_domain,
-)
+from hub.sending.ledger_schema import Intent, SendRecord, recipient_domain
 from hub.state.database import SqliteDatabase, open_database
 
 # The rolling window the daily caps count over (``sends_since(now - DAY_SECONDS)``).
@@ -42,23 +35,12 @@ class Ledger:
         """``db``: the hub's database (:func:`hub.state.database.open_database`), or the path
         of a SQLite file."""
         if isinstance(db, str | Path):
-            db = SqliteDatabase(db, schema=SCHEMA, synchronous="FULL")
+            db = SqliteDatabase(db, synchronous="FULL")
         self._db = db
-        if db.backend_name == "sqlite":  # PostgreSQL's tables come from hub.state.migrations
-            self._migrate()
-
-    def _migrate(self) -> None:
-        """A SQLite ledger written before sending identities gets their column."""
-        with self._tx() as db:
-            for table, column, statement in MIGRATIONS:
-                present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-                if column not in present:
-                    db.execute(statement)
-            db.execute(INDEXES_AFTER_MIGRATION)
 
     @classmethod
     def from_settings(cls, settings) -> Ledger:
-        return cls(open_database(settings, schema=SCHEMA, synchronous="FULL"))
+        return cls(open_database(settings, synchronous="FULL"))
 
     def close(self) -> None:
         self._db.close()

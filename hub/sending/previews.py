@@ -29,23 +29,10 @@ from hub.mail.outbox import safe_file_name
 from hub.sending.claims import DEFAULT_LEASE_SECONDS, owner_alive
 from hub.state.database import open_database
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS dry_run_previews (
-    hub_id TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    machine TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    file TEXT NOT NULL DEFAULT '',
-    written INTEGER NOT NULL DEFAULT 0,
-    lease_until REAL NOT NULL,
-    PRIMARY KEY (hub_id, step)
-);
-"""
-
 
 class PreviewClaims:
     def __init__(self, settings: Any, owner: str):
-        self._db = open_database(settings, schema=SCHEMA)
+        self._db = open_database(settings)
         # This machine's outbox folder: previews written here may be written here again.
         self.machine = f"{socket.gethostname()}:{settings.outbox_dir.resolve()}"
         self.owner = owner

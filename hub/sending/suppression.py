@@ -26,14 +26,6 @@ from sheets.store import ProspectStore
 # Row statuses that put the row's address on the list, and the reason each one gives.
 SUPPRESSING_STATUSES = ("unsubscribed", "bounced", "replied", "do_not_contact")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS suppressed (
-    email TEXT PRIMARY KEY,
-    reason TEXT NOT NULL,
-    added_at REAL NOT NULL
-);
-"""
-
 
 def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
@@ -48,11 +40,7 @@ class Suppression:
         self._configured = [normalise_email(e).lstrip("@") for e in settings.suppression_list]
         # The hub's database (PostgreSQL with HUB_DATABASE_URL: every process sees an
         # unsubscribe at once), or the SQLite file ``path``.
-        self._db = (
-            SqliteDatabase(path, schema=_SCHEMA)
-            if path
-            else open_database(settings, schema=_SCHEMA)
-        )
+        self._db = SqliteDatabase(path) if path else open_database(settings)
         self._from_rows: dict[str, str] | None = None
 
     def close(self) -> None:

@@ -96,7 +96,7 @@ class PostgresState(ChangeListeners, JobsMixin, EventsMixin):
         self.pool = open_pool(dsn, size=pool_size)
         try:
             with self.pool.connection() as conn:
-                self.schema_version = prepare_schema(conn, auto_upgrade=auto_upgrade)
+                self.schema_version = prepare_schema(conn, dsn, auto_upgrade=auto_upgrade)
         except BaseException:
             self.pool.close()
             raise
