@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from hub.jobs.leases import owner_dead
 from hub.jobs.runner import JobRunner
 from hub.services import Services
+from hub.state.leases import owner_dead
 from hub.state.sqlite import State
 from tests.core_plugin import MARKERS, Tracker, marking_stage, registered
 from tests.emulators.serve import async_wait_until

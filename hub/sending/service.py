@@ -23,7 +23,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from hub.mail.base import Mailer, SentMessage
 from hub.mail.outbox import message_bytes
 from hub.sending import message as msg
-from hub.sending.claims import new_owner
 from hub.sending.ledger import Ledger
 from hub.sending.ledger_schema import Intent, SendRecord
 from hub.sending.limits import Hold, Limits
@@ -32,6 +31,7 @@ from hub.sending.previews import PreviewClaims, write_preview
 from hub.sending.reconcile import sent_changes, settle
 from hub.sending.senders import Senders
 from hub.sending.suppression import Suppression
+from hub.state.leases import new_owner, owner_stopped
 from sheets.columns import Row
 
 APPROVED_VALUES = frozenset({"true", "yes", "y", "1", "x", "✓", "✔", "☑", "checked"})
@@ -82,6 +82,7 @@ class SendPath:
         """Give back claims on intents this job planned but never attempted."""
         self._sending.shutdown(wait=True)
         self.ledger.release_owner(self.owner)
+        owner_stopped(self.owner)  # what it still holds may be taken over at once
         self.ledger.close()
         self.suppression.close()
         self.senders.close()
