@@ -15,7 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from hub.cli import app
-from hub.config import ConfigError, Settings
+from hub.config import Settings
+from hub.errors import ConfigError
 from hub.jobs.runner import JobRunner
 from hub.services import Services
 from hub.state.migrate import SchemaBehind, SchemaTooNew, database_version

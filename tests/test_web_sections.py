@@ -16,8 +16,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from hub.app import create_app
+from hub.config.pacing import DAY_NAMES
 from hub.sending.ledger import Ledger
-from hub.sending.limits import DAY_NAMES
 from hub.state.sqlite import State
 from hub.web.jobs_view import job_stream
 from hub.web.limits import sheets_usage

@@ -15,14 +15,13 @@ from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from hub.config.identities import PREVIEW_FROM
 from hub.drafting.rules import BAD_SUBJECT
 from sheets.cells import BadCell, clean_text, normalize_email
 from webhooks.tokens import UNSUBSCRIBE_SALT, TokenError, sign_timed
 
 # Shown in dry-run previews when HUB_SENDER_ADDRESS is not set; a real send is refused instead.
 ADDRESS_PLACEHOLDER = "[HUB_SENDER_ADDRESS is not set: a real send is refused until it is]"
-# Used for previews when no Gmail sender is configured; ".invalid" can never be delivered to.
-PREVIEW_FROM = "outreach@hub.invalid"
 
 
 class _HeaderClasses(HeaderRegistry):

@@ -23,7 +23,7 @@ def _own_addresses(ctx: StageContext) -> list[str]:
     mailer = ctx.services.mailer
     own = [settings.gmail_sender, settings.sender_address, getattr(mailer, "sender", "")]
     if settings.identities_file:  # every identity's address is ours
-        from hub.mail.identities import load_identities
+        from hub.config.identities import load_identities
 
         own += [identity.address for identity in load_identities(settings)]
     return [a for a in own if a]
@@ -70,8 +70,8 @@ def _mailboxes(ctx: StageContext):
     primary = ctx.services.mailer
     if not ctx.settings.identities_file:
         return [(_mailbox_key(ctx), primary)], None
+    from hub.config.identities import load_identities
     from hub.mail.factory import Mailers
-    from hub.mail.identities import load_identities
 
     mailers = Mailers(ctx.settings, load_identities(ctx.settings), primary)
     boxes = [(f"{m.provider_name}:{i.address}", m) for i, m in mailers.each()]
