@@ -1,4 +1,5 @@
-"""The app factory: the one place where store, state, runner, routes and webhooks meet.
+"""The app factory and composition root: the one place where store, state, providers, runner,
+routes and webhooks meet (:func:`build_services` fills the plain ``Services`` container).
 
 Start-up (lifespan): build the services (store, durable state, providers), migrate the sheet's
 header, start the background work (``hub.background``: the job runner, which resumes unfinished
@@ -27,18 +28,24 @@ import hub.tick  # noqa: F401 - registers the internal tick job
 from hub.api import EXCEPTION_HANDLERS, api_routes
 from hub.background import Background
 from hub.config import Settings, load_settings
+from hub.drafting.factory import build_drafter
+from hub.enrich import build_enricher
 from hub.inbox import Inbox
 from hub.jobs.runner import JobRunner
-from hub.services import Services, build_services
+from hub.mail.factory import build_mailer
+from hub.providers.dataforseo import build_serp
+from hub.services import Services
 from hub.state.factory import open_state
-from hub.state.keys import adopt_secret_keys, secret_keys_for
+from hub.state.keys import adopt_secret_keys
 from sheets.csvio import import_csv
+from sheets.local import LocalStore
+from sheets.store import ProspectStore
 from webhooks.events import Acceptance, Delivery, InboundEvent
 from webhooks.routes import WebhookConfig, webhook_routes
 
 log = logging.getLogger("hub.app")
 
-__all__ = ["create_app", "load_demo_prospects", "secret_keys_for"]
+__all__ = ["build_services", "build_store", "create_app", "load_demo_prospects"]
 
 
 def load_demo_prospects(services: Services) -> int:
@@ -48,6 +55,33 @@ def load_demo_prospects(services: Services) -> int:
     demo = resources.files("hub.data").joinpath("demo_prospects.csv")
     with resources.as_file(demo) as path:
         return len(import_csv(services.store, path).added)
+
+
+def build_store(settings: Settings) -> ProspectStore:
+    """The Google Sheet when ``HUB_SHEET_ID`` is set, else the local store: in PostgreSQL
+    when ``HUB_DATABASE_URL`` is set (shared by every process), else in SQLite."""
+    # The Google and PostgreSQL backends are imported only when chosen: gspread and psycopg
+    # are slow to import, and the embedded default needs neither.
+    if settings.uses_google_sheet:
+        from sheets.google import GoogleSheetStore
+
+        return GoogleSheetStore.from_settings(settings)
+    if settings.uses_postgres:
+        from sheets.postgres import PostgresStore
+
+        return PostgresStore(settings.database_url.get_secret_value())
+    return LocalStore(settings.local_store_path)
+
+
+def build_services(settings: Settings, *, store: ProspectStore | None = None) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    services = Services(settings=settings, store=store or build_store(settings))
+    services.state = open_state(settings)  # jobs, inbox, events: durable
+    services.mailer = build_mailer(settings)
+    services.drafter = build_drafter(settings)
+    services.serp = build_serp(settings)
+    services.enricher = build_enricher(settings)
+    return services
 
 
 class _LiveServices:

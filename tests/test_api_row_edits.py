@@ -10,9 +10,8 @@ import pytest
 from openapi_spec_validator import validate
 from starlette.testclient import TestClient
 
-from hub.app import create_app
+from hub.app import build_services, create_app
 from hub.rows.history import RowHistory
-from hub.services import build_services
 from tests.store_contract import (
     GoogleHarness,
     LocalHarness,

@@ -9,9 +9,10 @@ from email.message import EmailMessage
 
 import pytest
 
+from hub.app import build_services
 from hub.mail.gmail import GmailMailer
 from hub.replies.inbound import MailboxCursor
-from hub.services import Services, build_services
+from hub.services import Services
 from hub.stages.base import StageContext
 from hub.stages.check_replies import run as check_replies
 from tests.emulators import gmail_messages as inbound

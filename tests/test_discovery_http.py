@@ -13,10 +13,9 @@ import json
 import httpx
 import pytest
 
-from hub.app import create_app
+from hub.app import build_services, create_app
 from hub.config import Settings
 from hub.discovery.tasks import task_book
-from hub.services import build_services
 from tests.emulators.dataforseo import LOGIN, PASSWORD, DataForSEOEmulator, organic
 from tests.emulators.hunter import API_KEY as HUNTER_KEY
 from tests.emulators.hunter import HunterEmulator

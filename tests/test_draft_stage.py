@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
+from hub.app import build_services
 from hub.drafting import rules
 from hub.drafting.gemini import GeminiDrafter
 from hub.drafting.templates import TemplateDrafter
 from hub.errors import BadRequest, Conflict, NotFound
-from hub.services import Services, build_services
+from hub.services import Services
 from hub.stages import STAGES, StageContext
 from hub.stages.base import JobCancelled
 from hub.stages.draft import CHUNK_ROWS, compose_one, draft_changes

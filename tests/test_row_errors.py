@@ -10,11 +10,10 @@ import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from hub.app import create_app
+from hub.app import build_services, create_app
 from hub.cli import app as cli_app
 from hub.cli.common import console as cli_console
 from hub.jobs.runner import JobRunner
-from hub.services import build_services
 from hub.stages.row_errors import RowGuard, fingerprint
 from sheets.local import LocalStore
 from sheets.store import StoreError

@@ -9,13 +9,13 @@ from email.parser import BytesParser
 
 import pytest
 
+from hub.app import build_services
 from hub.config import Settings
 from hub.errors import Conflict, NotFound
 from hub.sending.ledger import Ledger
 from hub.sending.runner import run_send
 from hub.sending.send_one import send_one
 from hub.sending.suppression import Suppression
-from hub.services import build_services
 from tests.helpers_send_crash import add_rows, gmail_world, real_send_settings, sent_recipients
 
 

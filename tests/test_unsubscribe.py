@@ -9,9 +9,9 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from hub.app import build_services
 from hub.sending import message as msg
 from hub.sending.suppression import Suppression
-from hub.services import build_services
 from hub.state.sqlite import State
 from hub.unsubscribe import routes
 from webhooks.tokens import UNSUBSCRIBE_SALT, make_action_token

@@ -17,9 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.app import create_app
+from hub.app import build_services, create_app
 from hub.rows.filter import normal_status
-from hub.services import build_services
 from sheets.local import LocalStore
 from tests.emulators.serve import serve_in_thread, wait_until
 from webhooks.tokens import make_action_token

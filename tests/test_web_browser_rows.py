@@ -11,8 +11,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from hub.app import create_app
-from hub.services import build_services
+from hub.app import build_services, create_app
 from tests.emulators.serve import serve_in_thread, wait_until
 from tests.helpers_send_crash import add_rows
 from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS
