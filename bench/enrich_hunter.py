@@ -112,7 +112,7 @@ class Timeline:
             return await get(client, *args, **kwargs)
 
         # The runner finds the stage in the registry by name: put the timed one there.
-        from hub.stages.base import STAGES
+        from hub.stages.registry import STAGES
 
         STAGES["enrich"], hunter_client.HunterClient._get = timed_stage, timed_get
         try:

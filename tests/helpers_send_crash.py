@@ -106,8 +106,8 @@ def _main(
     from hub.app import build_store
     from hub.config import Settings
     from hub.mail.gmail import GmailMailer
-    from hub.sending.runner import run_send
     from hub.services import Services
+    from hub.stages.send import run_send
 
     settings = Settings(_env_file=None, data_dir=Path(data_dir), **json.loads(settings_json))
     options = {"units_per_minute": int(units_per_minute)} if units_per_minute else {}

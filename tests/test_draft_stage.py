@@ -11,9 +11,9 @@ from hub.drafting.gemini import GeminiDrafter
 from hub.drafting.templates import TemplateDrafter
 from hub.errors import BadRequest, Conflict, NotFound
 from hub.services import Services
-from hub.stages import STAGES, StageContext
-from hub.stages.base import JobCancelled
+from hub.stages.base import JobCancelled, StageContext
 from hub.stages.draft import CHUNK_ROWS, compose_one, draft_changes
+from hub.stages.registry import STAGES
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.serve import serve_in_thread
 

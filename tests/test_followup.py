@@ -9,10 +9,10 @@ import pytest
 
 from hub.app import build_services
 from hub.config import Settings
-from hub.sending.followups import run_followups
 from hub.sending.ledger import Ledger
-from hub.sending.runner import run_send
 from hub.sending.suppression import Suppression
+from hub.stages.followup import run_followups
+from hub.stages.send import run_send
 from tests.emulators import gmail_messages
 from tests.helpers_send_crash import add_rows, gmail_world
 

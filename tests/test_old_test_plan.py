@@ -24,7 +24,7 @@ import pytest
 
 from hub.app import create_app
 from hub.config import Settings
-from hub.stages.base import STAGES
+from hub.stages.registry import STAGES
 from tests.emulators import gmail_messages
 from tests.emulators.dataforseo import LOGIN, PASSWORD, DataForSEOEmulator, organic
 from tests.emulators.hunter import API_KEY as HUNTER_KEY

@@ -13,8 +13,8 @@ from hub.app import build_store
 from hub.config import Settings
 from hub.mail.outbox import OutboxMailer
 from hub.sending.previews import PreviewClaims
-from hub.sending.runner import run_send
 from hub.services import Services
+from hub.stages.send import run_send
 from hub.state.pools import close_pools
 from tests.helpers_send_crash import add_rows
 

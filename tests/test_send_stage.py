@@ -13,9 +13,9 @@ from hub.app import build_services
 from hub.config import Settings
 from hub.errors import Conflict, NotFound
 from hub.sending.ledger import Ledger
-from hub.sending.runner import run_send
-from hub.sending.send_one import send_one
 from hub.sending.suppression import Suppression
+from hub.stages.send import run_send
+from hub.stages.send_one import send_one
 from tests.helpers_send_crash import add_rows, gmail_world, real_send_settings, sent_recipients
 
 
@@ -331,8 +331,8 @@ async def test_gmail_daily_limit_holds_the_rest_of_the_run(gmail_hub):
 
 
 async def test_send_stage_is_registered_and_its_gap_wait_stops_on_cancel(world, data_dir):
-    from hub.stages import STAGES
     from hub.stages.base import JobCancelled, StageContext
+    from hub.stages.registry import STAGES
 
     services = _services(data_dir, **(world.settings | {"send_gap_seconds": "3600"}))
     ids = add_rows(services.store, 3)

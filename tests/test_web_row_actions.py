@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from hub.app import create_app
 from hub.rows.history import RowHistory
-from hub.sending.runner import run_send
+from hub.stages.send import run_send
 from tests.helpers_send_crash import add_rows, real_send_settings
 
 KEY = "row-actions-key-0123456789"

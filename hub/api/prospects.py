@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
-import inspect
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
@@ -13,9 +10,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hub.api.body import parse
-from hub.api.errors import NotAvailable
 from hub.api.jobs import stage_endpoint
 from hub.errors import NotFound
+from hub.stages.draft import compose_one
+from hub.stages.send_one import send_one
 
 
 class ListParams(BaseModel):
@@ -54,25 +52,18 @@ async def get_prospect(request: Request) -> JSONResponse:
     return JSONResponse(await _row(request))
 
 
-async def _call_feature(module: str, function: str, request: Request) -> Any:
-    """Call a feature another module provides (drafting, sending), if this build has it."""
-    await _row(request)  # 404 before anything else
-    try:
-        feature = getattr(importlib.import_module(module), function)
-    except (ImportError, AttributeError) as exc:
-        raise NotAvailable(f"{module}.{function} is not part of this build") from exc
-    outcome = feature(request.app.state.services, request.path_params["hub_id"])
-    return await outcome if inspect.isawaitable(outcome) else outcome
-
-
 async def compose(request: Request) -> JSONResponse:
     """Draft this row now (drafts are only written into empty draft cells)."""
-    return JSONResponse(await _call_feature("hub.stages.draft", "compose_one", request))
+    await _row(request)  # 404 before anything else
+    services = request.app.state.services
+    return JSONResponse(await compose_one(services, request.path_params["hub_id"]))
 
 
 async def send(request: Request) -> JSONResponse:
     """Send this row now, through the same exactly-once path as the send stage."""
-    return JSONResponse(await _call_feature("hub.sending.send_one", "send_one", request))
+    await _row(request)  # 404 before anything else
+    services = request.app.state.services
+    return JSONResponse(await send_one(services, request.path_params["hub_id"]))
 
 
 routes = [

@@ -37,10 +37,8 @@ def worker() -> None:
 
 
 async def run_worker(settings) -> None:
-    import hub.inbox
-    import hub.tick  # noqa: F401 - registers the internal tick job
     from hub.app import build_services
-    from hub.background import Background
+    from hub.jobs.background import Background
     from hub.jobs.runner import JobRunner
 
     stop = asyncio.Event()

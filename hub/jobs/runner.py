@@ -21,8 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 from hub.errors import HubError
-from hub.jobs.types import PARALLEL_TYPES, check_job_type, finished_event, next_job, stage_for
+from hub.jobs.chain import finished_event, next_job
 from hub.stages.base import JobCancelled, StageContext, StageResult
+from hub.stages.registry import PARALLEL_TYPES, check_job_type, stage_for
 from hub.state.leases import new_owner, owner_dead, owner_started, owner_stopped
 
 log = logging.getLogger("hub.jobs")

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from hub.config.identities import load_identities
 from hub.config.pacing import Gap, SendWindow
 from hub.sending.ledger import DAY_SECONDS, Ledger
 
@@ -74,7 +75,7 @@ class IdentityRules:
 
 class Limits:
     """Answers "may one more message to this domain go out now, and from which identity?"
-    from the ledger. Caps are per sending identity (``hub.mail.identities``); without an
+    from the ledger. Caps are per sending identity (``hub.config.identities``); without an
     identities file there is one, capped by ``HUB_DAILY_CAP``."""
 
     def __init__(
@@ -86,8 +87,6 @@ class Limits:
         rng: random.Random | None = None,
         identities: list | None = None,
     ):
-        from hub.config.identities import load_identities
-
         self.daily_cap = settings.daily_cap
         self.per_domain_cap = settings.per_domain_daily_cap
         self.gap = Gap.parse(settings.send_gap_seconds)

@@ -17,6 +17,7 @@ from email.utils import format_datetime, make_msgid
 
 from hub.config.identities import PREVIEW_FROM
 from hub.drafting.rules import BAD_SUBJECT
+from hub.state.keys import secret_keys_for
 from sheets.cells import BadCell, clean_text, normalize_email
 from webhooks.tokens import UNSUBSCRIBE_SALT, TokenError, sign_timed
 
@@ -109,8 +110,6 @@ def new_message_id(settings, *, sender: str = "") -> str:
 
 def unsubscribe_url(settings, hub_id: str) -> str:
     """The one-click link for a row; the token carries the row id only, never the address."""
-    from hub.state.keys import secret_keys_for  # HUB_SECRET_KEYS, else the embedded key
-
     try:
         token = sign_timed({"h": hub_id}, secret_keys_for(settings), UNSUBSCRIBE_SALT)
     except TokenError as exc:

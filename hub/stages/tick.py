@@ -1,4 +1,4 @@
-"""The periodic tick: follow-ups and reply checks, the DataForSEO recovery sweep, housekeeping.
+"""The ``tick`` stage: follow-ups and reply checks, the DataForSEO recovery sweep, housekeeping.
 
 It runs in-process every ``HUB_TICK_MINUTES`` (0 disables it) and whenever Make sends the
 ``tick`` action (for users who prefer a Make schedule). The jobs it queues are no-ops when
@@ -8,11 +8,10 @@ nothing is due, and it does not queue a second one while one of the type is stil
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from typing import Any
 
-from hub.jobs.types import internal_stage
+from hub.discovery.sweep import sweep_lost_tasks
 from hub.stages.base import StageContext, StageResult
 
 log = logging.getLogger("hub.tick")
@@ -29,15 +28,10 @@ async def run_tick(services: Any, runner: Any) -> dict[str, Any]:
             continue
         summary["queued"][job_type] = await runner.submit(job_type, {}, source="tick")
     try:
-        sweep = importlib.import_module("hub.discovery.sweep")
-    except ImportError:
-        log.debug("hub.discovery.sweep is not installed; no DataForSEO sweep")
-    else:
-        try:
-            summary["swept_tasks"] = await sweep.sweep_lost_tasks(services, runner)
-        except Exception:  # the next tick tries again; the jobs above are already queued
-            log.exception("the DataForSEO recovery sweep failed")
-            summary["swept_tasks"] = "failed"
+        summary["swept_tasks"] = await sweep_lost_tasks(services, runner)
+    except Exception:  # the next tick tries again; the jobs above are already queued
+        log.exception("the DataForSEO recovery sweep failed")
+        summary["swept_tasks"] = "failed"
     summary["purged_inbox_rows"] = await asyncio.to_thread(services.state.purge_inbox)
     return summary
 
@@ -75,8 +69,7 @@ async def periodic_tick(services: Any, runner: Any, period_seconds: float) -> di
         await asyncio.to_thread(turn.__exit__, None, None, None)
 
 
-@internal_stage("tick")
-async def tick_job(ctx: StageContext) -> StageResult:
+async def run(ctx: StageContext) -> StageResult:
     """The Make ``tick`` action, run durably as a job."""
     summary = await run_tick(ctx.services, ctx.services.runner)
     return StageResult(summary=summary, chain=False)
