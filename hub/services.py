@@ -20,7 +20,7 @@ class Services:
     settings: Settings
     store: ProspectStore
     # Filled by hub.app.build_services from the provider modules' builders; None = not there.
-    # jobs, inbox, outbox (durable): hub.state.sqlite.State or hub.state.postgres.PostgresState
+    # jobs, inbox, outbound events (durable): hub.state.sqlite.State or hub.state.postgres.PostgresState
     state: Any = None
     runner: Any = None  # hub.jobs.runner.JobRunner, set by the app (or the CLI) once state exists
     serp: Any = None  # discovery client (DataForSEO), None = import-only
