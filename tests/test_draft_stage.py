@@ -14,8 +14,6 @@ from hub.services import Services
 from hub.stages.base import JobCancelled, StageContext
 from hub.stages.draft import CHUNK_ROWS, compose_one, draft_changes
 from hub.stages.registry import STAGES
-from tests.emulators.gemini import GeminiEmulator
-from tests.emulators.serve import serve_in_thread
 
 KEY = "test-gemini-key"
 
@@ -38,14 +36,6 @@ def sender(settings):
     settings.sender_name = "Ada Painter"
     settings.sender_profile = "I paint large abstract canvases."
     return settings
-
-
-@pytest.fixture
-def gemini():
-    emulator = GeminiEmulator()
-    with serve_in_thread(emulator.app) as server:
-        emulator.url = server.url
-        yield emulator
 
 
 @pytest.fixture

@@ -34,14 +34,6 @@ ROW = {
 
 
 @pytest.fixture
-def gemini():
-    emulator = GeminiEmulator()
-    with serve_in_thread(emulator.app) as server:
-        emulator.url = server.url
-        yield emulator
-
-
-@pytest.fixture
 def gemini_settings(settings, gemini):
     settings.gemini_api_key = SecretStr(KEY)
     settings.gemini_api_url = gemini.url

@@ -7,9 +7,11 @@ so a deferred import cannot hide a cycle or a layer broken upward.
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import grimp
@@ -150,3 +152,16 @@ def test_the_outside_contract_fails_when_the_store_imports_hub(tmp_path):
     run = _lint_imports(copy)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "webhooks, sheets and scenarios never import hub BROKEN" in run.stdout
+
+
+def test_the_readme_layout_is_drawn_from_the_layers_contract():
+    """README "Layout" lists each layer's packages as the contract does, in the same order."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (layers,) = [c["layers"] for c in config["contracts"] if c["id"] == "hub-layers"]
+    contract = [sorted(part.strip() for part in layer.split(":")) for layer in layers]
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Layout") :]
+    section = section[: section.index("\n## ", 1)]
+    rows = [line.split("|") for line in section.splitlines() if line.startswith("| ")]
+    drawn = [sorted(re.findall(r"`([\w.]+)`", cells[2])) for cells in rows[1:]]
+    assert drawn == contract
