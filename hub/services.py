@@ -9,10 +9,32 @@ same stage code runs either way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from hub.config import Settings
 from sheets.store import ProspectStore
+
+
+class JobQueue(Protocol):
+    """What code below the jobs layer may ask of the job runner (:class:`hub.jobs.runner.
+    JobRunner`). It is handed over as ``services.runner`` or an argument, never imported: a
+    stage chaining work, the tick queueing jobs, a DataForSEO callback ending its job."""
+
+    @property
+    def dispatching(self) -> bool: ...  # started: it takes queued jobs (the CLI runs one inline)
+
+    async def submit(
+        self,
+        job_type: str,
+        params: dict[str, Any] | None = None,
+        *,
+        source: str = "api",
+        parent_id: str | None = None,
+    ) -> str: ...
+
+    async def finish_job(
+        self, job_id: str, result: dict[str, Any] | None, *, error: str | None = None
+    ) -> bool: ...
 
 
 @dataclass
@@ -22,7 +44,7 @@ class Services:
     # Filled by hub.app.build_services from the provider modules' builders; None = not there.
     # jobs, inbox, outbound events (durable): hub.state.sqlite.State or hub.state.postgres.PostgresState
     state: Any = None
-    runner: Any = None  # hub.jobs.runner.JobRunner, set by the app (or the CLI) once state exists
+    runner: JobQueue | None = None  # the JobRunner, set by the app (or the CLI) once state exists
     serp: Any = None  # discovery client (DataForSEO), None = import-only
     enricher: Any = None  # Hunter, or the site crawler
     drafter: Any = None  # Gemini, or templates

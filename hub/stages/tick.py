@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from hub.discovery.sweep import sweep_lost_tasks
+from hub.services import JobQueue
 from hub.stages.base import StageContext, StageResult
 
 log = logging.getLogger("hub.tick")
@@ -19,7 +20,7 @@ log = logging.getLogger("hub.tick")
 TICK_JOBS = ("followup", "check_replies")
 
 
-async def run_tick(services: Any, runner: Any) -> dict[str, Any]:
+async def run_tick(services: Any, runner: JobQueue) -> dict[str, Any]:
     summary: dict[str, Any] = {"queued": {}, "skipped": [], "swept_tasks": None}
     for job_type in TICK_JOBS:
         busy = await asyncio.to_thread(_has_unfinished, services.state, job_type)
@@ -42,7 +43,7 @@ def _has_unfinished(state: Any, job_type: str) -> bool:
     )
 
 
-async def tick_loop(services: Any, runner: Any, minutes: float) -> None:
+async def tick_loop(services: Any, runner: JobQueue, minutes: float) -> None:
     """Tick every ``minutes`` until cancelled (the first tick comes one period after start).
 
     Every process of a hub runs this loop; the state's periodic turn lets one of them tick per
@@ -59,7 +60,7 @@ async def tick_loop(services: Any, runner: Any, minutes: float) -> None:
             log.exception("tick failed; next one in %s min", minutes)
 
 
-async def periodic_tick(services: Any, runner: Any, period_seconds: float) -> dict | None:
+async def periodic_tick(services: Any, runner: JobQueue, period_seconds: float) -> dict | None:
     """:func:`run_tick` if it is this process's turn in this period, else None."""
     turn = services.state.periodic_turn("tick", period_seconds)
     mine = await asyncio.to_thread(turn.__enter__)
