@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.config import ConfigError, Settings, load_settings
-from hub.mail.identities import load_identities
+from hub.config import Settings, load_settings
+from hub.config.identities import load_identities
+from hub.errors import ConfigError
 from hub.sending.ledger import Ledger
 from hub.sending.limits import Hold, Limits, format_until
 from tests.legacy_schema import SQLITE_LEDGER_BEFORE_IDENTITIES

@@ -15,13 +15,14 @@ import pytest
 from typer.testing import CliRunner
 
 from hub.cli import app
-from hub.config import ConfigError, Settings
+from hub.config import Settings
+from hub.errors import ConfigError
 from hub.jobs.runner import JobRunner
 from hub.services import Services
+from hub.stages.tick import periodic_tick
 from hub.state.migrate import database_version
 from hub.state.migrations import CODE_VERSION, SchemaBehind, SchemaTooNew
 from hub.state.postgres import DatabaseUnavailable, PostgresState
-from hub.tick import periodic_tick
 from tests.core_plugin import marking_stage, registered
 from tests.emulators.serve import async_wait_until, wait_until
 from tests.legacy_schema import PG_MIGRATIONS

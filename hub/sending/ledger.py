@@ -22,12 +22,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hub.sending.claims import DEFAULT_LEASE_SECONDS, owner_alive
 from hub.sending.ledger_schema import Intent, SendRecord, recipient_domain
 from hub.state.database import SqliteDatabase, open_database
+from hub.state.leases import owner_dead
 
 # The rolling window the daily caps count over (``sends_since(now - DAY_SECONDS)``).
 DAY_SECONDS = 24 * 3600
+
+# A send claim outlives a crash only until this passes, or at once when its holder is gone.
+DEFAULT_LEASE_SECONDS = 15 * 60
 
 
 class Ledger:
@@ -151,7 +154,7 @@ class Ledger:
                 if (
                     held.owner != owner
                     and (held.lease_until or 0) > now
-                    and owner_alive(held.owner)
+                    and not owner_dead(held.owner)
                 ):
                     return None
                 db.execute(

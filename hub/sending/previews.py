@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from hub.mail.outbox import safe_file_name
-from hub.sending.claims import DEFAULT_LEASE_SECONDS, owner_alive
+from hub.sending.ledger import DEFAULT_LEASE_SECONDS
 from hub.state.database import open_database
+from hub.state.leases import owner_dead
 
 
 class PreviewClaims:
@@ -68,7 +69,7 @@ class PreviewClaims:
         machine, owner, file, written, held_until = found
         if written:
             return "done", file
-        if held_until > now and owner_alive(owner):
+        if held_until > now and not owner_dead(owner):
             return "busy", ""
         left = _left_in_folder(machine, hub_id, step)
         if left:  # the holder died after its rename, before its mark: finish its mark

@@ -33,10 +33,9 @@ def normalise_email(email: str) -> str:
 
 class Suppression:
     def __init__(self, settings, store: ProspectStore | None = None, *, path: Path | None = None):
-        # Without a store the configured one is opened on first need (and closed by close()).
+        # Without a store only the table and HUB_SUPPRESSION_LIST are consulted, not the rows.
         self.settings = settings
         self.store = store
-        self._own_store: ProspectStore | None = None
         self._configured = [normalise_email(e).lstrip("@") for e in settings.suppression_list]
         # The hub's database (PostgreSQL with HUB_DATABASE_URL: every process sees an
         # unsubscribe at once), or the SQLite file ``path``.
@@ -45,8 +44,6 @@ class Suppression:
 
     def close(self) -> None:
         self._db.close()
-        if self._own_store is not None:
-            self._own_store.close()
 
     def add(self, email: str, reason: str, *, overriding: bool = False) -> None:
         """Suppress an address for good (the first reason recorded is kept, unless
@@ -70,11 +67,7 @@ class Suppression:
     def refresh(self, rows: Iterable[Row] | None = None) -> None:
         """Re-read the rows' statuses (once per chunk of sends; pass rows already read)."""
         found: dict[str, str] = {}
-        if rows is None:
-            if self.store is None:
-                from hub.services import build_store
-
-                self.store = self._own_store = build_store(self.settings)
+        if rows is None and self.store is not None:
             rows = self.store.rows()
         if rows is not None:
             for row in rows:

@@ -24,8 +24,8 @@ from psycopg_pool import ConnectionPool
 
 from hub.state.codec import dumps, iso, new_id
 from hub.state.dialect import PgConnection, Row, pg_sql, redact_dsn, row_factory
-from hub.state.events import EventsMixin, Persisted
-from hub.state.group import INSERT_JOB
+from hub.state.events import EventsMixin
+from hub.state.group import INSERT_JOB, Persisted
 from hub.state.jobs import JobsMixin
 from hub.state.listeners import ChangeListeners
 from hub.state.migrate import prepare_schema
