@@ -21,6 +21,7 @@ import contextlib
 import logging
 import re
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,10 +30,13 @@ from typing import Any
 
 import psycopg
 
-from hub.config import ConfigError, SettingError, Settings, weak_key_problems
+from hub.app import build_services
+from hub.config import SettingError, Settings, weak_key_problems
+from hub.errors import ConfigError
 from hub.redact import describe_error, known_secrets, redact
-from hub.services import Services, build_services
-from hub.state.migrate import SchemaBehind, SchemaTooNew, prepare_schema
+from hub.services import Services
+from hub.state.migrate import prepare_schema, sqlite_version
+from hub.state.migrations import SchemaBehind, SchemaTooNew, check_not_newer
 from hub.state.postgres import DatabaseUnavailable
 from sheets.google import GoogleSheetStore
 from sheets.postgres import describe_dsn
@@ -170,14 +174,35 @@ def connect_database(settings: Settings, timeout: float) -> psycopg.Connection:
 
 
 def check_database(settings: Settings, timeout: float) -> None:
-    """Reachable, and its schema not newer than this hub (migrated when allowed)."""
+    """Reachable, and its schema not newer than this hub (migrated when allowed). On SQLite,
+    a state file a newer hub migrated is refused (the files are migrated when opened)."""
     if not settings.uses_postgres:
+        _check_sqlite_files(settings)
         return
     with connect_database(settings, timeout) as conn:
         try:
-            prepare_schema(conn, auto_upgrade=settings.database_auto_upgrade)
+            prepare_schema(
+                conn,
+                settings.database_url.get_secret_value(),
+                auto_upgrade=settings.database_auto_upgrade,
+            )
         except (SchemaTooNew, SchemaBehind) as exc:
             raise StartupError(f"refusing to start: {exc}") from None
+
+
+def _check_sqlite_files(settings: Settings) -> None:
+    for path in (settings.state_db_path, settings.data_dir / "discovery.sqlite3"):
+        if not path.exists():
+            continue
+        db = sqlite3.connect(path)
+        try:
+            version = sqlite_version(db, str(path))
+            if version is not None:
+                check_not_newer(version, str(path))
+        except SchemaTooNew as exc:
+            raise StartupError(f"refusing to start: {exc}") from None
+        finally:
+            db.close()
 
 
 # --- the store -----------------------------------------------------------------------------------

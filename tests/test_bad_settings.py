@@ -48,13 +48,13 @@ def canaries() -> Canaries:
 
 
 @pytest.fixture
-def world(tmp_path, canaries, monkeypatch):
+def startup_world(tmp_path, canaries, monkeypatch):
     """Runs `hub serve` (a subprocess) and `hub doctor --json` (in process) on one environment."""
     monkeypatch.chdir(tmp_path)  # no developer .env
-    return World(tmp_path, canaries, monkeypatch)
+    return StartupWorld(tmp_path, canaries, monkeypatch)
 
 
-class World:
+class StartupWorld:
     def __init__(self, tmp: Path, canaries: Canaries, monkeypatch):
         self.tmp, self.canaries, self.monkeypatch = tmp, canaries, monkeypatch
         self.data_dir = tmp / "hub-data"
@@ -127,65 +127,79 @@ class World:
     ],
     ids=["bad-toml", "duplicate-name", "secret-in-file"],
 )  # fmt: skip
-def test_a_bad_identities_file_is_one_line(world, text, expected):
-    env = world.canaries.env(world.data_dir, HUB_IDENTITIES_FILE=world.file("ids.toml", text))
+def test_a_bad_identities_file_is_one_line(startup_world, text, expected):
+    env = startup_world.canaries.env(
+        startup_world.data_dir, HUB_IDENTITIES_FILE=startup_world.file("ids.toml", text)
+    )
     real = "TOML" in expected  # one case of each family runs as a real process
-    assert "HUB_IDENTITIES_FILE" in world.check(env, expected, area="settings", real=real)
+    assert "HUB_IDENTITIES_FILE" in startup_world.check(env, expected, area="settings", real=real)
 
 
-def test_an_identity_whose_secret_variable_is_unset_is_one_line(world):
-    env = world.canaries.env(
-        world.data_dir, HUB_MAILER="smtp", HUB_IDENTITIES_FILE=world.file("ids.toml", IDENTITY)
+def test_an_identity_whose_secret_variable_is_unset_is_one_line(startup_world):
+    env = startup_world.canaries.env(
+        startup_world.data_dir,
+        HUB_MAILER="smtp",
+        HUB_IDENTITIES_FILE=startup_world.file("ids.toml", IDENTITY),
     )
     del env["ADA_SMTP_PASSWORD"]
-    world.check(env, "the environment variable ADA_SMTP_PASSWORD (smtp_password_env) is not set")
+    startup_world.check(
+        env, "the environment variable ADA_SMTP_PASSWORD (smtp_password_env) is not set"
+    )
 
 
 # --- the service account -----------------------------------------------------------------------
-def _sheet_env(world, **extra: str) -> dict[str, str]:
-    env = world.canaries.env(world.data_dir, HUB_SHEET_ID="sheet-1", **extra)
+def _sheet_env(startup_world, **extra: str) -> dict[str, str]:
+    env = startup_world.canaries.env(startup_world.data_dir, HUB_SHEET_ID="sheet-1", **extra)
     if "GOOGLE_SERVICE_ACCOUNT_FILE" in extra:
         del env["GOOGLE_SERVICE_ACCOUNT_JSON"]  # the inline JSON would win over the file
     return env
 
 
-def test_a_missing_service_account_file_is_one_line(world):
-    env = _sheet_env(world, GOOGLE_SERVICE_ACCOUNT_FILE=str(world.tmp / "nowhere.json"))
-    world.check(env, "cannot read GOOGLE_SERVICE_ACCOUNT_FILE", area="store")
+def test_a_missing_service_account_file_is_one_line(startup_world):
+    env = _sheet_env(
+        startup_world, GOOGLE_SERVICE_ACCOUNT_FILE=str(startup_world.tmp / "nowhere.json")
+    )
+    startup_world.check(env, "cannot read GOOGLE_SERVICE_ACCOUNT_FILE", area="store")
 
 
-def test_a_malformed_service_account_file_is_one_line(world):
-    env = _sheet_env(world, GOOGLE_SERVICE_ACCOUNT_FILE=world.file("sa.json", "{not json"))
-    world.check(env, "is not valid JSON", area="store")
+def test_a_malformed_service_account_file_is_one_line(startup_world):
+    env = _sheet_env(
+        startup_world, GOOGLE_SERVICE_ACCOUNT_FILE=startup_world.file("sa.json", "{not json")
+    )
+    startup_world.check(env, "is not valid JSON", area="store")
 
 
-def test_a_key_that_is_not_a_key_is_one_line_that_says_so(world):
+def test_a_key_that_is_not_a_key_is_one_line_that_says_so(startup_world):
     info = service_account_info(token_uri=f"{CLOSED}/token")
-    info["private_key"] = world.canaries.values["GOOGLE_SERVICE_ACCOUNT_JSON"]
-    env = _sheet_env(world, GOOGLE_SERVICE_ACCOUNT_JSON=json.dumps(info))
-    world.check(env, "the private_key of the service-account key is not a private key", real=True)
+    info["private_key"] = startup_world.canaries.values["GOOGLE_SERVICE_ACCOUNT_JSON"]
+    env = _sheet_env(startup_world, GOOGLE_SERVICE_ACCOUNT_JSON=json.dumps(info))
+    startup_world.check(
+        env, "the private_key of the service-account key is not a private key", real=True
+    )
 
 
-def test_an_unreachable_google_token_url_gives_up_within_the_startup_timeout(world):
-    key = world.file("sa.json", json.dumps(service_account_info(token_uri=f"{CLOSED}/token")))
-    env = _sheet_env(world, GOOGLE_SERVICE_ACCOUNT_FILE=key, HUB_STARTUP_TIMEOUT="2")
+def test_an_unreachable_google_token_url_gives_up_within_the_startup_timeout(startup_world):
+    key = startup_world.file(
+        "sa.json", json.dumps(service_account_info(token_uri=f"{CLOSED}/token"))
+    )
+    env = _sheet_env(startup_world, GOOGLE_SERVICE_ACCOUNT_FILE=key, HUB_STARTUP_TIMEOUT="2")
     began = time.monotonic()
-    line = world.check(env, "could not reach the Google token URL", area="store", real=True)
+    line = startup_world.check(env, "could not reach the Google token URL", area="store", real=True)
     assert "HUB_STARTUP_TIMEOUT=2 s" in line and "HUB_GOOGLE_TOKEN_URL" in line
     assert time.monotonic() - began < 15  # serve (~3 s with its imports) and the doctor
 
 
-def test_sigterm_ends_a_start_up_waiting_on_a_silent_token_url(world):
+def test_sigterm_ends_a_start_up_waiting_on_a_silent_token_url(startup_world):
     """The token URL accepts the connection and never answers: SIGTERM still ends start-up."""
     with _silent_server() as (port, connected):
-        key = world.file("sa.json", json.dumps(service_account_info(token_uri="x")))
+        key = startup_world.file("sa.json", json.dumps(service_account_info(token_uri="x")))
         env = _sheet_env(
-            world,
+            startup_world,
             GOOGLE_SERVICE_ACCOUNT_FILE=key,
             HUB_GOOGLE_TOKEN_URL=f"http://127.0.0.1:{port}/token",
         )
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hub", "serve"], cwd=world.tmp, env=env,
+            [sys.executable, "-m", "hub", "serve"], cwd=startup_world.tmp, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         try:
@@ -238,35 +252,41 @@ class _silent_server:
     ],
     ids=["port", "log-level", "body-timeout", "weak-secret-key", "weak-api-key"],
 )
-def test_ranges_and_weak_keys_are_refused_in_one_line(world, extra, expected):
-    env = world.canaries.env(world.data_dir, **extra)
-    line = world.check(env, expected, real="HUB_PORT" in extra)
+def test_ranges_and_weak_keys_are_refused_in_one_line(startup_world, extra, expected):
+    env = startup_world.canaries.env(startup_world.data_dir, **extra)
+    line = startup_world.check(env, expected, real="HUB_PORT" in extra)
     assert ": correct " in line or "HUB_ALLOW_WEAK_KEYS=true" in line
 
 
-def test_weak_keys_start_when_allowed(world):
-    weak = Settings(_env_file=None, data_dir=world.data_dir, secret_keys=["x"], api_keys=["a"])
+def test_weak_keys_start_when_allowed(startup_world):
+    weak = Settings(
+        _env_file=None, data_dir=startup_world.data_dir, secret_keys=["x"], api_keys=["a"]
+    )
     with pytest.raises(StartupError, match="HUB_API_KEYS is shorter than 20"):
         prepare(weak)
     allowed = weak.model_copy(update={"allow_weak_keys": True})
     prepare(allowed).close()  # starts
-    env = world.canaries.env(
-        world.data_dir, HUB_SECRET_KEYS="x", HUB_API_KEYS="a", HUB_ALLOW_WEAK_KEYS="true"
+    env = startup_world.canaries.env(
+        startup_world.data_dir, HUB_SECRET_KEYS="x", HUB_API_KEYS="a", HUB_ALLOW_WEAK_KEYS="true"
     )
-    warned = [f["message"] for f in world.doctor(env)["findings"] if f["level"] == "warn"]
+    warned = [f["message"] for f in startup_world.doctor(env)["findings"] if f["level"] == "warn"]
     assert any("HUB_SECRET_KEYS is shorter" in m for m in warned)
     assert any("HUB_API_KEYS is shorter" in m for m in warned)
 
 
 # --- sending without its settings ------------------------------------------------------------
-def test_smtp_without_its_settings_asks_no_dns_about_the_placeholder_domain(world):
+def test_smtp_without_its_settings_asks_no_dns_about_the_placeholder_domain(startup_world):
     with running_dns({}) as dns:
-        env = world.canaries.env(world.data_dir, HUB_MAILER="smtp", HUB_DNS_NAMESERVER=dns.address)
+        env = startup_world.canaries.env(
+            startup_world.data_dir, HUB_MAILER="smtp", HUB_DNS_NAMESERVER=dns.address
+        )
         for name in ("SMTP_PASSWORD", "IMAP_PASSWORD"):
             env.pop(name)
-        world.check(env, "HUB_MAILER=smtp needs SMTP_HOST", area="settings")
+        startup_world.check(env, "HUB_MAILER=smtp needs SMTP_HOST", area="settings")
         assert dns.queries == []
-    identity_lines = [f for f in world.doctor(env)["findings"] if "hub.invalid" in f["message"]]
+    identity_lines = [
+        f for f in startup_world.doctor(env)["findings"] if "hub.invalid" in f["message"]
+    ]
     assert identity_lines == []
 
 
@@ -286,11 +306,13 @@ def refusing_role(postgres_cluster):
     return f"postgresql://pwcheck@127.0.0.1:{postgres_cluster.port}/postgres"
 
 
-def test_a_refused_database_password_says_so(world, refusing_role):
-    env = world.canaries.env(
-        world.data_dir, HUB_DATABASE_URL=world.canaries.database_url(refusing_role)
+def test_a_refused_database_password_says_so(startup_world, refusing_role):
+    env = startup_world.canaries.env(
+        startup_world.data_dir, HUB_DATABASE_URL=startup_world.canaries.database_url(refusing_role)
     )
-    world.check(env, "is not reachable (the password was refused)", area="database", real=True)
+    startup_world.check(
+        env, "is not reachable (the password was refused)", area="database", real=True
+    )
 
 
 @pytest.mark.parametrize(
@@ -305,35 +327,37 @@ def test_a_refused_database_password_says_so(world, refusing_role):
     ],
     ids=["unknown-host", "bad-port", "ssl-required", "bad-sslmode", "unmatched-bracket", "refused"],
 )
-def test_the_exact_database_reason_is_given(world, postgres_cluster, where, expected):
+def test_the_exact_database_reason_is_given(startup_world, postgres_cluster, where, expected):
     where = where.format(port=postgres_cluster.port, unused=postgres_cluster.port + 1)
-    env = world.canaries.env(
-        world.data_dir, HUB_DATABASE_URL=world.canaries.database_url(f"postgresql://hub@{where}")
+    env = startup_world.canaries.env(
+        startup_world.data_dir,
+        HUB_DATABASE_URL=startup_world.canaries.database_url(f"postgresql://hub@{where}"),
     )
-    world.check(env, expected, area="database")
+    startup_world.check(env, expected, area="database")
 
 
-def test_a_password_with_url_delimiters_is_named_as_a_bad_url_and_never_printed(world):
-    password = "Db/Pw#55?21" + world.canaries.values["HUB_DATABASE_URL"]
-    world.canaries.values["HUB_DATABASE_URL"] = password
+def test_a_password_with_url_delimiters_is_named_as_a_bad_url_and_never_printed(startup_world):
+    password = "Db/Pw#55?21" + startup_world.canaries.values["HUB_DATABASE_URL"]
+    startup_world.canaries.values["HUB_DATABASE_URL"] = password
     try:
-        env = world.canaries.env(
-            world.data_dir, HUB_DATABASE_URL=f"postgresql://hub:{password}@127.0.0.1:5999/hub"
+        env = startup_world.canaries.env(
+            startup_world.data_dir,
+            HUB_DATABASE_URL=f"postgresql://hub:{password}@127.0.0.1:5999/hub",
         )
-        world.check(
+        startup_world.check(
             env, "HUB_DATABASE_URL is not a valid postgresql:// URL", area="database", real=True
         )
         # Any other command: psycopg_pool's retries log libpq's message, which quotes the
         # piece of the URL it could not parse (here, the tail of the password).
         rows = subprocess.run(
-            [sys.executable, "-m", "hub", "rows", "list"], cwd=world.tmp, env=env,
+            [sys.executable, "-m", "hub", "rows", "list"], cwd=startup_world.tmp, env=env,
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert rows.returncode != 0 and "not a valid postgresql:// URL" in rows.stderr
-        world.no_canary(rows.stdout + rows.stderr)
+        startup_world.no_canary(rows.stdout + rows.stderr)
         assert "21@" not in rows.stderr
     finally:
-        world.canaries.values["HUB_DATABASE_URL"] = password[len("Db/Pw#55?21") :]
+        startup_world.canaries.values["HUB_DATABASE_URL"] = password[len("Db/Pw#55?21") :]
 
 
 def test_every_secret_setting_has_a_canary(canaries):

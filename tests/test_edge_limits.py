@@ -41,7 +41,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def limited_hub(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("edge") / "hub-data"
     settings = Settings(
         _env_file=None, data_dir=data_dir, secret_keys=[KEY], api_keys=[API_KEY],
@@ -89,83 +89,84 @@ def error_of(body: bytes) -> dict:
 
 
 # --- the head ------------------------------------------------------------------------------------
-def test_ten_thousand_headers_get_431(server):
+def test_ten_thousand_headers_get_431(limited_hub):
     headers = "".join(f"X-Probe-{i}: v\r\n" for i in range(10_000))
     status, found, _ = exchange(
-        server.port, f"GET /healthz HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode()
+        limited_hub.port, f"GET /healthz HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode()
     )
     assert status == 431 and found["connection"] == "close"
 
 
-def test_a_few_more_headers_than_the_limit_arriving_at_once_get_431_naming_it(server):
+def test_a_few_more_headers_than_the_limit_arriving_at_once_get_431_naming_it(limited_hub):
     headers = "".join(f"X-{i}: v\r\n" for i in range(MAX_HEADERS + 1))
     status, _, body = exchange(
-        server.port, f"GET /healthz HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode()
+        limited_hub.port, f"GET /healthz HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode()
     )
     assert status == 431 and f"at most {MAX_HEADERS}" in error_of(body)["message"]
 
 
-def test_one_oversized_header_gets_431(server):
+def test_one_oversized_header_gets_431(limited_hub):
     cookie = "c" * (MAX_HEADER_BYTES + 100)
     status, _, body = exchange(
-        server.port, f"GET /healthz HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n".encode()
+        limited_hub.port, f"GET /healthz HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n".encode()
     )
     assert status == 431 and error_of(body)["code"] == "headers_too_large"
 
 
-def test_a_million_character_query_string_gets_414_not_a_reset(server):
+def test_a_million_character_query_string_gets_414_not_a_reset(limited_hub):
     query = "q=" + "a" * 1_000_000
     began = time.monotonic()
     status, found, body = exchange(
-        server.port, f"GET /healthz?{query} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        limited_hub.port, f"GET /healthz?{query} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
     )
     assert status == 414 and found["connection"] == "close"
     assert error_of(body)["code"] == "uri_too_long" and time.monotonic() - began < 5
 
 
-def test_a_path_just_over_the_limit_gets_414_naming_it(server):
+def test_a_path_just_over_the_limit_gets_414_naming_it(limited_hub):
     status, _, body = exchange(
-        server.port, f"GET /api/jobs/{'j' * MAX_TARGET_BYTES} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        limited_hub.port,
+        f"GET /api/jobs/{'j' * MAX_TARGET_BYTES} HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
     )
     assert status == 414 and f"at most {MAX_TARGET_BYTES}" in error_of(body)["message"]
 
 
-def test_five_thousand_query_parameters_get_a_short_refusal(server):
+def test_five_thousand_query_parameters_get_a_short_refusal(limited_hub):
     many = "&".join(f"p{i}=1" for i in range(5_000))
     status, _, body = exchange(
-        server.port, f"GET /api/prospects?{many} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        limited_hub.port, f"GET /api/prospects?{many} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
     )
     assert status in (400, 414) and len(body) < 500  # was: a 422 listing every one
 
 
-def test_more_query_parameters_than_the_limit_get_400_naming_it(server):
+def test_more_query_parameters_than_the_limit_get_400_naming_it(limited_hub):
     params = "&".join(f"p{i}=1" for i in range(MAX_QUERY_PARAMS + 1))
-    response = httpx.get(f"{server.url}/api/prospects?{params}", headers=_auth())
+    response = httpx.get(f"{limited_hub.url}/api/prospects?{params}", headers=_auth())
     assert response.status_code == 400
     assert f"at most {MAX_QUERY_PARAMS}" in response.json()["error"]["message"]
 
 
-def test_a_ten_thousand_character_id_is_never_echoed_back(server):
+def test_a_ten_thousand_character_id_is_never_echoed_back(limited_hub):
     for length in (10_000, 4_000):  # over the target limit (414), and under it (404)
-        response = httpx.get(f"{server.url}/api/jobs/{'i' * length}/status", headers=_auth())
+        response = httpx.get(f"{limited_hub.url}/api/jobs/{'i' * length}/status", headers=_auth())
         assert response.status_code in (404, 414) and len(response.content) < 400
         assert "i" * 100 not in response.text
     assert "(4000 characters)" in response.json()["error"]["message"]
 
 
-def test_content_length_with_transfer_encoding_is_refused(server):
+def test_content_length_with_transfer_encoding_is_refused(limited_hub):
     request = post_head(make_path(), 5, "Transfer-Encoding: chunked") + b"0\r\n\r\n"
-    status, found, body = exchange(server.port, request)
+    status, found, body = exchange(limited_hub.port, request)
     assert status == 400 and found.get("connection") == "close"
     assert error_of(body)["code"] == "ambiguous_framing"
 
 
 # --- the body ------------------------------------------------------------------------------------
-def test_two_hundred_absent_bodies_are_closed_in_time_while_healthz_answers(server):
+def test_two_hundred_absent_bodies_are_closed_in_time_while_healthz_answers(limited_hub):
     sockets = []
     began = time.monotonic()
     for _ in range(200):
-        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        sock = socket.create_connection(("127.0.0.1", limited_hub.port), timeout=10)
         sock.sendall(post_head(make_path(), 100))  # announces 100 bytes, sends none
         sock.setblocking(False)
         sockets.append(sock)
@@ -176,7 +177,7 @@ def test_two_hundred_absent_bodies_are_closed_in_time_while_healthz_answers(serv
         with httpx.Client(timeout=5) as client:
             while not stop.is_set():
                 start = time.monotonic()
-                assert client.get(f"{server.url}/healthz").status_code == 200
+                assert client.get(f"{limited_hub.url}/healthz").status_code == 200
                 health.append(time.monotonic() - start)
                 stop.wait(0.05)
 
@@ -218,8 +219,8 @@ def _read_all_until_closed(sockets, *, deadline):
     return answers, closed_at
 
 
-def test_a_body_trickling_in_past_the_timeout_gets_408(server):
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+def test_a_body_trickling_in_past_the_timeout_gets_408(limited_hub):
+    with socket.create_connection(("127.0.0.1", limited_hub.port), timeout=10) as sock:
         sock.sendall(post_head(make_path(), 40))
         began = time.monotonic()
         for byte in b'{"max_prospects": 1' + b" " * 21:
@@ -234,24 +235,24 @@ def test_a_body_trickling_in_past_the_timeout_gets_408(server):
     assert time.monotonic() - began < BODY_TIMEOUT + 2
 
 
-def test_bodies_that_arrive_in_time_still_reach_the_routes(server):
-    response = httpx.post(server.url + make_path(), json={"max_prospects": 1})
+def test_bodies_that_arrive_in_time_still_reach_the_routes(limited_hub):
+    response = httpx.post(limited_hub.url + make_path(), json={"max_prospects": 1})
     assert response.status_code == 202
 
     def chunks():
         yield b'{"max_prospects":'
         yield b" 2}"
 
-    chunked = httpx.post(server.url + make_path(), content=chunks())  # Transfer-Encoding only
+    chunked = httpx.post(limited_hub.url + make_path(), content=chunks())  # Transfer-Encoding only
     assert chunked.status_code == 202
 
 
-def test_a_chunked_body_over_the_cap_still_gets_the_routes_413(server):
+def test_a_chunked_body_over_the_cap_still_gets_the_routes_413(limited_hub):
     def big():
         for _ in range(40):
             yield b" " * 32_768
 
-    response = httpx.post(server.url + make_path(), content=big())
+    response = httpx.post(limited_hub.url + make_path(), content=big())
     assert response.status_code == 413 and "larger than" in response.json()["error"]["message"]
 
 
@@ -259,36 +260,36 @@ def test_a_chunked_body_over_the_cap_still_gets_the_routes_413(server):
 DEEP = b"[" * 990 + b"]" * 990
 
 
-def test_json_nested_990_deep_names_the_depth_limit_on_make_without_the_raw_hint(server):
-    response = httpx.post(server.url + make_path(), content=DEEP)
+def test_json_nested_990_deep_names_the_depth_limit_on_make_without_the_raw_hint(limited_hub):
+    response = httpx.post(limited_hub.url + make_path(), content=DEEP)
     error = response.json()["error"]
     assert response.status_code == 400 and error["code"] == "json_too_deep"
     assert f"more than {MAX_JSON_DEPTH} levels" in error["message"]
     assert "Raw" not in error["message"]  # it IS valid JSON: the body type is not the cause
 
 
-def test_json_nested_990_deep_on_dataforseo_names_the_limit_too(server):
+def test_json_nested_990_deep_on_dataforseo_names_the_limit_too(limited_hub):
     token = dataforseo_callback_token("job-1", [KEY])
-    url = f"{server.url}/webhooks/dataforseo/postback/{token}?id=task-1"
+    url = f"{limited_hub.url}/webhooks/dataforseo/postback/{token}?id=task-1"
     for body in (DEEP, gzip.compress(DEEP)):
         response = httpx.post(url, content=body)
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "json_too_deep"
 
 
-def test_the_make_hint_is_given_only_on_make_routes(server):
-    make = httpx.post(server.url + make_path(), content=b"max_prospects=1").json()["error"]
+def test_the_make_hint_is_given_only_on_make_routes(limited_hub):
+    make = httpx.post(limited_hub.url + make_path(), content=b"max_prospects=1").json()["error"]
     assert "set the HTTP module's body type to Raw" in make["message"]
     token = dataforseo_callback_token("job-1", [KEY])
     dfs = httpx.post(
-        f"{server.url}/webhooks/dataforseo/postback/{token}?id=task-1", content=b"{not json"
+        f"{limited_hub.url}/webhooks/dataforseo/postback/{token}?id=task-1", content=b"{not json"
     ).json()["error"]
     assert dfs["code"] == "invalid_json" and "Make" not in dfs["message"]
 
 
-def test_deep_json_on_the_api_names_the_limit(server):
+def test_deep_json_on_the_api_names_the_limit(limited_hub):
     response = httpx.post(
-        f"{server.url}/api/jobs/score", content=b'{"x": ' + DEEP + b"}", headers=_auth()
+        f"{limited_hub.url}/api/jobs/score", content=b'{"x": ' + DEEP + b"}", headers=_auth()
     )
     assert response.status_code == 400 and response.json()["error"]["code"] == "json_too_deep"
 

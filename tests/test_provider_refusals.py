@@ -13,13 +13,13 @@ import time
 
 import pytest
 
+from hub.app import build_services
 from hub.config import Settings
 from hub.errors import ProviderError
 from hub.jobs.runner import JobRunner
 from hub.mail.base import MailerError
-from hub.sending.followups import run_followups
-from hub.sending.runner import run_send
-from hub.services import build_services
+from hub.stages.followup import run_followups
+from hub.stages.send import run_send
 from sheets.local import LocalStore
 from tests.emulators.dovecot import available
 from tests.helpers_send_crash import REFRESH_TOKEN, add_rows, gmail_world, sent_recipients

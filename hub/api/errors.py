@@ -35,13 +35,6 @@ class Invalid(HubError):
         self.fields = fields or []
 
 
-class NotAvailable(HubError):
-    """501: the feature's module is not part of this build."""
-
-    status = 501
-    code = "not_available"
-
-
 # An error answer stays small whatever the request held: what a client sent may be quoted
 # (an id, a field name), never at length.
 MESSAGE_CHARS = 500

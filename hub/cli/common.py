@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from hub.config import ConfigError, Settings, load_settings, settings_problems
+from hub.config import Settings, load_settings, settings_problems
+from hub.errors import ConfigError
 from hub.redact import redact
 
 console = Console()

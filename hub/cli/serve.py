@@ -12,8 +12,8 @@ import uvicorn.config
 
 from hub.app import create_app
 from hub.cli.common import console, exit_with, settings_or_exit
+from hub.config.identities import identity_secrets
 from hub.edge_limits import uvicorn_limits
-from hub.mail.identities import identity_secrets
 from hub.redact import AccessLogFilter, RedactingFilter, known_secrets
 from hub.startup import StartupError, prepare
 from hub.state.keys import adopt_api_keys

@@ -14,12 +14,10 @@ import signal
 
 import typer
 
-import hub.inbox  # registers the internal import_rows / row_changed jobs
-import hub.tick  # noqa: F401 - registers the internal tick job
-from hub.background import Background
 from hub.cli.common import console, exit_with, settings_or_exit
+from hub.config.identities import identity_secrets
+from hub.jobs.background import Background
 from hub.jobs.runner import JobRunner
-from hub.mail.identities import identity_secrets
 from hub.redact import RedactingFilter, known_secrets
 from hub.services import Services
 from hub.startup import StartupError, prepare

@@ -9,10 +9,10 @@ import os
 import re
 from pathlib import Path
 
-from hub.config import ConfigError, Settings, weak_key_problems
+from hub.config import Settings, weak_key_problems
+from hub.config.identities import load_identities
 from hub.doctor.report import Finding, error, ok, warn
-from hub.errors import HubError
-from hub.mail.identities import load_identities
+from hub.errors import ConfigError, HubError
 from hub.state.keys import api_key_path
 
 AREA = "settings"
@@ -115,7 +115,7 @@ def _sending(settings: Settings) -> list[Finding]:
 
 
 def _sending_parsers():
-    from hub.sending.limits import Gap, SendWindow
+    from hub.config.pacing import Gap, SendWindow
     from hub.sending.reconcile import followup_offsets
 
     return (

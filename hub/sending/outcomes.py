@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
+from hub.errors import ProviderError
 from hub.sending import message as msg
 from hub.sending.ledger import Intent
 from sheets.columns import Row
@@ -36,6 +37,17 @@ class ProviderRefused:
     provider: str
     message: str
     reason: str = ""
+
+
+def refused_error(stop: ProviderRefused) -> ProviderError:
+    """The send or follow-up job fails with the provider's refusal (README: "a provider
+    refusing the key fails the job"); the rows it reached went back as they were."""
+    return ProviderError(
+        stop.provider,
+        f"{stop.message} (the send stopped: no row was marked failed; they go out once the "
+        "credentials are fixed)",
+        provider_status=401,
+    )
 
 
 @dataclass
