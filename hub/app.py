@@ -20,11 +20,13 @@ from importlib import resources
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from hub import unsubscribe
 from hub.api import EXCEPTION_HANDLERS, api_routes
 from hub.config import Settings, load_settings
 from hub.drafting.factory import build_drafter
+from hub.edge_limits import EdgeLimits
 from hub.enrich import build_enricher
 from hub.inbox import Inbox
 from hub.jobs.background import Background
@@ -163,7 +165,11 @@ def create_app(
         require_signature=settings.require_signature,
         max_body_bytes=settings.max_body_bytes,
     )
-    app = Starlette(lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    # Bounded heads, query strings and body reads, before any route (hub.edge_limits).
+    limits = Middleware(
+        EdgeLimits, body_timeout=settings.body_timeout, max_body_bytes=settings.max_body_bytes
+    )
+    app = Starlette(lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS, middleware=[limits])
     routes = [
         # Webhooks first: they are most of the traffic, and routes are tried in order.
         *webhook_routes(webhook_config, accept, record),

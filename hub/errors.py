@@ -65,3 +65,16 @@ class QuotaExhausted(ProviderError):
     """The provider's plan or daily quota is used up: stop calling it, hold the rows."""
 
     code = "quota_exhausted"
+
+
+# An id a client sent is quoted back in errors, but never more than this much of it: a
+# 10,000-character "id" must not come back whole in the answer (nor fill the logs).
+ID_CHARS_SHOWN = 64
+
+
+def short_id(value: object, limit: int = ID_CHARS_SHOWN) -> str:
+    """``value`` quoted for an error message, cut to ``limit`` characters."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text)} characters)"

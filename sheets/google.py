@@ -42,6 +42,7 @@ from sheets.google_client import (
     connect,
     failure_message,
     open_streamed_get,
+    sign_in,
     write_raw,
 )
 from sheets.google_edits import SheetEditsMixin
@@ -108,6 +109,11 @@ class GoogleSheetStore(SheetEditsMixin, ProspectStore):
             retry=RetryPolicy(sleep=sleep),
             account_email=account_email,
         )
+
+    def sign_in(self, timeout: float) -> None:
+        """Fetch an access token now (``sheets.google_client.sign_in``): start-up asks before
+        it reads the sheet, so an unreachable token URL is named as such."""
+        sign_in(self._http.session.credentials, timeout)
 
     def close(self) -> None:
         """Close pooled connections (a server shutting down otherwise waits for them)."""

@@ -9,12 +9,15 @@ per-user quota); 429/5xx/dropped connections are retried (``sheets/retry.py``).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
 
+import google.auth.transport.requests
 import gspread
-from google.auth.exceptions import RefreshError
+import requests
+from google.auth.exceptions import RefreshError, TransportError
 from google.oauth2 import service_account
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
@@ -23,7 +26,7 @@ from requests import Response
 from sheets.google_auth import load_service_account_info, rebased_session
 from sheets.ratelimit import SlidingWindowLimiter
 from sheets.retry import is_transient, status_of
-from sheets.store import StoreError
+from sheets.store import StoreError, StoreUnreachable
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 # (connect, read) seconds for every Sheets call.
@@ -59,10 +62,11 @@ def connect(
         info["token_uri"] = settings.google_token_url  # HUB_GOOGLE_TOKEN_URL wins
     try:
         credentials = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
-    except (ValueError, KeyError) as exc:
+    except Exception:  # ValueError, or the key parser's own errors: never a message with key data
         raise StoreError(
-            "the service-account key could not be loaded (check GOOGLE_SERVICE_ACCOUNT_FILE "
-            f"or GOOGLE_SERVICE_ACCOUNT_JSON): {type(exc).__name__}"
+            "the private_key of the service-account key is not a private key (it should start "
+            "with -----BEGIN PRIVATE KEY-----): download a new JSON key for the service account "
+            "and point GOOGLE_SERVICE_ACCOUNT_FILE (or GOOGLE_SERVICE_ACCOUNT_JSON) at it"
         ) from None
     session = rebased_session(credentials, settings.sheets_api_url)
     client = gspread.Client(auth=credentials, session=session, http_client=PacedHTTPClient)
@@ -74,6 +78,27 @@ def connect(
         settings.sheets_rate, window, clock=clock, sleep=sleep
     )
     return client, info.get("client_email", "")
+
+
+def sign_in(credentials: Any, timeout: float) -> None:
+    """Fetch an access token now, so start-up knows at once whether the token URL answers and
+    accepts the key. :class:`StoreUnreachable` when it did not answer, :class:`StoreError` when
+    it refused."""
+    token_uri = getattr(credentials, "_token_uri", "") or "the token URL"
+    request = functools.partial(google.auth.transport.requests.Request(), timeout=timeout)
+    try:
+        credentials.refresh(request)
+    except RefreshError as exc:
+        said = exc.args[0] if exc.args else type(exc).__name__
+        raise StoreError(
+            f"Google refused the service account's sign-in at {token_uri} ({said}): check "
+            "GOOGLE_SERVICE_ACCOUNT_FILE / GOOGLE_SERVICE_ACCOUNT_JSON and HUB_GOOGLE_TOKEN_URL"
+        ) from None
+    except (TransportError, requests.RequestException) as exc:
+        raise StoreUnreachable(
+            f"could not reach the Google token URL {token_uri} ({type(exc).__name__}): check "
+            "HUB_GOOGLE_TOKEN_URL and the network"
+        ) from None
 
 
 def open_streamed_get(http: HTTPClient, endpoint: str, params: dict[str, str]) -> Response:

@@ -65,6 +65,13 @@ class PostgresStore(ProspectStore):
 
     def __init__(self, dsn: str, *, max_size: int = 4, connect_timeout: float = _CONNECT_SECONDS):
         self.where = describe_dsn(dsn)
+        try:  # a URL libpq cannot parse never connects: say so now, not after the timeout
+            conninfo_to_dict(dsn)
+        except psycopg.ProgrammingError:
+            raise StoreError(
+                "HUB_DATABASE_URL is not a valid postgresql:// URL (URL-encode @ / # ? and "
+                "spaces in the password)"
+            ) from None
         self._pool = ConnectionPool(
             dsn,
             min_size=1,

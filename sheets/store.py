@@ -53,6 +53,10 @@ class StoreError(Exception):
     """The store could not be read or written (after retries); the message says why."""
 
 
+class StoreUnreachable(StoreError):
+    """The store (or the sign-in it needs) did not answer: trying again later may work."""
+
+
 class ProspectStore(abc.ABC):
     """Rows keyed by ``hub_id``; every column addressed by header name."""
 

@@ -86,6 +86,21 @@ class PostgresCluster:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.dsn_for(name)
 
+    def password_role(self, role: str, password: str) -> str:
+        """A role that must give ``password`` (scram-sha-256) from 127.0.0.1, for tests of a
+        refused password (every other role keeps trust auth); returns its DSN to
+        ``postgres``. The rule goes first in pg_hba.conf: the first matching line wins."""
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+            conn.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{password}'")
+            hba = self.base_dir / "data" / "pg_hba.conf"
+            rule = f"host all {role} 127.0.0.1/32 scram-sha-256\n"
+            text = hba.read_text()
+            if rule not in text:
+                hba.write_text(rule + text)
+            conn.execute("SELECT pg_reload_conf()")
+        return f"postgresql://{role}:{password}@{self.host}:{self.port}/postgres"
+
     def drop_database(self, name: str) -> None:
         """Drop a database even if processes the test started still hold connections."""
         with psycopg.connect(self.dsn, autocommit=True) as conn:

@@ -87,12 +87,14 @@ def test_without_api_keys_the_embedded_api_key_file_is_named(settings):
     assert str(settings.data_dir / "api_key") in note.message
 
 
-def test_a_short_api_key_is_a_warning_without_showing_it(settings):
-    findings = check_settings(settings.model_copy(update={"api_keys": ["abc123", "x" * 40]}))
-
-    [warning] = levels(findings, "warn")
-    assert "1 of the 2 HUB_API_KEYS is shorter than 20 characters" in warning
-    assert "abc123" not in warning
+def test_a_short_api_key_stops_serve_so_it_is_an_error_without_showing_it(settings):
+    weak = settings.model_copy(update={"api_keys": ["abc123", "x" * 40]})
+    [problem] = levels(check_settings(weak), "error")
+    assert "1 of the 2 keys in HUB_API_KEYS is shorter than 20 characters" in problem
+    assert "abc123" not in problem
+    allowed = weak.model_copy(update={"allow_weak_keys": True})  # it starts: a warning
+    [warning] = levels(check_settings(allowed), "warn")
+    assert warning == problem
 
 
 # --- webhook keys ---------------------------------------------------------------------------------
@@ -101,9 +103,9 @@ def test_rotated_keys_verify_and_a_short_key_is_flagged(settings):
 
     oks = " | ".join(levels(findings, "ok"))
     assert "2 key(s) from HUB_SECRET_KEYS" in oks and "rotation works" in oks
-    [warning] = levels(findings, "warn")
-    assert "1 of the 2 secret key(s) is shorter than 32 characters" in warning
-    assert "short" not in warning.replace("shorter", "")
+    [problem] = levels(findings, "error")  # `hub serve` refuses it (HUB_ALLOW_WEAK_KEYS)
+    assert "1 of the 2 keys in HUB_SECRET_KEYS is shorter than 32 characters" in problem
+    assert "short" not in problem.replace("shorter", "")
 
 
 def test_the_embedded_key_is_read_never_created_and_its_mode_checked(settings):

@@ -24,7 +24,7 @@ from tests.emulators.serve import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = 300
-AUTH = {"authorization": "Bearer restart-key"}
+AUTH = {"authorization": "Bearer restart-api-key-0123456789"}
 
 
 class Server:
@@ -39,7 +39,7 @@ class Server:
             **os.environ,
             "PYTHONPATH": str(ROOT),
             "HUB_DATA_DIR": str(self.data_dir),
-            "HUB_API_KEYS": "restart-key",
+            "HUB_API_KEYS": "restart-api-key-0123456789",
             "HUB_TICK_MINUTES": "0",
             "HUB_TEST_MARK_DELAY": "0.03",
             "HUB_LOG_LEVEL": "warning",

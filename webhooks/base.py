@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -138,19 +139,56 @@ def _too_large(limit: int, action: str) -> Refusal:
     )
 
 
-def parse_json(body: bytes, *, action: str = "") -> Any:
-    try:
-        return json.loads(body)
-    except (
-        ValueError,
-        RecursionError,
-    ) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+# Arrays and objects inside each other. Payloads from Make and DataForSEO nest a dozen levels
+# at most; Python's parser gives up near 1,000 (RecursionError) and so would every later step
+# that walks or stores the payload, so a clear limit is refused before parsing.
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_ONE_KIND = bytes.maketrans(b"{}", b"[]")
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``body`` nests arrays/objects more than ``limit`` deep (strings ignored).
+
+    All in C-speed bytes operations: a body with few brackets is let through at once; else
+    strings are removed, then only the brackets kept, and innermost pairs are removed once per
+    level. Unbalanced brackets answer False (the parser reports invalid JSON)."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", body).translate(_ONE_KIND, _NOT_BRACKETS)
+    if brackets.count(b"[") != brackets.count(b"]"):
+        return False
+    for _ in range(limit):
+        inner = brackets.replace(b"[]", b"")
+        if not inner or inner == brackets:
+            return False
+        brackets = inner
+    return True
+
+
+# The Make-side cause of a body that is not JSON (only said on Make's routes).
+MAKE_RAW_HINT = (
+    "; in Make, set the HTTP module's body type to Raw with content type JSON (application/json)"
+)
+
+
+def parse_json(body: bytes, *, action: str = "", hint: str = "") -> Any:
+    """The body as JSON, or a 400 that says why: too deep (naming the limit), or not JSON
+    (``hint``: what to change at the sender)."""
+    if json_too_deep(body):
         raise Refusal(
             400,
-            "invalid_json",
-            "the body is not valid JSON (UTF-8); in Make, set the HTTP module's body type to "
-            "Raw with content type JSON (application/json)",
+            "json_too_deep",
+            f"the JSON body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep; "
+            "send a flatter body",
             action=action,
+        )
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise Refusal(
+            400, "invalid_json", f"the body is not valid JSON (UTF-8){hint}", action=action
         ) from exc
 
 

@@ -18,7 +18,14 @@ from datetime import datetime
 
 from starlette.requests import Request
 
-from webhooks.base import Refusal, WebhookConfig, parse_json, read_body, require_keys
+from webhooks.base import (
+    MAKE_RAW_HINT,
+    Refusal,
+    WebhookConfig,
+    parse_json,
+    read_body,
+    require_keys,
+)
 from webhooks.events import BODY_HASH_WINDOW_SECONDS, EXPLICIT_ID_WINDOW_SECONDS, InboundEvent
 from webhooks.make_payloads import PayloadError, validate_payload
 from webhooks.signing import (
@@ -146,7 +153,7 @@ def make_builder(config: WebhookConfig):
         body = await read_body(request, config.max_body_bytes, action=action)
         verified = check_signature(body, request.headers, config, secret_keys, now, action)
         explicit_id = delivery_id(request.headers, verified, action)
-        data = parse_json(body, action=action) if body.strip() else {}
+        data = parse_json(body, action=action, hint=MAKE_RAW_HINT) if body.strip() else {}
         try:
             payload = validate_payload(action, data)
         except PayloadError as exc:

@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from hub.api.errors import Invalid, PayloadTooLarge, invalid_from
 from hub.errors import BadRequest
+from webhooks.base import MAX_JSON_DEPTH, json_too_deep
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -39,6 +40,12 @@ async def read_json_body(request: Request) -> dict[str, Any]:
     raw = b"".join(chunks)
     if not raw.strip():
         return {}
+    if json_too_deep(raw):
+        raise BadRequest(
+            f"the JSON body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep; "
+            "send a flatter body",
+            code="json_too_deep",
+        )
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:

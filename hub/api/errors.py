@@ -35,12 +35,25 @@ class Invalid(HubError):
         self.fields = fields or []
 
 
+# An error answer stays small whatever the request held: what a client sent may be quoted
+# (an id, a field name), never at length.
+MESSAGE_CHARS = 500
+FIELDS_SHOWN = 20
+
+
 def error_response(
     status: int, code: str, message: str, fields: list[dict[str, str]] | None = None
 ) -> JSONResponse:
+    if len(message) > MESSAGE_CHARS:
+        message = message[: MESSAGE_CHARS - 1] + "…"
     error: dict[str, Any] = {"code": code, "message": message}
     if fields:
-        error["fields"] = fields
+        error["fields"] = [
+            {key: value[:MESSAGE_CHARS] for key, value in field.items()}
+            for field in fields[:FIELDS_SHOWN]
+        ]
+        if len(fields) > FIELDS_SHOWN:
+            error["fields_omitted"] = len(fields) - FIELDS_SHOWN
     headers = {"WWW-Authenticate": 'Bearer realm="hub"'} if status == 401 else None
     return JSONResponse({"error": error}, status_code=status, headers=headers)
 

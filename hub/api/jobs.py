@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hub.api.body import parse
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, NotFound, short_id
 from hub.stages.registry import MAKE_ACTIONS
 from webhooks.make_payloads import DiscoverPayload
 
@@ -94,7 +94,7 @@ async def create_discover(request: Request) -> JSONResponse:
 def _found(request: Request) -> dict[str, Any]:
     job = request.app.state.services.state.get_job(request.path_params["job_id"])
     if job is None:
-        raise NotFound(f"no job with id {request.path_params['job_id']!r}")
+        raise NotFound(f"no job with id {short_id(request.path_params['job_id'])}")
     return job
 
 

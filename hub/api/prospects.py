@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from hub.api.body import parse
 from hub.api.jobs import stage_endpoint
-from hub.errors import NotFound
+from hub.errors import NotFound, short_id
 from hub.stages.draft import compose_one
 from hub.stages.send_one import send_one
 from sheets.columns import Row
@@ -60,7 +60,7 @@ async def row_for(request: Request) -> Row:
     hub_id = request.path_params["hub_id"]
     row = await asyncio.to_thread(request.app.state.services.store.get, hub_id)
     if row is None:
-        raise NotFound(f"no prospect with id {hub_id!r}")
+        raise NotFound(f"no prospect with id {short_id(hub_id)}")
     return row
 
 

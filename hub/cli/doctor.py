@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from hub.cli.common import console
-from hub.config import Settings
+from hub.config import Settings, settings_problems
 from hub.doctor import run_checks
 from hub.doctor.report import Report, error
 
@@ -37,16 +37,10 @@ def _report() -> Report:
     try:
         settings = Settings()
     except ValidationError as exc:
-        # A value that cannot even be parsed: report it (never the value, it may be a secret).
+        # A value that cannot even be parsed: the lines `hub serve` prints (a secret's value
+        # is never shown).
         return Report(
-            [
-                error(
-                    "settings",
-                    f"{'.'.join(str(p) for p in problem['loc']) or 'settings'}: {problem['msg']}",
-                    "correct this variable in the environment or .env",
-                )
-                for problem in exc.errors()
-            ]
+            [error("settings", problem.problem, problem.fix) for problem in settings_problems(exc)]
         )
     return run_checks(settings)
 

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from hub.app import build_store
-from hub.cli.common import console, err_console, settings_or_exit
+from hub.cli.common import console, err_console, print_error, settings_or_exit
 from hub.errors import HubError
 from hub.rows import actions
 from hub.rows.filter import RowFilter, normal_status
@@ -37,10 +37,10 @@ def _services() -> Iterator[Services]:
         store = build_store(settings)
         yield Services(settings=settings, store=store)
     except StoreError as exc:
-        err_console.print(f"[red]store error:[/red] {exc}")
+        print_error(str(exc), label="store error:")
         raise typer.Exit(1) from None
     except HubError as exc:
-        err_console.print(f"[red]not changed:[/red] {exc.message.removeprefix('not changed: ')}")
+        print_error(str(exc.message.removeprefix("not changed: ")), label="not changed:")
         raise typer.Exit(1) from None
     finally:
         if store is not None:
@@ -147,7 +147,7 @@ def set_(
     try:
         changes = actions.parse_assignments(assignments)
     except ValueError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        print_error(str(exc), label="error:")
         raise typer.Exit(2) from None
     with _services() as services:
         result = actions.edit_row(services, hub_id, changes, actions.CLI)

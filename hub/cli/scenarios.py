@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from hub.cli.common import console, err_console, settings_or_exit
+from hub.cli.common import console, err_console, print_error, settings_or_exit
 from hub.config import Settings
 from hub.state.keys import secret_keys_for
 from scenarios.lint import FileReport, lint_file
@@ -83,7 +83,7 @@ def render_blueprint(
         )
         rendered = render(document, options)
     except RenderError as exc:
-        err_console.print(f"[red]cannot render:[/red] {exc}")
+        print_error(str(exc), label="cannot render:")
         raise typer.Exit(2) from exc
     text = json.dumps(rendered, indent=2, ensure_ascii=False) + "\n"
     if out is None:

@@ -3,10 +3,19 @@
 
 from __future__ import annotations
 
-import typer
+import copy
+from typing import Any
 
-from hub.cli.common import console, settings_or_exit
-from hub.cli.db import ready_or_exit
+import typer
+import uvicorn
+import uvicorn.config
+
+from hub.app import create_app
+from hub.cli.common import console, exit_with, settings_or_exit
+from hub.config.identities import identity_secrets
+from hub.edge_limits import uvicorn_limits
+from hub.redact import AccessLogFilter, RedactingFilter, known_secrets
+from hub.startup import StartupError, prepare
 from hub.state.keys import adopt_api_keys
 
 # How the demo signs its drafts when HUB_SENDER_NAME is unset (templates need a sender name).
@@ -39,10 +48,6 @@ def serve(
     ),
 ) -> None:
     """Run the hub: webhooks, REST API, status page and the job runner."""
-    import uvicorn
-
-    from hub.app import create_app
-
     overrides: dict[str, object] = {}
     if host:
         overrides["host"] = host
@@ -58,17 +63,57 @@ def serve(
             "must be shared with the `hub worker` processes that run them"
         )
         raise typer.Exit(2)
-    ready_or_exit(settings)  # the database: reachable, its schema not newer than this hub
-    key_file = adopt_api_keys(settings)
-    if key_file is not None:
-        console.print(f"HUB_API_KEYS is not set: sign in with the key stored in {key_file}")
-    console.print(
-        f"Outreach Hub on http://{settings.host}:{settings.port}  (data: {settings.data_dir})"
-    )
-    uvicorn.run(
-        create_app(settings, worker=worker),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        proxy_headers=True,
-    )
+    secrets = known_secrets(settings) + identity_secrets(settings)
+    try:  # keys, database, store, sign-in: each failure one line, within HUB_STARTUP_TIMEOUT
+        services = prepare(settings, extra_secrets=secrets)
+    except StartupError as exc:
+        exit_with(str(exc), exc.exit_code)
+    try:
+        key_file = adopt_api_keys(settings)
+        if key_file is not None:
+            console.print(
+                f"HUB_API_KEYS is not set: sign in with the key stored in {key_file}",
+                soft_wrap=True,
+            )
+        console.print(
+            f"Outreach Hub on http://{settings.host}:{settings.port}  (data: {settings.data_dir})",
+            soft_wrap=True,  # one line, however long the path
+        )
+        uvicorn.run(
+            create_app(settings, services=services, worker=worker),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            log_config=log_config(known_secrets(settings) + secrets),
+            proxy_headers=True,
+            **uvicorn_limits(),
+        )
+    finally:
+        services.close()
+
+
+def log_config(secrets: list[str]) -> dict[str, Any]:
+    """uvicorn's logging, with secrets kept out: the access log masks capability tokens and
+    secret query values; every other line (uvicorn's, and the hub's own, which otherwise went
+    to Python's last-resort handler) is redacted. The hub's loggers stay at WARNING, as
+    before."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["filters"] = {
+        "redact": {"()": RedactingFilter, "secrets": secrets},
+        "access_tokens": {"()": AccessLogFilter},
+    }
+    config["handlers"]["default"]["filters"] = ["redact"]
+    config["handlers"]["access"]["filters"] = ["access_tokens"]
+    config["formatters"]["hub"] = {
+        "()": "uvicorn.logging.DefaultFormatter",
+        "fmt": "%(levelprefix)s %(name)s: %(message)s",
+        "use_colors": False,
+    }
+    config["handlers"]["hub"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "hub",
+        "stream": "ext://sys.stderr",
+        "filters": ["redact"],
+    }
+    config["root"] = {"handlers": ["hub"], "level": "WARNING"}
+    return config

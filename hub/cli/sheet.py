@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hub.app import build_store
-from hub.cli.common import console, err_console, progress_bar, settings_or_exit
+from hub.cli.common import console, err_console, print_error, progress_bar, settings_or_exit
 from hub.stages.row_errors import in_trouble
 from sheets.cells import clean_text
 from sheets.csvio import RefusedLine, export_csv, import_csv, read_csv_lines
@@ -30,7 +30,7 @@ def _store() -> Iterator[ProspectStore]:
         store = build_store(settings)
         yield store
     except StoreError as exc:
-        err_console.print(f"[red]store error:[/red] {exc}")
+        print_error(str(exc), label="store error:")
         raise typer.Exit(1) from None
     finally:
         if store is not None:
@@ -88,7 +88,7 @@ def import_(
                 err_console.print(f"[red]--strict: {len(refused)} lines refused; nothing imported")
                 raise typer.Exit(1)
     except (ValueError, csv.Error, UnicodeDecodeError) as exc:
-        err_console.print(f"[red]cannot import:[/red] {exc}")
+        print_error(str(exc), label="cannot import:")
         raise typer.Exit(2) from None
     with _store() as store:
         store.ensure_schema()
@@ -96,7 +96,7 @@ def import_(
             with progress_bar(f"importing {file.name}", max(total, 0)) as advance:
                 report = import_csv(store, file, on_batch=advance)
         except (ValueError, csv.Error, UnicodeDecodeError) as exc:
-            err_console.print(f"[red]cannot import:[/red] {exc}")
+            print_error(str(exc), label="cannot import:")
             raise typer.Exit(2) from None
     _print_refused(report.refused)
     console.print(

@@ -14,8 +14,13 @@ import signal
 
 import typer
 
-from hub.cli.common import console, settings_or_exit
-from hub.cli.db import ready_or_exit
+from hub.cli.common import console, exit_with, settings_or_exit
+from hub.config.identities import identity_secrets
+from hub.jobs.background import Background
+from hub.jobs.runner import JobRunner
+from hub.redact import RedactingFilter, known_secrets
+from hub.services import Services
+from hub.startup import StartupError, prepare
 
 
 def worker() -> None:
@@ -28,27 +33,29 @@ def worker() -> None:
             "`hub serve` runs its jobs itself)"
         )
         raise typer.Exit(2)
-    ready_or_exit(settings)  # the database: reachable, its schema not newer than this hub
+    secrets = known_secrets(settings) + identity_secrets(settings)
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+        level=settings.log_level.upper(),
+        format="%(levelname)s %(name)s: %(message)s",
+        force=True,  # replaces the redacted last-resort handler of hub.cli.main
     )
+    for handler in logging.getLogger().handlers:  # no secret in any line it writes
+        handler.addFilter(RedactingFilter(secrets=secrets))
+    try:  # database, store, sign-in: each failure one line, within HUB_STARTUP_TIMEOUT
+        services = prepare(settings, extra_secrets=secrets)
+    except StartupError as exc:
+        exit_with(str(exc), exc.exit_code)
     console.print("Outreach Hub worker: running jobs from the shared database")
-    asyncio.run(run_worker(settings))
+    asyncio.run(run_worker(services))
 
 
-async def run_worker(settings) -> None:
-    from hub.app import build_services
-    from hub.jobs.background import Background
-    from hub.jobs.runner import JobRunner
-
+async def run_worker(services: Services) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
-    services = await asyncio.to_thread(build_services, settings)
     try:
-        await asyncio.to_thread(services.store.ensure_schema)
         runner = JobRunner(services)
         services.runner = runner
         background = Background(services, runner)

@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hub.config.identities import load_identities
@@ -24,6 +24,12 @@ def _env(*names: str) -> AliasChoices:
 
 
 CsvList = Annotated[list[str], NoDecode]
+# uvicorn's names (it refuses any other); "trace" is below debug.
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
 
 
 def _split_csv(value: object) -> object:
@@ -40,9 +46,11 @@ class Settings(BaseSettings):
     # --- local state --------------------------------------------------------------------
     data_dir: Path = Field(Path("./hub-data"), validation_alias=_env("HUB_DATA_DIR"))
     host: str = Field("127.0.0.1", validation_alias=_env("HUB_HOST"))
-    port: int = Field(8000, validation_alias=_env("HUB_PORT"))
+    port: int = Field(8000, ge=1, le=65535, validation_alias=_env("HUB_PORT"))
     public_url: str = Field("", validation_alias=_env("HUB_PUBLIC_URL"))
-    log_level: str = Field("info", validation_alias=_env("HUB_LOG_LEVEL"))
+    log_level: Annotated[LogLevel, BeforeValidator(_lower)] = Field(
+        "info", validation_alias=_env("HUB_LOG_LEVEL")
+    )
     load_demo: bool = Field(False, validation_alias=_env("HUB_LOAD_DEMO"))
 
     # --- the prospect store -------------------------------------------------------------
@@ -81,11 +89,13 @@ class Settings(BaseSettings):
     api_keys: CsvList = Field(default_factory=list, validation_alias=_env("HUB_API_KEYS"))
     secret_keys: CsvList = Field(default_factory=list, validation_alias=_env("HUB_SECRET_KEYS"))
     require_signature: bool = Field(False, validation_alias=_env("HUB_REQUIRE_SIGNATURE"))
-    max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("HUB_MAX_BODY_BYTES"))
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, le=64 * 1_048_576, validation_alias=_env("HUB_MAX_BODY_BYTES")
+    )
     events_url: str = Field("", validation_alias=_env("HUB_EVENTS_URL"))
     events_secret: SecretStr = Field(SecretStr(""), validation_alias=_env("HUB_EVENTS_SECRET"))
     tick_minutes: float = Field(15.0, ge=0, validation_alias=_env("HUB_TICK_MINUTES"))
-    job_concurrency: int = Field(4, ge=1, validation_alias=_env("HUB_JOB_CONCURRENCY"))
+    job_concurrency: int = Field(4, ge=1, le=64, validation_alias=_env("HUB_JOB_CONCURRENCY"))
 
     # --- discovery ------------------------------------------------------------------------
     dataforseo_login: str = Field("", validation_alias=_env("DATAFORSEO_LOGIN"))
@@ -156,7 +166,9 @@ class Settings(BaseSettings):
     # Set: jobs, inbox, ledger, suppression, events... and the local prospect store (without
     # HUB_SHEET_ID) live in this database, shared by every `hub serve` / `hub worker`.
     database_url: SecretStr = Field(SecretStr(""), validation_alias=_env("HUB_DATABASE_URL"))
-    database_pool_size: int = Field(10, ge=1, validation_alias=_env("HUB_DATABASE_POOL_SIZE"))
+    database_pool_size: int = Field(
+        10, ge=1, le=500, validation_alias=_env("HUB_DATABASE_POOL_SIZE")
+    )
     # Apply pending schema migrations at start-up (each in one transaction, under a lock).
     database_auto_upgrade: bool = Field(True, validation_alias=_env("HUB_DATABASE_AUTO_UPGRADE"))
 
@@ -200,6 +212,15 @@ class Settings(BaseSettings):
     # --- untrusted cells: the per-row error boundary (issue 11) ---------------------------
     # A row whose work raised in the same stage this many times waits for a person to change it.
     row_max_attempts: int = Field(3, ge=1, validation_alias=_env("HUB_ROW_MAX_ATTEMPTS"))
+
+    # --- start-up and the edge's own limits (issue 22) -------------------------------------
+    # `hub serve` / `hub worker` give up on a provider that does not answer at start-up
+    # (the Google token URL, the sheet, the database) after this long, with one line.
+    startup_timeout: float = Field(20.0, gt=0, le=600, validation_alias=_env("HUB_STARTUP_TIMEOUT"))
+    # A request whose body has not fully arrived this long after its head gets 408.
+    body_timeout: float = Field(10.0, gt=0, le=300, validation_alias=_env("HUB_BODY_TIMEOUT"))
+    # Keys shorter than the doctor's thresholds stop `hub serve` unless this is true.
+    allow_weak_keys: bool = Field(False, validation_alias=_env("HUB_ALLOW_WEAK_KEYS"))
 
     # --- derived -------------------------------------------------------------------------------
     @cached_property
@@ -302,3 +323,78 @@ def load_settings(**overrides: object) -> Settings:
     if settings.identities_file:  # a bad identities file stops start-up, naming the field
         load_identities(settings)
     return settings
+
+
+# --- one line per bad setting (issue 22): `hub serve` prints it, `hub doctor` reports it ------
+class SettingError(ConfigError):
+    """One bad setting: what is wrong, naming the setting, and what to do, on one line."""
+
+    def __init__(self, problem: str, fix: str):
+        super().__init__(f"{problem}: {fix}")
+        self.problem = problem
+        self.fix = fix
+
+
+# The doctor's thresholds; shorter keys stop `hub serve` unless HUB_ALLOW_WEAK_KEYS=true.
+MIN_API_KEY_CHARS = 20
+MIN_SECRET_KEY_CHARS = 32  # the embedded key is 64 URL-safe characters (48 random bytes)
+
+
+def env_name(field: str) -> str:
+    """The variable a field is read from (``port`` -> ``HUB_PORT``)."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices) and alias.choices:
+        return str(alias.choices[0])
+    return field
+
+
+def settings_problems(exc: Exception) -> list[SettingError]:
+    """A pydantic ``ValidationError`` of :class:`Settings` as one :class:`SettingError` per
+    variable. The value is never shown: a secret pasted into the wrong variable stays secret."""
+    problems: list[SettingError] = []
+    for problem in exc.errors(include_url=False):  # type: ignore[attr-defined]
+        where = str(problem["loc"][0]) if problem["loc"] else "settings"
+        field = next(
+            (n for n in Settings.model_fields if env_name(n) == where), where
+        )  # env vars report their alias, keyword overrides their field name
+        name = env_name(field)
+        problems.append(
+            SettingError(f"{name}: {problem['msg']}", f"correct {name} (environment or .env)")
+        )
+    return problems
+
+
+def weak_key_problems(settings: Settings) -> list[SettingError]:
+    """Keys set by hand that are shorter than the doctor's thresholds (never the keys)."""
+    found: list[SettingError] = []
+    for name, keys, minimum, fix in (
+        (
+            "HUB_API_KEYS",
+            settings.api_keys,
+            MIN_API_KEY_CHARS,
+            "replace it with a long random key (keep the old one listed while clients move)",
+        ),
+        (
+            "HUB_SECRET_KEYS",
+            settings.secret_keys,
+            MIN_SECRET_KEY_CHARS,
+            "add a long random key at the end of HUB_SECRET_KEYS, re-copy the webhook URLs, "
+            "then drop the short one",
+        ),
+    ):
+        keys = [k for k in keys if k]
+        short = sum(1 for k in keys if len(k) < minimum)
+        if short:
+            which = (
+                f"the key in {name}"
+                if len(keys) == 1
+                else f"{short} of the {len(keys)} keys in {name}"
+            )
+            found.append(
+                SettingError(
+                    f"{which} is shorter than {minimum} characters: easy to guess",
+                    fix + " (or set HUB_ALLOW_WEAK_KEYS=true to start anyway)",
+                )
+            )
+    return found

@@ -240,3 +240,21 @@ def implicit_identity(settings) -> Identity:
         gmail_refresh_token=settings.gmail_refresh_token,
         dkim_selector=settings.dkim_selector,
     )
+
+
+def identity_secrets(settings) -> list[str]:
+    """The secret values the identities file names (passwords, refresh tokens), so they can
+    be kept out of every line the hub prints; [] without the file or when it does not load
+    (start-up reports that itself)."""
+    if not settings.identities_file:
+        return []
+    try:
+        identities = load_identities(settings)
+    except ConfigError:
+        return []
+    values = (
+        secret.get_secret_value()
+        for identity in identities
+        for secret in (identity.smtp_password, identity.imap_password, identity.gmail_refresh_token)
+    )
+    return [value for value in values if value]

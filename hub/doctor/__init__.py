@@ -68,7 +68,7 @@ async def check_all(
 
     checks: list[tuple[str, str, Awaitable[list[Finding]]]] = [
         ("database", "PostgreSQL", in_thread(check_database, settings, timeout)),
-        ("store", "the store", in_thread(_store_and_rows, settings)),
+        ("store", "the store", in_thread(_store_and_rows, settings, timeout)),
         ("public_url", "HUB_PUBLIC_URL", check_public_url(settings, keys, timeout)),
         ("scenarios", "the blueprint lint", in_thread(check_scenarios, settings, keys)),
     ]
@@ -103,8 +103,8 @@ def _gmail_configured(settings: Settings) -> bool:
     )
 
 
-def _store_and_rows(settings: Settings) -> list[Finding]:
-    result = check_store(settings)
+def _store_and_rows(settings: Settings, timeout: float = NETWORK_TIMEOUT) -> list[Finding]:
+    result = check_store(settings, timeout)
     findings = list(result.findings)
     if result.rows is not None:
         findings += check_rows(result.rows, send_jobs=running_send_jobs(settings))

@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from hub.config import Settings
 from hub.doctor.report import Finding, error, ok, warn
+from hub.startup import database_problem
 from hub.state.migrate import database_version
 from hub.state.migrations import CODE_VERSION
 from sheets.postgres import describe_dsn
@@ -36,36 +37,15 @@ def check_database(settings: Settings, timeout: float = 5.0) -> list[Finding]:
     where = describe_dsn(url)
     try:
         conn = psycopg.connect(url, connect_timeout=max(1, int(timeout)), autocommit=True)
-    except psycopg.Error as exc:
-        return [
-            error(
-                AREA,
-                f"PostgreSQL at {where} is not reachable ({_reason(exc)})",
-                "check HUB_DATABASE_URL (host, port, user, password, database name) and that "
-                "the server accepts connections from this machine",
-            )
-        ]
+    except psycopg.Error as exc:  # the line `hub serve` prints for the same failure
+        problem = database_problem(settings, exc)
+        return [error(AREA, problem.problem, problem.fix)]
     with conn:
         version = conn.info.server_version // 10000
         findings = [ok(AREA, f"PostgreSQL {version} at {where} is reachable")]
         findings.append(_schema(conn))
         findings += _pool(conn, url, where, settings.database_pool_size, timeout)
     return findings
-
-
-def _reason(exc: psycopg.Error) -> str:
-    """A short cause in our words: the server's text may quote the connection string."""
-    text = str(exc).lower()
-    for needle, reason in (
-        ("password authentication failed", "the password was refused"),
-        ("does not exist", "the database or role does not exist"),
-        ("connection refused", "connection refused"),
-        ("timeout", "timed out"),
-        ("could not translate host name", "unknown host name"),
-    ):
-        if needle in text:
-            return reason
-    return type(exc).__name__
 
 
 def _schema(conn: psycopg.Connection) -> Finding:

@@ -18,6 +18,7 @@ import dns.resolver
 from hub.config import Settings
 from hub.config.identities import Identity, load_identities
 from hub.doctor.report import Finding, error, ok, warn
+from hub.errors import ConfigError
 from hub.mail.base import MailerError
 
 AREA = "providers"
@@ -25,18 +26,31 @@ AREA = "providers"
 
 def check_identities(settings: Settings, timeout: float) -> list[Finding]:
     findings: list[Finding] = []
-    identities = load_identities(settings)
+    try:
+        identities = load_identities(settings)
+    except ConfigError:
+        return []  # the settings area reports it, in start-up's words
     resolver = _resolver(settings, timeout)
     for identity in identities:
         label = f"identity {identity.name} ({identity.address})"
         if settings.mailer != "outbox" and identity.mailer == "smtp":
-            findings.append(check_smtp(identity, settings, label, timeout))
-            findings.append(check_imap(identity, label, timeout))
+            # A host the settings lack is reported there (HUB_MAILER=smtp needs SMTP_HOST).
+            if identity.smtp_host:
+                findings.append(check_smtp(identity, settings, label, timeout))
+            if identity.imap_host:
+                findings.append(check_imap(identity, label, timeout))
         elif settings.mailer != "outbox" and not identity.implicit:  # a gmail identity
             findings.append(check_gmail_identity(identity, settings, label, timeout))
-        if settings.mailer != "outbox" or not identity.implicit:
+        if (settings.mailer != "outbox" or not identity.implicit) and not placeholder(identity):
             findings += check_dns(identity, label, resolver)
     return findings
+
+
+def placeholder(identity: Identity) -> bool:
+    """The From domain is a stand-in (``hub.invalid`` while SMTP_FROM is unset; RFC 6761:
+    ``.invalid`` never resolves): asking DNS about it says nothing."""
+    domain = identity.domain
+    return domain == "invalid" or domain.endswith(".invalid") or domain == "localhost"
 
 
 # --- SMTP and IMAP -----------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import os
 import re
 from pathlib import Path
 
-from hub.config import Settings
+from hub.config import Settings, weak_key_problems
+from hub.config.identities import load_identities
 from hub.doctor.report import Finding, error, ok, warn
 from hub.errors import ConfigError, HubError
 from hub.state.keys import api_key_path
@@ -17,7 +18,6 @@ from hub.state.keys import api_key_path
 AREA = "settings"
 # Consumer Gmail allows about 500 recipients a day, Workspace 2,000 (API_NOTES.md).
 GMAIL_CONSUMER_DAILY = 500
-MIN_API_KEY_CHARS = 20
 _NEEDS = re.compile(r"needs (\w+)")
 
 
@@ -40,7 +40,29 @@ def _consistency(settings: Settings) -> list[Finding]:
         settings.check()
     except ConfigError as exc:
         return [_problem(text) for text in str(exc).split("; ") if text]
+    return _identities_file(settings)
+
+
+def _identities_file(settings: Settings) -> list[Finding]:
+    """The identities file loaded as start-up loads it (the same message)."""
+    if not settings.identities_file:
+        return []
+    try:
+        load_identities(settings)
+    except ConfigError as exc:
+        return [error(AREA, str(exc), "correct the identities file or the variable it names")]
     return []
+
+
+def weak_key_findings(settings: Settings, name: str) -> list[Finding]:
+    """Keys in ``name`` shorter than the thresholds: what stops `hub serve` (an error), or a
+    warning with HUB_ALLOW_WEAK_KEYS=true."""
+    level = warn if settings.allow_weak_keys else error
+    return [
+        level(AREA if name == "HUB_API_KEYS" else "webhooks", problem.problem, problem.fix)
+        for problem in weak_key_problems(settings)
+        if name in problem.problem
+    ]
 
 
 def _problem(text: str) -> Finding:
@@ -118,16 +140,8 @@ def _edge(settings: Settings) -> list[Finding]:
                 "set HUB_API_KEYS to share keys with Make.com or scripts (several allow rotation)",
             )
         )
-    elif any(len(k) < MIN_API_KEY_CHARS for k in keys):
-        short = sum(1 for k in keys if len(k) < MIN_API_KEY_CHARS)
-        found.append(
-            warn(
-                AREA,
-                f"{short} of the {len(keys)} HUB_API_KEYS is shorter than "
-                f"{MIN_API_KEY_CHARS} characters: easy to guess",
-                "replace it with a long random key (keep the old one listed while clients move)",
-            )
-        )
+    else:
+        found += weak_key_findings(settings, "HUB_API_KEYS")
     if settings.events_url and not _is_https_or_loopback(settings.events_url):
         found.append(
             warn(

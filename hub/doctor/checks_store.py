@@ -12,9 +12,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from hub.config import Settings
+from hub.config import SettingError, Settings
 from hub.doctor.report import Finding, error, ok, warn
+from hub.startup import store_problem, store_where
 from sheets.columns import HUB_COLUMNS, Row
+from sheets.google import GoogleSheetStore
 from sheets.store import ProspectStore, StoreError
 
 AREA = "store"
@@ -60,37 +62,38 @@ def _open_postgres_store(url: str) -> ProspectStore | None:
     return PostgresStore(url, max_size=1) if exists else None
 
 
-def where(settings: Settings) -> str:
-    if settings.uses_google_sheet:
-        return f"Google Sheet {settings.sheet_id!r}, worksheet {settings.worksheet!r}"
-    if settings.uses_postgres:
-        from sheets.postgres import describe_dsn
-
-        return (
-            f"local store in PostgreSQL at {describe_dsn(settings.database_url.get_secret_value())}"
-        )
-    return f"local store {settings.local_store_path}"
-
-
-def check_store(settings: Settings) -> StoreResult:
+def check_store(settings: Settings, timeout: float = 5.0) -> StoreResult:
+    """The store as ``hub serve`` opens it; a failure is the line start-up prints for it
+    (``hub.startup.store_problem``)."""
     result = StoreResult()
     try:
         store = open_store(settings)
     except StoreError as exc:
-        result.findings.append(error(AREA, f"cannot open the {where(settings)}: {exc}", _fix(exc)))
+        result.findings.append(_finding(store_problem(settings, exc)))
         return result
     if store is None:
         result.findings.append(
-            ok(AREA, f"the {where(settings)} does not exist yet (embedded default)", INIT)
+            ok(AREA, f"the {store_where(settings)} does not exist yet (embedded default)", INIT)
         )
+        return result
+    try:
+        if isinstance(store, GoogleSheetStore):  # as start-up does: the token URL named
+            store.sign_in(timeout)
+    except StoreError as exc:
+        result.findings.append(_finding(store_problem(settings, exc)))
+        store.close()
         return result
     try:
         _inspect(store, settings, result)
     except StoreError as exc:
-        result.findings.append(error(AREA, f"cannot read the {where(settings)}: {exc}", _fix(exc)))
+        result.findings.append(_finding(store_problem(settings, exc, doing="read")))
     finally:
         store.close()
     return result
+
+
+def _finding(problem: SettingError) -> Finding:
+    return error(AREA, problem.problem, problem.fix)
 
 
 def _inspect(store: ProspectStore, settings: Settings, result: StoreResult) -> None:
@@ -98,12 +101,12 @@ def _inspect(store: ProspectStore, settings: Settings, result: StoreResult) -> N
     plan = store.ensure_schema(dry_run=True)
     found = result.findings
     if not header:
-        found.append(warn(AREA, f"the {where(settings)} has no header row yet", INIT))
+        found.append(warn(AREA, f"the {store_where(settings)} has no header row yet", INIT))
     elif plan.added_columns:
         found.append(
             error(
                 AREA,
-                f"the header of the {where(settings)} lacks {len(plan.added_columns)} hub "
+                f"the header of the {store_where(settings)} lacks {len(plan.added_columns)} hub "
                 f"column(s): {', '.join(plan.added_columns)}{_renamed(header, plan.added_columns)}",
                 f"{INIT} to append them at the end (your columns stay where they are)",
             )
@@ -113,7 +116,7 @@ def _inspect(store: ProspectStore, settings: Settings, result: StoreResult) -> N
         found.append(
             ok(
                 AREA,
-                f"the {where(settings)} answers; header complete ({len(HUB_COLUMNS)} hub "
+                f"the {store_where(settings)} answers; header complete ({len(HUB_COLUMNS)} hub "
                 f"columns, {mine} of your own)",
             )
         )
@@ -152,18 +155,3 @@ def _renamed(header: list[str], missing: list[str]) -> str:
         if (pairs)
         else ""
     )
-
-
-def _fix(exc: StoreError) -> str:
-    text = str(exc)
-    if "(403" in text:
-        return "share the sheet with the service account as Editor, and check HUB_SHEET_ID"
-    if "(404)" in text:
-        return "check HUB_SHEET_ID (the long id in the sheet's URL)"
-    if "worksheet" in text:
-        return f"check HUB_WORKSHEET, or {INIT} to create it"
-    if "access token" in text or "service-account" in text or "GOOGLE_SERVICE_ACCOUNT" in text:
-        return "check GOOGLE_SERVICE_ACCOUNT_FILE / GOOGLE_SERVICE_ACCOUNT_JSON"
-    if "did not answer" in text:
-        return "check the network and HUB_SHEETS_API_URL, then run `hub doctor` again"
-    return "see the message; then run `hub doctor` again"

@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 
 from hub.config import Settings
+from hub.doctor.checks_settings import weak_key_findings
 from hub.doctor.report import Finding, error, ok, warn
 from hub.state.keys import secret_key_path
 from webhooks.tokens import (
@@ -26,7 +27,6 @@ from webhooks.tokens import (
 )
 
 AREA = "webhooks"
-MIN_KEY_CHARS = 32  # the embedded key is 64 URL-safe characters (48 random bytes)
 PROBE_JOB = "hub-doctor"  # the job id a probe token names; no such job is ever created
 
 
@@ -122,18 +122,7 @@ def _round_trips(keys: list[str]) -> list[str]:
 
 
 def _key_hygiene(settings: Settings, keys: list[str], source: str) -> list[Finding]:
-    found: list[Finding] = []
-    short = sum(1 for k in keys if len(k) < MIN_KEY_CHARS)
-    if short:
-        found.append(
-            warn(
-                AREA,
-                f"{short} of the {len(keys)} secret key(s) is shorter than {MIN_KEY_CHARS} "
-                "characters: webhook tokens could be forged by guessing it",
-                "add a long random key at the end of HUB_SECRET_KEYS, re-copy the webhook URLs, "
-                "then drop the short one",
-            )
-        )
+    found = weak_key_findings(settings, "HUB_SECRET_KEYS")  # what stops `hub serve`
     if source != "HUB_SECRET_KEYS":
         path = Path(secret_key_path(settings))
         mode = path.stat().st_mode

@@ -22,6 +22,7 @@ from typing import Any
 
 from hub.errors import HubError
 from hub.jobs.chain import finished_event, next_job
+from hub.redact import describe_error, known_secrets, redact
 from hub.stages.base import JobCancelled, StageContext, StageResult
 from hub.stages.registry import PARALLEL_TYPES, check_job_type, stage_for
 from hub.state.leases import new_owner, owner_dead, owner_started, owner_stopped
@@ -299,9 +300,10 @@ class JobRunner:
                 await asyncio.shield(asyncio.to_thread(self.state.release_job, job_id, self.owner))
                 raise
             except Exception as exc:
-                message = (
-                    exc.message if isinstance(exc, HubError) else f"{type(exc).__name__}: {exc}"
-                )
+                # The job's error is stored, shown on the status page and sent out in events:
+                # a provider's message may quote a URL with its key in it.
+                text = exc.message if isinstance(exc, HubError) else describe_error(exc)
+                message = redact(text, known_secrets(self.settings))
                 log.exception("job %s (%s) failed", job_id, job_type)
                 await self._finish(job, "failed", None, message, chain=False)
             else:

@@ -55,7 +55,9 @@ class InboundBatch:
 
 class MailerError(Exception):
     """The provider refused or failed. ``ambiguous`` means it may have sent the message
-    anyway (timeout, 5xx after the request went out): reconcile before retrying."""
+    anyway (timeout, 5xx after the request went out): reconcile before retrying.
+    ``account`` means it refused our credentials (SMTP 535, an IMAP login, Gmail's
+    ``invalid_grant`` or 401): every message would fail alike, so the job stops instead."""
 
     def __init__(
         self,
@@ -64,11 +66,13 @@ class MailerError(Exception):
         ambiguous: bool = False,
         retry_after: float | None = None,
         quota: bool = False,
+        account: bool = False,
     ):
         super().__init__(message)
         self.ambiguous = ambiguous
         self.retry_after = retry_after
         self.quota = quota
+        self.account = account
 
 
 class Mailer(abc.ABC):

@@ -167,8 +167,8 @@ def to_mailer_error(exc: BaseException, *, call: str, request_sent: bool = True)
     ``ambiguous`` is set when the request may have been carried out (5xx, timeout, connection
     lost after the request went out): a send must then be reconciled, never blindly repeated.
     """
-    if isinstance(exc, RefreshError):
-        return MailerError(REFRESH_HINT)
+    if isinstance(exc, RefreshError):  # invalid_grant, invalid_client: our credentials
+        return MailerError(REFRESH_HINT, account=True)
     if isinstance(exc, HttpError):
         status = exc.resp.status if exc.resp is not None else 0
         reason, message = _reason(exc)
@@ -199,7 +199,7 @@ def _http_error(text: str, status: int, reason: str, exc: HttpError) -> MailerEr
         # Used up for the day: no retry_after, so nothing retries it within this run.
         error = MailerError(text, quota=True)
     elif status == 401:
-        error = MailerError(f"{text}: {REFRESH_HINT}")
+        error = MailerError(f"{text}: {REFRESH_HINT}", account=True)
     else:
         error = MailerError(text, ambiguous=status >= 500)
     error.status = status  # type: ignore[attr-defined]  # callers branch on 404

@@ -29,7 +29,7 @@ from email.header import decode_header, make_header
 from typing import Any, TypeVar
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 
 from hub.mail.base import InboundBatch, MailboxMessage, MailerError, SentMessage
 from hub.mail.rfc822 import to_message
@@ -42,6 +42,10 @@ SINCE_SLACK = timedelta(days=1)  # IMAP SINCE has day granularity (and the serve
 PENDING_FLAG = b"\\Draft"  # a copy filed before the SMTP server confirmed the message
 _APPENDUID = re.compile(rb"APPENDUID\s+\d+\s+(\d+)", re.I)
 FAILURES = (IMAPClientError, OSError, ssl.SSLError, socket.timeout)
+
+
+def _login_refused(exc: BaseException) -> bool:
+    return isinstance(exc, IMAPClientError) and "authenticat" in str(exc).lower()
 
 
 class ImapMailbox:
@@ -107,12 +111,13 @@ class ImapMailbox:
                 except FAILURES as exc:
                     self._drop()
                     if fresh or attempt == 2:
-                        raise MailerError(self._describe(what, exc)) from exc
+                        refused = isinstance(exc, LoginError) or _login_refused(exc)
+                        raise MailerError(self._describe(what, exc), account=refused) from exc
             raise AssertionError("unreachable")
 
     def _describe(self, what: str, exc: BaseException) -> str:
         text = str(exc) or type(exc).__name__
-        if isinstance(exc, IMAPClientError) and "authenticat" in text.lower():
+        if _login_refused(exc):
             text = "login refused: check the IMAP username and password"
         return f"IMAP {self.host}:{self.port} {what}: {text[:200]}"
 

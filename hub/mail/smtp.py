@@ -39,7 +39,18 @@ TRANSPORT_FAILURES = (smtplib.SMTPException, OSError, ssl.SSLError, socket.timeo
 
 
 class _Refused(Exception):
-    """The server answered no: nothing was sent."""
+    """The server answered no: nothing was sent. ``account``: it refused our login."""
+
+    def __init__(self, message: str, *, account: bool = False):
+        super().__init__(message)
+        self.account = account
+
+
+def _refuses_login(exc: BaseException) -> bool:
+    """535/534 to AUTH, or 530 "authentication required" to MAIL FROM."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return True
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 530
 
 
 class _Unknown(Exception):
@@ -151,7 +162,7 @@ class SmtpMailer(Mailer):
                     raise _Refused(self.describe(exc)) from exc
             except TRANSPORT_FAILURES as exc:
                 self._drop()
-                raise _Refused(self.describe(exc)) from exc
+                raise _Refused(self.describe(exc), account=_refuses_login(exc)) from exc
         try:
             if code != 250:
                 raise smtplib.SMTPSenderRefused(code, said, self.sender)
@@ -168,7 +179,7 @@ class SmtpMailer(Mailer):
             raise _Refused(self.describe(smtplib.SMTPResponseException(code, said))) from exc
         except TRANSPORT_FAILURES as exc:
             self._reset(conn)
-            raise _Refused(self.describe(exc)) from exc
+            raise _Refused(self.describe(exc), account=_refuses_login(exc)) from exc
         body = _LEADING_DOT.sub(b"..", raw)
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
@@ -211,14 +222,15 @@ class SmtpMailer(Mailer):
                     copy = self.mailbox.append_sent(raw, pending=True)
                 except MailerError as exc:
                     raise MailerError(
-                        f"not sent: its copy could not be filed in Sent ({exc})"
+                        f"not sent: its copy could not be filed in Sent ({exc})",
+                        account=exc.account,
                     ) from exc
             try:
                 self._transmit(raw, recipients, answer_awaited)
             except _Refused as exc:
                 if self.append_sent:
                     self._settle_copy(copy, message_id, keep=False)
-                raise MailerError(str(exc)) from exc
+                raise MailerError(str(exc), account=exc.account) from exc
             except _Unknown as exc:  # the pending copy stays: reconciliation counts it as sent
                 raise MailerError(str(exc), ambiguous=True) from exc
             if self.append_sent:

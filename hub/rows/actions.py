@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hub.errors import Conflict, HubError, NotFound
+from hub.errors import Conflict, HubError, NotFound, short_id
 from hub.rows.filter import RowFilter
 from hub.rows.history import Change, RowHistory
 from sheets.columns import Row
@@ -122,7 +122,7 @@ def edit_row(
     except EditRefused as refused:
         raise EditInvalid(refused) from None
     if hub_id in report.missing:
-        raise NotFound(f"no prospect with id {hub_id!r}")
+        raise NotFound(f"no prospect with id {short_id(hub_id)}")
     if hub_id in report.stale:
         raise StaleEdit(
             f"prospect {hub_id} was changed at {report.stale[hub_id]}, after the time you "

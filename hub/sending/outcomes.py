@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
+from hub.errors import ProviderError
 from hub.sending import message as msg
 from hub.sending.ledger import Intent
 from sheets.columns import Row
@@ -19,6 +20,34 @@ class Outcome:
     step: int
     result: str  # sent, reconciled, dry_run, held, suppressed, review, failed, unknown, busy
     changes: dict[str, str] = field(default_factory=dict)
+    detail: str = ""  # for credentials_refused: the provider's refusal, for the job's error
+
+
+# The provider refused our credentials on this row's call (SMTP 535, Gmail invalid_grant or
+# 401): the row goes back as it was and the run stops (see ProviderRefused).
+CREDENTIALS_REFUSED = "credentials_refused"
+
+
+@dataclass(frozen=True)
+class ProviderRefused:
+    """Why a run stopped: the provider refused our credentials, so every message would fail
+    alike. Unlike a Hold it puts nothing on the rows (``reason`` is empty): they stay as they
+    were and go out once the credentials are fixed; the job fails with ``message``."""
+
+    provider: str
+    message: str
+    reason: str = ""
+
+
+def refused_error(stop: ProviderRefused) -> ProviderError:
+    """The send or follow-up job fails with the provider's refusal (README: "a provider
+    refusing the key fails the job"); the rows it reached went back as they were."""
+    return ProviderError(
+        stop.provider,
+        f"{stop.message} (the send stopped: no row was marked failed; they go out once the "
+        "credentials are fixed)",
+        provider_status=401,
+    )
 
 
 @dataclass

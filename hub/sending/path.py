@@ -27,7 +27,14 @@ from hub.sending import message as msg
 from hub.sending.ledger import Ledger
 from hub.sending.ledger_schema import Intent, SendRecord
 from hub.sending.limits import Hold, Limits, wait_interruptibly
-from hub.sending.outcomes import HALTED, Halted, Outcome, Planned
+from hub.sending.outcomes import (
+    CREDENTIALS_REFUSED,
+    HALTED,
+    Halted,
+    Outcome,
+    Planned,
+    ProviderRefused,
+)
 from hub.sending.previews import PreviewClaims, write_preview
 from hub.sending.reconcile import sent_changes, settle
 from hub.sending.senders import Senders
@@ -35,6 +42,8 @@ from hub.sending.suppression import Suppression
 from hub.state.leases import new_owner, owner_stopped
 from sheets.columns import HUMAN_TERMINAL_STATUSES, Row
 
+# What marking a row `sending` overwrites (hub.stages.send, write 1) besides its status.
+_MARKED = ("hold_reason", "last_error", "message_id")
 APPROVED_VALUES = frozenset({"true", "yes", "y", "1", "x", "✓", "✔", "☑", "checked"})
 
 
@@ -338,6 +347,10 @@ class SendPath:
             await asyncio.to_thread(self.ledger.release, hub_id, step, self.owner, not_sent=False)
             note = f"unknown outcome ({text}); Sent mail is searched before any retry"
             return Outcome(hub_id, step, "unknown", {"last_error": note})
+        if getattr(exc, "account", False):  # every row would meet it: the run stops
+            outcome = await self.back_out(planned, None, CREDENTIALS_REFUSED)
+            outcome.detail = text
+            return outcome
         await asyncio.to_thread(self.ledger.release, hub_id, step, self.owner, not_sent=True)
         if quota:
             changes = {**planned.revert, "hold_reason": "HELD:gmail_quota", "last_error": text}
@@ -347,12 +360,23 @@ class SendPath:
             changes["outreach_status"] = planned.failed_status
         return Outcome(hub_id, step, "failed", changes)
 
-    async def back_out(self, planned: Planned, hold: Hold | str | None, result: str) -> Outcome:
+    def refused(self, outcome: Outcome) -> ProviderRefused:
+        """What stops the run after ``outcome`` (a CREDENTIALS_REFUSED one)."""
+        return ProviderRefused(self.mailer.provider_name, outcome.detail)
+
+    async def back_out(
+        self, planned: Planned, hold: Hold | str | ProviderRefused | None, result: str
+    ) -> Outcome:
         """Nothing was handed to the provider: drop the intent and restore the row."""
         intent = planned.intent
         await asyncio.to_thread(
             self.ledger.release, intent.hub_id, intent.step, self.owner, not_sent=True
         )
+        if isinstance(hold, ProviderRefused) or result == CREDENTIALS_REFUSED:
+            # The run stops on refused credentials: the row goes back to exactly what it held
+            # before this chunk marked it `sending`, and is sent once they are fixed.
+            before = {column: planned.row.get(column, "") for column in _MARKED}
+            return Outcome(intent.hub_id, intent.step, result, {**before, **planned.revert})
         reason = hold.reason if isinstance(hold, Hold) else (hold or "")
         changes = {**planned.revert, "hold_reason": reason}
         return Outcome(intent.hub_id, intent.step, result, changes)

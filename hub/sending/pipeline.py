@@ -23,7 +23,7 @@ from typing import Any
 from hub.mail.base import SentMessage
 from hub.sending import message as msg
 from hub.sending.limits import Hold
-from hub.sending.outcomes import Halted, Outcome, Planned
+from hub.sending.outcomes import CREDENTIALS_REFUSED, Halted, Outcome, Planned
 from hub.sending.path import SendPath
 from sheets.columns import Row
 
@@ -155,8 +155,8 @@ def _stops(done: Future, *, one: bool) -> bool:
     if done.exception() is not None:
         return False  # that row's own error
     got = done.result()
-    if isinstance(got, Halted) or getattr(got, "quota", False):
-        return True
+    if isinstance(got, Halted) or getattr(got, "quota", False) or getattr(got, "account", False):
+        return True  # (a refused login: the next message would only be refused too)
     return isinstance(got, Hold) and got.kind in STOPPING_HOLDS and one
 
 
@@ -224,4 +224,6 @@ class _InFlight:
         state.sizer.observe(item.call_seconds)
         if isinstance(got, Outcome) and got.result == "quota":
             state.halt = state.stop = "HELD:gmail_quota"
+        if isinstance(got, Outcome) and got.result == CREDENTIALS_REFUSED:
+            state.halt = state.stop = path.refused(got)
         return got

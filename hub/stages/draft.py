@@ -31,7 +31,7 @@ from typing import Any
 
 from hub.drafting import rules
 from hub.drafting.base import Draft, DraftRefused
-from hub.errors import BadRequest, Conflict, NotFound, ProviderError
+from hub.errors import BadRequest, Conflict, NotFound, ProviderError, short_id
 from hub.services import Services
 from hub.stages.base import StageContext, StageResult
 from hub.stages.row_errors import RowGuard, is_error_hold
@@ -305,7 +305,7 @@ async def compose_one(services: Services, hub_id: str) -> dict[str, Any]:
     """
     row = await asyncio.to_thread(services.store.get, hub_id)
     if row is None:
-        raise NotFound(f"no prospect with hub_id {hub_id!r}")
+        raise NotFound(f"no prospect with hub_id {short_id(hub_id)}")
     status = _status(row)
     if status in PAST_DRAFTING:
         raise Conflict(f"prospect {hub_id} is {status}: composing a new draft would change nothing")

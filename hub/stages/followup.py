@@ -30,7 +30,14 @@ from hub.sending import message as msg
 from hub.sending.chunking import ChunkSizer
 from hub.sending.ledger_schema import SendRecord
 from hub.sending.limits import Hold
-from hub.sending.outcomes import Outcome, Planned, summarise
+from hub.sending.outcomes import (
+    CREDENTIALS_REFUSED,
+    Outcome,
+    Planned,
+    ProviderRefused,
+    refused_error,
+    summarise,
+)
 from hub.sending.path import SendPath, status_of
 from hub.sending.pipeline import ROW_ERROR, STOPPING_HOLDS
 from hub.sending.reconcile import followup_offsets
@@ -133,11 +140,11 @@ async def run_followups(
     )
     queue = deque(ids)
     outcomes: list[Outcome] = []
-    stop: list[Hold | str] = []  # no further row is planned
-    halt: list[Hold | str] = []  # no further planned row is delivered
+    stop: list[Hold | str | ProviderRefused] = []  # no further row is planned
+    halt: list[Hold | str | ProviderRefused] = []  # no further planned row is delivered
     try:
         while queue:
-            if is_cancelled() or not await path.wait_gap():
+            if is_cancelled() or not await path.wait_gap() or _refused(halt):
                 break
             if snapshot is None:
                 read_at, snapshot = time.monotonic(), await asyncio.to_thread(store.rows)
@@ -192,6 +199,9 @@ async def run_followups(
             report_progress(len(ids) - len(queue), len(ids))
     finally:
         await asyncio.to_thread(path.close)
+    refused = _refused(halt)
+    if refused is not None:
+        raise refused_error(refused)
     summary: dict[str, Any] = {"rows": len(ids), "dry_run": path.dry_run}
     summary.update(summarise(outcomes))
     if unreadable:
@@ -203,7 +213,7 @@ async def run_followups(
 
 
 async def _prepare(
-    path: SendPath, row: Row, stop: list[Hold | str], planned: list[Planned]
+    path: SendPath, row: Row, stop: list[Hold | str | ProviderRefused], planned: list[Planned]
 ) -> Planned | Outcome | None:
     hub_id = row["hub_id"]
     if not is_due(row, path.clock()):
@@ -247,6 +257,8 @@ async def _prepare(
         setup = path.setup_hold()
         if setup:
             return Outcome(hub_id, step, "review", {"hold_reason": setup})
+        if stop and isinstance(stop[0], ProviderRefused):
+            return None  # the row stays as it is: it goes once the credentials are fixed
         if stop:
             return Outcome(hub_id, step, "held", {"hold_reason": _reason(stop[0])})
         wait = path.limits.hold_for(first.recipient_domain, pending_total=pending, identity=key)
@@ -281,7 +293,7 @@ async def _draft(path: SendPath, row: Row, step: int) -> str | Outcome:
 async def _deliver(
     path: SendPath,
     item: Planned,
-    halt: list[Hold | str],
+    halt: list[Hold | str | ProviderRefused],
     before_thread_check: Callable[[Row], Any] | None,
     sizer: ChunkSizer,
 ) -> Outcome:
@@ -319,8 +331,14 @@ async def _deliver(
     sizer.observe(time.monotonic() - started)
     if outcome.result == "quota":
         halt.append("HELD:gmail_quota")
+    if outcome.result == CREDENTIALS_REFUSED:
+        halt.append(path.refused(outcome))
     return outcome
 
 
-def _reason(stop: Hold | str) -> str:
-    return stop.reason if isinstance(stop, Hold) else stop
+def _reason(stop: Hold | str | ProviderRefused) -> str:
+    return stop.reason if isinstance(stop, Hold | ProviderRefused) else stop
+
+
+def _refused(halt: list[Hold | str | ProviderRefused]) -> ProviderRefused | None:
+    return next((h for h in halt if isinstance(h, ProviderRefused)), None)

@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from hub.errors import ProviderError, QuotaExhausted
+from hub.mail.base import MailerError
+from hub.redact import known_secrets, redact
 from sheets.cells import clean_text
 from sheets.columns import Row
 from sheets.store import StoreError
@@ -39,12 +41,6 @@ _BOOKKEEPING = frozenset({"hold_reason", "last_error", "updated_at"})
 _HOLD = re.compile(
     r"^ERROR:(?P<stage>\S+) (?P<kind>\S+) \(try (?P<n>\d+) of \d+\S*.*; row (?P<fp>[0-9a-f]{8})\)$"
 )
-# key=value pairs and bearer tokens that look secret, wherever a message quotes a URL or header.
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[^\s,;\"')]+")
-_SECRETISH = re.compile(
-    r"(?i)(api[_-]?key|access_token|refresh_token|token|secret|password|passwd|signature|"
-    r"authorization|key)(\s*[=:]\s*)([^\s&\"',;)]+)"
-)
 
 
 class StageWide(Exception):
@@ -57,6 +53,8 @@ def is_stage_wide(exc: BaseException) -> bool:
         return True
     # A refused key or an unknown model (drafting), by name: hub.drafting imports this package.
     if type(exc).__name__ in {"DrafterMisconfigured", "JobCancelled"}:
+        return True
+    if isinstance(exc, MailerError) and exc.account:  # SMTP 535, Gmail invalid_grant / 401
         return True
     return isinstance(exc, ProviderError) and exc.provider_status == 401  # credentials refused
 
@@ -73,26 +71,6 @@ def fingerprint(row: Row) -> str:
     return digest.hexdigest()
 
 
-def redact(text: str, secrets: list[str] = ()) -> str:  # type: ignore[assignment]
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "**********")
-    text = _BEARER.sub(lambda m: f"{m.group(1)} **********", text)
-    return _SECRETISH.sub(lambda m: f"{m.group(1)}{m.group(2)}**********", text)
-
-
-def settings_secrets(settings: Any) -> list[str]:
-    """Every ``SecretStr`` value in the settings (to scrub them from messages and logs)."""
-    found: list[str] = []
-    for name in type(settings).model_fields if settings is not None else ():
-        value = getattr(settings, name, None)
-        if hasattr(value, "get_secret_value"):
-            found.append(str(value.get_secret_value()))
-        elif isinstance(value, list):
-            found += [str(v.get_secret_value()) for v in value if hasattr(v, "get_secret_value")]
-    return [s for s in found if s]
-
-
 class RowGuard:
     """The boundary for one job of one stage; ``errors`` counts the rows it caught."""
 
@@ -100,7 +78,7 @@ class RowGuard:
         self.stage = stage
         self.max_attempts = max(1, int(max_attempts))
         self.errors = 0
-        self._secrets = settings_secrets(settings)
+        self._secrets = known_secrets(settings)
 
     @classmethod
     def for_settings(cls, stage: str, settings: Any) -> RowGuard:

@@ -30,7 +30,7 @@ from typing import Any
 from hub.sending import message as msg
 from hub.sending.chunking import ChunkSizer
 from hub.sending.limits import Hold
-from hub.sending.outcomes import Outcome, Planned, summarise
+from hub.sending.outcomes import Outcome, Planned, ProviderRefused, refused_error, summarise
 from hub.sending.path import SendPath, is_approved, status_of, wants_send
 from hub.sending.pipeline import ROW_ERROR, STOPPING_HOLDS, deliver_planned
 from hub.sending.senders import identity_for
@@ -72,8 +72,8 @@ async def run_slice(ctx: StageContext) -> StageResult:
 class _RunState:
     sizer: ChunkSizer
     guard: RowGuard
-    stop: Hold | str | None = None  # no further row is planned
-    halt: Hold | str | None = None  # no further planned row is delivered
+    stop: Hold | str | ProviderRefused | None = None  # no further row is planned
+    halt: Hold | str | ProviderRefused | None = None  # no further planned row is delivered
     cancelled: bool = False
     outcomes: list[Outcome] = field(default_factory=list)
     # Messages per identity not yet in the ledger's count: planned this chunk (a dry run
@@ -124,6 +124,8 @@ async def run_send(
             if is_cancelled():
                 state.cancelled = True
                 break
+            if isinstance(state.stop, ProviderRefused):
+                break  # the rows not reached are left as they are
             if isinstance(state.stop, Hold) and not held_rest:
                 # The cap or the window closed: no later row can go this run. Say so on all
                 # of them in big writes, and keep only rows in `sending` (to settle them).
@@ -144,6 +146,8 @@ async def run_send(
             report_progress(total - len(queue), total)
     finally:
         await asyncio.to_thread(path.close)
+    if isinstance(state.stop, ProviderRefused):
+        raise refused_error(state.stop)
     summary: dict[str, Any] = {"rows": total, "dry_run": path.dry_run}
     summary.update(summarise(state.outcomes))
     if isinstance(state.stop, Hold):
@@ -254,6 +258,8 @@ async def _prepare(
         setup = path.setup_hold()
         if setup:
             return hold("review", setup)
+        if isinstance(state.stop, ProviderRefused):
+            return None  # the row stays as it is: it goes once the credentials are fixed
         if state.stop is not None:
             return hold("held", _reason(state.stop))
         pending = state.by_identity
@@ -295,5 +301,5 @@ async def _hold_rest(services, rows: list[Row], rest: list[str], state: _RunStat
     return settle
 
 
-def _reason(stop: Hold | str) -> str:
-    return stop.reason if isinstance(stop, Hold) else stop
+def _reason(stop: Hold | str | ProviderRefused) -> str:
+    return stop.reason if isinstance(stop, Hold | ProviderRefused) else stop

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, NotFound, short_id
 from hub.sending.ledger import Ledger
 from hub.sending.path import wants_send
 from hub.stages.send import run_send
@@ -22,7 +22,7 @@ async def send_one(services, hub_id: str) -> dict[str, Any]:
     settings = services.settings
     row = await asyncio.to_thread(services.store.get, hub_id)
     if row is None:
-        raise NotFound(f"no prospect with hub_id {hub_id!r}")
+        raise NotFound(f"no prospect with hub_id {short_id(hub_id)}")
     ledger = Ledger.from_settings(settings)
     try:
         already = await asyncio.to_thread(ledger.sent, hub_id, 0)

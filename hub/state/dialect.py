@@ -10,10 +10,8 @@ as :class:`Row`. What truly differs (claiming with ``SKIP LOCKED``, ``ON CONFLIC
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from psycopg import Connection, Cursor
 from psycopg.rows import RowMaker
@@ -75,12 +73,3 @@ class PgConnection:
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self.conn.cursor() as cur:
             cur.executemany(pg_sql(sql), rows)
-
-
-def redact_dsn(dsn: str) -> str:
-    """The DSN with its password replaced, for logs and errors."""
-    parts = urlsplit(dsn)
-    if parts.password is None:
-        return re.sub(r"(password\s*=\s*)\S+", r"\1***", dsn)
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))

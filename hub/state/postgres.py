@@ -20,10 +20,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
+from hub.redact import redact_url
 from hub.state.codec import dumps, iso, new_id
-from hub.state.dialect import PgConnection, Row, pg_sql, redact_dsn, row_factory
+from hub.state.dialect import PgConnection, Row, pg_sql, row_factory
 from hub.state.events import EventsMixin
 from hub.state.group import INSERT_JOB, Persisted
 from hub.state.jobs import JobsMixin
@@ -49,6 +52,13 @@ class DatabaseUnavailable(Exception):
 def open_pool(dsn: str, *, size: int, name: str = "hub-state", timeout: float = 10.0):
     """A psycopg pool whose connections autocommit (a transaction is always explicit) and
     return :class:`Row` rows. Fails fast, naming the database, when it cannot be reached."""
+    try:  # a URL libpq cannot parse never connects: say so now, not after the timeout
+        conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        raise DatabaseUnavailable(
+            "HUB_DATABASE_URL is not a valid postgresql:// URL (URL-encode @ / # ? and spaces "
+            "in the password)"
+        ) from None
     pool = ConnectionPool(
         dsn,
         min_size=1,
@@ -63,7 +73,7 @@ def open_pool(dsn: str, *, size: int, name: str = "hub-state", timeout: float = 
     except Exception as exc:
         pool.close()
         raise DatabaseUnavailable(
-            f"HUB_DATABASE_URL: cannot reach {redact_dsn(dsn)} within {timeout:g} s"
+            f"HUB_DATABASE_URL: cannot reach {redact_url(dsn)} within {timeout:g} s"
         ) from exc
     return pool
 

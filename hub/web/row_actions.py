@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from hub.errors import BadRequest, HubError, NotFound
+from hub.errors import BadRequest, HubError, NotFound, short_id
 from hub.rows import actions
 from hub.rows.filter import RowFilter
 from hub.sending.path import is_approved
@@ -108,7 +108,7 @@ def _row_edit(
         try:
             row = await asyncio.to_thread(services.store.get, hub_id) if reads_row else {}
             if row is None:
-                raise NotFound(f"no prospect with id {hub_id!r}")
+                raise NotFound(f"no prospect with id {short_id(hub_id)}")
             result = await asyncio.to_thread(
                 actions.edit_row,
                 services,
