@@ -224,28 +224,42 @@ class WrkResult:
         )
 
 
-_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+# wrk prints durations with these units (its units.c: us, ms, s, then m and h past 60 s), and
+# pads a one- or two-letter unit to its column with trailing spaces ("1.02s ").
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+_DURATION = r"(\d+(?:\.\d+)?)(us|ms|s|m|h)"
 
 
-def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(number) * _UNITS_MS[unit]
+def duration_ms(text: str) -> float:
+    """A wrk duration ("750.00us", "20.61ms", "1.02s ", "1.50m") in milliseconds."""
+    found = re.fullmatch(r"\s*" + _DURATION + r"\s*", text)
+    if found is None:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    return float(found.group(1)) * _UNITS_MS[found.group(2)]
 
 
 def parse_wrk(output: str) -> WrkResult:
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
-    done = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", output)
-    seconds = float(done.group(2)) * {"ms": 0.001, "s": 1.0, "m": 60.0}[done.group(3)]
+    """wrk's summary (``--latency``) as numbers; a ValueError naming what is missing."""
+    latency = {
+        pct: float(number) * _UNITS_MS[unit]
+        for pct, number, unit in re.findall(
+            r"^\s*(50|99)(?:\.0+)?%\s+" + _DURATION + r"\s*$", output, re.M
+        )
+    }
+    done = re.search(r"(\d+) requests in " + _DURATION, output)
+    rate = re.search(r"Requests/sec:\s+(\d+(?:\.\d+)?)", output)
+    if done is None or rate is None or set(latency) != {"50", "99"}:
+        raise ValueError(f"wrk output without its summary (run with --latency?):\n{output}")
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
     return WrkResult(
         requests=int(done.group(1)),
-        seconds=seconds,
-        per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        p50_ms=_ms(latency["50"]),
-        p99_ms=_ms(latency["99"]),
+        seconds=float(done.group(2)) * _UNITS_MS[done.group(3)] / 1000,
+        per_second=float(rate.group(1)),
+        p50_ms=latency["50"],
+        p99_ms=latency["99"],
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
     )
