@@ -41,6 +41,20 @@ _INSERT_INBOX = pg_sql(
     "ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq"
 )
 
+# The delivery log keeps its newest ``max_deliveries`` lines; every group commit trims it. Edges
+# trimming at once used to deadlock (issue 23: two backends planning the same DELETE as a seq
+# scan and as an index scan lock the old rows in heap order and in seq order). Here each
+# trimmer locks the rows it deletes oldest first and SKIPS any row another holds: it never
+# waits for a row, so no cycle can form, whatever the plans and however many edges. The rows
+# skipped are being deleted by the other trimmer anyway. The bound keeps one group's
+# transaction short after a long quiet spell (the next groups take the rest).
+_TRIM_DELIVERIES = (
+    "DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries "
+    "WHERE seq <= (SELECT MAX(seq) FROM deliveries) - ? "
+    "ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)"
+)
+_TRIM_AT_MOST = 2000
+
 
 class DatabaseUnavailable(Exception):
     """The database did not answer; the message names it without its password."""
@@ -308,10 +322,7 @@ class PostgresState(ChangeListeners, JobsMixin, EventsMixin):
             "VALUES(?,?,?,?,?,?,?)",
             [tuple(fields.get(c) for c in columns) for fields in queued],
         )
-        db.execute(
-            "DELETE FROM deliveries WHERE seq <= (SELECT MAX(seq) FROM deliveries) - ?",
-            (self.max_deliveries,),
-        )
+        db.execute(_TRIM_DELIVERIES, (self.max_deliveries, _TRIM_AT_MOST))
 
 
 def _inbound_row(
