@@ -50,6 +50,8 @@ class JobRunner:
         self._nonce = uuid.uuid4().hex[:8]
         self.owner = lease_owner(self._nonce)
         self._tasks: dict[str, asyncio.Task] = {}
+        # Jobs that only wait for jobs they queued: their slots run other jobs meanwhile.
+        self._lent: set[str] = set()
         self._running_types: set[str] = set()
         # The same, readable from the state's worker threads (a set may change under them).
         self._busy_types: frozenset[str] = frozenset()
@@ -211,7 +213,7 @@ class JobRunner:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 
     async def _dispatch_once(self) -> None:
-        free = self.concurrency - len(self._tasks)
+        free = self.concurrency - len(self._tasks) + len(self._lent)
         if free <= 0:
             return
         claiming = asyncio.ensure_future(
@@ -282,7 +284,16 @@ class JobRunner:
             report_progress=report_progress,
             is_cancelled=lambda: job_id in self._cancel_flags,
             emit=self.state.add_event,
+            lend_slot=lambda lent: self._lend_slot(job_id, lent),
         )
+
+    def _lend_slot(self, job_id: str, lent: bool) -> None:
+        if not lent:
+            self._lent.discard(job_id)
+        elif job_id in self._tasks:  # not a CLI's inline job: it has no slot to lend
+            self._lent.add(job_id)
+            if self._wake is not None:
+                self._wake.set()
 
     async def _execute(self, job: dict[str, Any], *, on_progress=None, chain: bool) -> None:
         job_id, job_type = job["id"], job["job_type"]
@@ -314,6 +325,7 @@ class JobRunner:
                     await self._finish(job, "completed", result, None, chain=chain)
         finally:
             self._tasks.pop(job_id, None)
+            self._lent.discard(job_id)
             self._set_running(job_type, False)
             self._cancel_flags.discard(job_id)
             self._progress_written.pop(job_id, None)

@@ -38,6 +38,18 @@ def fans_out(ctx: StageContext) -> bool:
 
 
 async def send_in_slices(ctx: StageContext) -> StageResult:
+    with ctx.slot_lent():  # the slices need this worker's slots more than the waiting does
+        jobs = await _queue_and_wait(ctx)
+    if ctx.is_cancelled():
+        raise JobCancelled()
+    failed = [j for j in jobs if j["status"] == "failed"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(jobs)} send slices failed: {failed[0]['error']}")
+    return StageResult(summary=_sum([j["result"] or {} for j in jobs], len(jobs)), chain=False)
+
+
+async def _queue_and_wait(ctx: StageContext) -> list[dict[str, Any]]:
+    """Queue the slices (unless a crashed holder of this job did), then wait for their end."""
     state = ctx.services.state
     slices = await asyncio.to_thread(_slices_of, state, ctx.job_id)
     if not slices:  # first run of this job (not a takeover): queue them
@@ -45,23 +57,17 @@ async def send_in_slices(ctx: StageContext) -> StageResult:
         limit = ctx.params.get("max_prospects")
         ids = ids[: int(limit)] if limit else ids
         base = {k: v for k, v in ctx.params.items() if k in ("chunk_size",)}
-        slices = await asyncio.to_thread(_queue_slices, state, ctx.job_id, ids, base)
+        await asyncio.to_thread(_queue_slices, state, ctx.job_id, ids, base)
     while True:
         jobs = await asyncio.to_thread(_slices_of, state, ctx.job_id)
         done = sum((j["result"] or {}).get("rows", 0) for j in jobs if j["status"] in _TERMINAL)
         ctx.report_progress(done, sum(len(j["params"]["hub_ids"]) for j in jobs))
         if all(j["status"] in _TERMINAL for j in jobs):
-            break
+            return jobs
         if ctx.is_cancelled():
             for job in jobs:
                 await asyncio.to_thread(state.request_cancel, job["id"])
         await asyncio.sleep(POLL_SECONDS)
-    if ctx.is_cancelled():
-        raise JobCancelled()
-    failed = [j for j in jobs if j["status"] == "failed"]
-    if failed:
-        raise RuntimeError(f"{len(failed)} of {len(jobs)} send slices failed: {failed[0]['error']}")
-    return StageResult(summary=_sum([j["result"] or {} for j in jobs], len(jobs)), chain=False)
 
 
 def _eligible_ids(ctx: StageContext) -> list[str]:
