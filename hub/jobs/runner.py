@@ -205,17 +205,25 @@ class JobRunner:
     async def _dispatch_loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
+            more = False
             try:
-                await self._dispatch_once()
+                more = await self._dispatch_once()
             except Exception:  # a DB hiccup must not kill the runner
                 log.exception("job dispatch failed; retrying")
+            if more:
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 
-    async def _dispatch_once(self) -> None:
+    async def _dispatch_once(self) -> bool:
+        """Claim runnable jobs for the free slots; True: slots are still free after a claim
+        that took something, so look again now. Another process claiming the same candidates
+        at the same moment takes some of them (its claims notify nobody): a worker woken with
+        four free slots took one send slice and left three slots idle until that slice
+        ended, which tilted a two-worker send to 621/379 rows (issue 23)."""
         free = self.concurrency - len(self._tasks) + len(self._lent)
         if free <= 0:
-            return
+            return False
         claiming = asyncio.ensure_future(
             asyncio.to_thread(
                 self.state.claim_runnable,
@@ -242,6 +250,7 @@ class JobRunner:
             self._tasks[job["id"]] = asyncio.create_task(
                 self._execute(job, chain=True), name=f"hub-job-{job['job_type']}-{job['id']}"
             )
+        return bool(claimed) and len(claimed) < free
 
     def _set_running(self, job_type: str, running: bool) -> None:
         if job_type in PARALLEL_TYPES:

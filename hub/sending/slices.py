@@ -19,7 +19,10 @@ from hub.sending.runner import run_send, wants_send
 from hub.stages.base import JobCancelled, StageContext, StageResult
 
 SLICE_TYPE = "send_slice"
-SLICE_ROWS = 100  # rows per slice: enough to amortise a job, small enough to spread
+SLICE_ROWS = 100  # the largest slice: enough rows to amortise a job (it reads the store once)
+MIN_SLICE_ROWS = 20  # the smallest, but for the last one
+# Slots the tail is spread over: two workers at the default HUB_JOB_CONCURRENCY=4.
+SPREAD = 8
 POLL_SECONDS = 0.2  # how often the send job looks at its slices (progress, end)
 _TERMINAL = ("completed", "failed", "cancelled")
 
@@ -83,11 +86,29 @@ def _slices_of(state: Any, job_id: str) -> list[dict[str, Any]]:
     return state.list_jobs(SLICE_TYPE, parent_id=job_id, limit=100_000)
 
 
+def slice_sizes(count: int) -> list[int]:
+    """Rows per slice, in the order they are queued (and claimed): full slices first, then
+    ever smaller ones, each about 1/SPREAD of what is left (guided self-scheduling).
+
+    Workers take slices as their slots free up. With slices all alike, the last few went to
+    whichever worker freed a slot first while the other sat idle: 1,000 rows split 600/400 or
+    700/300 between two workers, which held them to 1.4-1.7x of one. With a shrinking tail
+    the workers finish within a small slice of each other, whatever their number or speed."""
+    sizes, left = [], count
+    while left > 0:
+        size = min(SLICE_ROWS, max(MIN_SLICE_ROWS, -(-left // SPREAD)), left)
+        sizes.append(size)
+        left -= size
+    return sizes
+
+
 def _queue_slices(state: Any, job_id: str, ids: list[str], base: dict) -> list[dict[str, Any]]:
     with state.tx() as db:  # all or none: a crash never leaves half the rows unqueued
-        for start in range(0, len(ids), SLICE_ROWS):
-            params = {**base, "hub_ids": ids[start : start + SLICE_ROWS]}
+        start = 0
+        for size in slice_sizes(len(ids)):
+            params = {**base, "hub_ids": ids[start : start + size]}
             state.insert_job_in(db, SLICE_TYPE, params, source="send", parent_id=job_id)
+            start += size
     state._notify("job", frozenset((SLICE_TYPE,)))
     return _slices_of(state, job_id)
 
