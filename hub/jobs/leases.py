@@ -12,6 +12,9 @@ import os
 import socket
 
 _HOST = socket.gethostname()
+# How long a job's lease lasts without a heartbeat; a runner beats every third of it (and
+# records that it is alive: hub doctor warns when none has for this long).
+LEASE_SECONDS = 30.0
 _LIVE_RUNNERS: set[str] = set()  # nonces of runners alive in this process
 
 

@@ -22,7 +22,13 @@ from collections.abc import Callable
 from typing import Any
 
 from hub.errors import HubError
-from hub.jobs.leases import lease_owner, owner_dead, runner_started, runner_stopped
+from hub.jobs.leases import (
+    LEASE_SECONDS,
+    lease_owner,
+    owner_dead,
+    runner_started,
+    runner_stopped,
+)
 from hub.jobs.types import PARALLEL_TYPES, check_job_type, finished_event, next_job, stage_for
 from hub.stages.base import JobCancelled, StageContext, StageResult
 
@@ -34,7 +40,7 @@ class JobRunner:
         self,
         services: Any,
         *,
-        lease_seconds: float = 30.0,
+        lease_seconds: float = LEASE_SECONDS,
         poll_interval: float | None = None,
         concurrency: int | None = None,
     ):
@@ -68,6 +74,7 @@ class JobRunner:
         """Start the dispatcher and heartbeat; unfinished jobs are picked up at once."""
         self._bind_loop()
         self._stopping = False
+        await self._seen()  # at once: `hub doctor` may look before the first heartbeat
         self._background = [
             asyncio.create_task(self._dispatch_loop(), name="hub-jobs-dispatch"),
             asyncio.create_task(self._heartbeat_loop(), name="hub-jobs-heartbeat"),
@@ -96,6 +103,8 @@ class JobRunner:
                 await task
         self._background.clear()
         runner_stopped(self._nonce)
+        with contextlib.suppress(Exception):  # gone: not counted as a runner any more
+            await asyncio.to_thread(self.state.forget_runner, self.owner)
 
     def _on_state_change(self, kind: str, job_types: frozenset[str] | None = None) -> None:
         if kind != "job" or self._loop is None or self._loop.is_closed():
@@ -271,6 +280,15 @@ class JobRunner:
                 self._cancel_flags.update(asked)
             except Exception:
                 log.exception("lease heartbeat failed")
+            if self.dispatching:  # a runner that takes queued jobs (not the CLI's inline one)
+                await self._seen()
+
+    async def _seen(self) -> None:
+        """Record in the shared state that this runner takes queued jobs, as of now."""
+        try:
+            await asyncio.to_thread(self.state.record_runner, self.owner)
+        except Exception:
+            log.exception("recording this runner's heartbeat failed")
 
     # --- running one job -----------------------------------------------------------------
     def _context(self, job: dict[str, Any], on_progress) -> StageContext:

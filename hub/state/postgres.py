@@ -34,6 +34,7 @@ from hub.state.notify import CHANNEL, ChangeListener, encode
 # First key of the two-int advisory locks the hub takes (the second is a hash of the name).
 LOCK_JOB_TYPE = 0x6875_6231  # claims of one job type
 LOCK_PERIODIC = 0x6875_6232  # the tick, the DataForSEO sweep
+RUNNER_PREFIX = "runner:"  # periodic_runs rows that are job runners' heartbeats
 
 _INSERT_INBOX = pg_sql(
     "INSERT INTO inbox(dedupe_key, source, action, payload, job_id, task_id, tag, "
@@ -203,6 +204,29 @@ class PostgresState(ChangeListeners, JobsMixin, EventsMixin):
                 yield due is not None
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (LOCK_PERIODIC, name))
+
+    # --- runners: who takes queued jobs -------------------------------------------------------
+    # A runner's heartbeat is a row of ``periodic_runs`` named RUNNER_PREFIX + its owner id:
+    # "when it last beat", beside "when the tick last ran" (no table of its own while the
+    # schema moves to one definition; issue 23). ``hub doctor`` reads them: jobs queued and no
+    # runner seen within a lease period means nothing will run them.
+    def record_runner(self, owner: str) -> None:
+        now = self.now()
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO periodic_runs(name, ran_at) VALUES(?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET ran_at=excluded.ran_at",
+                (RUNNER_PREFIX + owner, now),
+            )
+            # runners killed without a goodbye: their rows go after a day
+            db.execute(
+                "DELETE FROM periodic_runs WHERE name LIKE ? AND ran_at < ?",
+                (RUNNER_PREFIX + "%", now - 86400),
+            )
+
+    def forget_runner(self, owner: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM periodic_runs WHERE name=?", (RUNNER_PREFIX + owner,))
 
     # --- jobs: what differs from SQLite ------------------------------------------------------
     def _lock_job_type(self, db: PgConnection, job_type: str) -> bool:
