@@ -16,6 +16,7 @@ import re
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -274,8 +275,11 @@ def run_wrk(
     threads: int = 1,
     cpus: str | None = None,
     env: dict[str, str] | None = None,
+    prefix: Sequence[str] = (),
 ) -> WrkResult:
+    """wrk against ``url``; ``prefix`` goes before the command (a cgroup wrapper)."""
     command = [
+        *prefix,
         *cpu_pin(cpus),
         "wrk",
         f"-t{threads}",
@@ -306,6 +310,17 @@ def require_wrk() -> None:
         )
 
 
+def spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
+    """``median (min-max)`` of paired rounds: the middle and how far the machine moved it."""
+    ordered = sorted(values)
+    if not ordered:
+        return "-"
+    middle, low, high = (
+        fmt.format(v) for v in (statistics.median(ordered), ordered[0], ordered[-1])
+    )
+    return middle if len(ordered) == 1 else f"{middle} ({low}-{high})"
+
+
 class Stopwatch:
     def __init__(self) -> None:
         self.started = time.perf_counter()
@@ -332,6 +347,7 @@ __all__ = [
     "require_wrk",
     "run_as_script",
     "run_wrk",
+    "spread",
     "subprocess_server",
     "wait_until",
 ]
