@@ -20,6 +20,7 @@ import signal
 import sys
 import tempfile
 import threading
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,6 +63,33 @@ def statements(conn) -> list[tuple]:
     ).fetchall()
 
 
+def sample_waits(dsn: str, stop: threading.Event, found: Counter) -> None:
+    """What the hub's backends are doing, every 5 ms: executing (CPU), or waiting for what
+    (``Lock:object`` = the NOTIFY queue's lock, which commits that NOTIFY hold until after their
+    WAL flush; ``IO:WALSync`` = a commit's fsync; ``Client:ClientRead`` = idle between round
+    trips)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while not stop.wait(0.005):
+            for kind, event in conn.execute(
+                "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE datname = "
+                "current_database() AND backend_type = 'client backend' AND state <> 'idle' "
+                "AND pid <> pg_backend_pid() AND query NOT ILIKE 'LISTEN%%'"
+            ):
+                found[f"{kind}:{event}" if kind else "on CPU (or runnable)"] += 1
+
+
+def listener_pids(conn) -> list[int]:
+    return [
+        pid
+        for (pid,) in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND query ILIKE 'LISTEN%%'"
+        )
+    ]
+
+
 def indexes(conn) -> list[tuple[str, str]]:
     return conn.execute(
         "SELECT tablename, indexdef FROM pg_indexes WHERE tablename = ANY(%s) ORDER BY 1, 2",
@@ -78,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64, help="per edge")
     parser.add_argument("--edges", type=int, default=1)
+    parser.add_argument("--waits", action="store_true", help="sample wait events (costs CPU)")
     args = parser.parse_args(argv)
     require_wrk()
     if skip_reason():
@@ -112,10 +141,21 @@ def main(argv: list[str] | None = None) -> None:
                 )
 
             threads = [threading.Thread(target=drive, args=(e,)) for e in range(len(edges))]
+            waits: Counter = Counter()
+            stop = threading.Event()
+            sampler = threading.Thread(target=sample_waits, args=(dsn, stop, waits))
+            listening = listener_pids(conn)
+            listen_before = process_cpu_seconds(listening)
+            if args.waits:
+                sampler.start()
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
+            stop.set()
+            if args.waits:
+                sampler.join()
+            listen_cpu = process_cpu_seconds(listening) - listen_before
             cpu = (
                 pg.usage_seconds() or process_cpu_seconds(process_tree(cluster.postmaster_pid()))
             ) - cpu_before
@@ -127,6 +167,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{requests} deliveries answered by {len(edges)} edge(s), "
               f"{sum(r.per_second for r in results):.0f} req/s")  # fmt: skip
         print(f"PostgreSQL CPU per delivery: {cpu * 1000 * per:.3f} ms")
+        print(f"  of which the {len(listening)} LISTEN backends (woken by every NOTIFY): "
+              f"{listen_cpu * 1000 * per:.3f} ms")  # fmt: skip
         executed = sum(row[2] for row in found)
         print(f"  of which statements executing: {executed * per:.3f} ms "
               f"({executed / max(cpu * 1000, 1e-9):.0%}; the rest: protocol, parse/bind, "
@@ -146,6 +188,12 @@ def main(argv: list[str] | None = None) -> None:
                 f"{wal_records * per:6.2f} {float(wal_bytes) * per:7.0f} B "
                 f"{blocks * per:6.2f} {dirtied * per:6.3f}  {query[:140]}"
             )
+        samples = sum(waits.values())
+        if args.waits:
+            print(f"active hub backends, sampled every 5 ms ({samples} samples; the sampling "
+                  "itself costs PostgreSQL CPU, counted above):")  # fmt: skip
+        for event, count in waits.most_common(8):
+            print(f"  {count / max(samples, 1):6.1%}  {event}")
         print("indexes on the tables each delivery inserts into:")
         for table, definition in index_list:
             print(f"  {table:10} {definition}")
