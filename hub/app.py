@@ -103,9 +103,10 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        built = services or build_services(settings)
+        # An edge runs no jobs: no wake-ups to listen for (every group commit NOTIFYs).
+        built = services or build_services(settings, listen=worker)
         if built.state is None:
-            built.state = open_state(settings)
+            built.state = open_state(settings, listen=worker)
         await asyncio.to_thread(built.store.ensure_schema)
         if settings.load_demo:
             await asyncio.to_thread(load_demo_prospects, built)

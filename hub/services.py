@@ -64,12 +64,15 @@ class Services:
         }
 
 
-def build_services(settings: Settings, *, store: ProspectStore | None = None) -> Services:
+def build_services(
+    settings: Settings, *, store: ProspectStore | None = None, listen: bool = True
+) -> Services:
+    """``listen=False`` for a process that runs no jobs (see ``hub.state.factory``)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     services = Services(settings=settings, store=store or build_store(settings))
     from hub.state.factory import open_state  # jobs, inbox, events: durable
 
-    services.state = open_state(settings)
+    services.state = open_state(settings, listen=listen)
     from hub.mail.factory import build_mailer
 
     services.mailer = build_mailer(settings)
