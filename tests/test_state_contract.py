@@ -234,9 +234,7 @@ def test_a_group_dedupes_within_itself_and_keeps_bad_items_apart(state):
     assert a.inbox_seq < b.inbox_seq  # inbox order is arrival order
 
 
-def test_a_group_takes_a_key_whose_window_passed_as_new_and_a_live_one_as_a_duplicate(
-    state, clock
-):
+def test_a_group_takes_a_key_whose_window_passed_as_new_and_a_live_one_as_a_duplicate(state, clock):
     old = state.persist_inbound_many([item("old", window=60), item("live", window=6000)])
     clock.t += 61  # "old" is past its window, "live" is not
     results = state.persist_inbound_many(
