@@ -27,7 +27,7 @@ import os
 import re
 import shlex
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
@@ -47,11 +47,15 @@ def _writable(controller: str) -> str | None:
 
 @dataclass
 class CpuGroup:
-    """One process's group: a CPU quota (``None``: uncapped) and its CPU accounting."""
+    """One process's group: a CPU quota (``None``: uncapped) and its CPU accounting.
+
+    Without a writable ``cpuacct`` the CPU is read from ``/proc`` for the processes adopted
+    and their children alive at the time (backends that exited meanwhile are missed)."""
 
     name: str
     quota: float | None
     dirs: tuple[Path, ...]  # the group in each controller: cpu (when capped), cpuacct
+    adopted: list[int] = field(default_factory=list)
 
     @property
     def _acct(self) -> Path | None:
@@ -72,6 +76,7 @@ class CpuGroup:
     def adopt(self, pids: Sequence[int]) -> None:
         """Move running processes in (PostgreSQL: the postmaster, then the backends it forks
         later inherit the group)."""
+        self.adopted.extend(p for p in pids if p not in self.adopted)
         for directory in self.dirs:
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError, OSError):
@@ -81,7 +86,7 @@ class CpuGroup:
         """CPU seconds the group's processes used since it was made (those gone included)."""
         acct = self._acct
         if acct is None:
-            return 0.0
+            return _proc_cpu_seconds(self.adopted)
         return int((acct / "cpuacct.usage").read_text()) / 1e9
 
     def throttled(self) -> tuple[int, float]:
@@ -97,10 +102,11 @@ class CpuGroups:
     """The groups of one benchmark run; ``capped`` False: no quota could be set (see ``note``)."""
 
     def __init__(self, *, enabled: bool = True):
+        """``enabled=False``: no quotas (CPU is still accounted where cpuacct is writable)."""
         self.tag = f"{PREFIX}{os.getpid()}-"
         self.made: list[Path] = []
         cpu_reason = _writable("cpu") if enabled else "turned off (--no-cgroups)"
-        acct_reason = _writable("cpuacct") if enabled else cpu_reason
+        acct_reason = _writable("cpuacct")
         self.capped = cpu_reason is None
         self.accounted = acct_reason is None
         self.note = (
@@ -162,6 +168,27 @@ class CpuGroups:
                 found = re.match(re.escape(PREFIX) + r"(\d+)-", path.name)
                 if found and not Path(f"/proc/{found.group(1)}").exists():
                     _remove(path)
+
+
+def _proc_cpu_seconds(roots: Sequence[int]) -> float:
+    """utime + stime of ``roots`` and their descendants alive now, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+    ticks, todo, seen = 0, list(roots), set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        todo += children.get(pid, [])
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _remove(path: Path) -> None:

@@ -43,14 +43,15 @@ def test_a_process_started_in_a_group_runs_under_its_quota_and_is_accounted():
     assert leftovers() == []
 
 
-def test_an_uncapped_group_only_accounts_and_turning_groups_off_wraps_nothing():
+def test_an_uncapped_group_and_turning_quotas_off_still_account_cpu():
     with CpuGroups.open() as groups:
         accounting = groups.group("postgres")
         assert accounting.quota is None
         assert [d.parent.name for d in accounting.dirs] == ["cpuacct"]
-    off = CpuGroups(enabled=False)
-    assert not off.capped and "UNCAPPED" in off.note
-    assert off.group("edge", quota=0.4).wrap(["true"]) == ["true"]
+    with CpuGroups.open(enabled=False) as off:
+        assert not off.capped and "UNCAPPED" in off.note
+        edge = off.group("edge", quota=0.4)
+        assert edge.quota is None and [d.parent.name for d in edge.dirs] == ["cpuacct"]
 
 
 def test_groups_of_a_run_that_was_killed_are_removed_on_the_next_start():
