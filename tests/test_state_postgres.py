@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import psycopg
 import pytest
@@ -249,3 +250,31 @@ async def test_the_status_page_of_one_process_follows_and_cancels_a_job_of_anoth
         finally:
             await worker.runner.stop()
     assert job["status"] == "cancelled"
+
+
+def test_hubs_starting_together_on_a_fresh_database_migrate_it_once(postgres_dsn):
+    """Edges started at once on an empty database all run the migrations: the bookkeeping
+    table is created under the migration lock too (CREATE TABLE IF NOT EXISTS is not safe
+    against a concurrent CREATE: it failed with a unique violation on pg_type)."""
+    from hub.state.migrate import upgrade
+
+    hubs = 6
+    ready = threading.Barrier(hubs)
+    applied: list[list[int]] = []
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            ready.wait()
+            try:
+                applied.append(upgrade(conn))
+            except Exception as exc:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(hubs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    assert sorted(v for versions in applied for v in versions) == [m.version for m in MIGRATIONS]

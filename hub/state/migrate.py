@@ -52,7 +52,11 @@ def check_not_newer(version: int) -> None:
 def upgrade(conn: Any) -> list[int]:
     """Apply every pending migration, each in its own transaction; returns the versions
     applied (none when the database was up to date). ``conn`` autocommits."""
-    conn.execute(_TABLE)
+    with conn.transaction():
+        # Under the lock too: CREATE TABLE IF NOT EXISTS is not safe against a concurrent
+        # CREATE (hubs starting together on an empty database failed on pg_type's key).
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
+        conn.execute(_TABLE)
     applied: list[int] = []
     for migration in MIGRATIONS:
         with conn.transaction():
