@@ -12,7 +12,7 @@ processes with the dry-run outbox mailer (``HUB_SEND_GAP_SECONDS=0``), each star
 into its group (quota ``--quota`` CPUs) before the send. The send job is queued straight into
 the database once every worker listens for wake-ups (``LISTEN``, seen in
 ``pg_stat_activity``); the clock stops when the job is ``completed``. A dry-run send on
-PostgreSQL splits into slices any worker runs (hub.sending.slices). Then every recipient must
+PostgreSQL splits into slices any worker runs (hub.stages.slices). Then every recipient must
 have exactly one ``.eml`` across the workers' data dirs.
 
 Each round runs 1 worker and 2 workers back to back (the order reverses every other round);

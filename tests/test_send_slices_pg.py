@@ -12,11 +12,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from hub.app import build_store
 from hub.config import Settings
 from hub.jobs.runner import JobRunner
 from hub.mail.outbox import OutboxMailer
-from hub.sending.slices import MIN_SLICE_ROWS, SLICE_ROWS, slice_sizes
-from hub.services import Services, build_store
+from hub.services import Services
+from hub.stages.slices import MIN_SLICE_ROWS, SLICE_ROWS, slice_sizes
 from hub.state.pools import close_pools
 from hub.state.postgres import PostgresState
 from tests.emulators.serve import async_wait_until, wait_until

@@ -16,7 +16,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from hub.config import Settings
 from hub.doctor.report import Finding, error, ok, warn
-from hub.jobs.leases import LEASE_SECONDS
+from hub.state.leases import LEASE_SECONDS
 from hub.state.migrate import database_version
 from hub.state.migrations import CODE_VERSION
 from hub.state.postgres import RUNNER_PREFIX

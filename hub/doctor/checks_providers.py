@@ -51,7 +51,7 @@ def embedded_defaults(settings: Settings) -> list[Finding]:
 
 def _local_store(settings: Settings) -> str:
     """What the store is without a Google Sheet: in PostgreSQL when the hub shares a database
-    (hub.services.build_store), else the SQLite file."""
+    (hub.app.build_store), else the SQLite file."""
     return "local store in PostgreSQL" if settings.uses_postgres else "local SQLite store"
 
 
