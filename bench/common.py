@@ -16,6 +16,7 @@ import re
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -224,28 +225,42 @@ class WrkResult:
         )
 
 
-_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+# wrk prints durations with these units (its units.c: us, ms, s, then m and h past 60 s), and
+# pads a one- or two-letter unit to its column with trailing spaces ("1.02s ").
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+_DURATION = r"(\d+(?:\.\d+)?)(us|ms|s|m|h)"
 
 
-def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(number) * _UNITS_MS[unit]
+def duration_ms(text: str) -> float:
+    """A wrk duration ("750.00us", "20.61ms", "1.02s ", "1.50m") in milliseconds."""
+    found = re.fullmatch(r"\s*" + _DURATION + r"\s*", text)
+    if found is None:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    return float(found.group(1)) * _UNITS_MS[found.group(2)]
 
 
 def parse_wrk(output: str) -> WrkResult:
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
-    done = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", output)
-    seconds = float(done.group(2)) * {"ms": 0.001, "s": 1.0, "m": 60.0}[done.group(3)]
+    """wrk's summary (``--latency``) as numbers; a ValueError naming what is missing."""
+    latency = {
+        pct: float(number) * _UNITS_MS[unit]
+        for pct, number, unit in re.findall(
+            r"^\s*(50|99)(?:\.0+)?%\s+" + _DURATION + r"\s*$", output, re.M
+        )
+    }
+    done = re.search(r"(\d+) requests in " + _DURATION, output)
+    rate = re.search(r"Requests/sec:\s+(\d+(?:\.\d+)?)", output)
+    if done is None or rate is None or set(latency) != {"50", "99"}:
+        raise ValueError(f"wrk output without its summary (run with --latency?):\n{output}")
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
     return WrkResult(
         requests=int(done.group(1)),
-        seconds=seconds,
-        per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        p50_ms=_ms(latency["50"]),
-        p99_ms=_ms(latency["99"]),
+        seconds=float(done.group(2)) * _UNITS_MS[done.group(3)] / 1000,
+        per_second=float(rate.group(1)),
+        p50_ms=latency["50"],
+        p99_ms=latency["99"],
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
     )
@@ -260,8 +275,11 @@ def run_wrk(
     threads: int = 1,
     cpus: str | None = None,
     env: dict[str, str] | None = None,
+    prefix: Sequence[str] = (),
 ) -> WrkResult:
+    """wrk against ``url``; ``prefix`` goes before the command (a cgroup wrapper)."""
     command = [
+        *prefix,
         *cpu_pin(cpus),
         "wrk",
         f"-t{threads}",
@@ -292,6 +310,17 @@ def require_wrk() -> None:
         )
 
 
+def spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
+    """``median (min-max)`` of paired rounds: the middle and how far the machine moved it."""
+    ordered = sorted(values)
+    if not ordered:
+        return "-"
+    middle, low, high = (
+        fmt.format(v) for v in (statistics.median(ordered), ordered[0], ordered[-1])
+    )
+    return middle if len(ordered) == 1 else f"{middle} ({low}-{high})"
+
+
 class Stopwatch:
     def __init__(self) -> None:
         self.started = time.perf_counter()
@@ -318,6 +347,7 @@ __all__ = [
     "require_wrk",
     "run_as_script",
     "run_wrk",
+    "spread",
     "subprocess_server",
     "wait_until",
 ]

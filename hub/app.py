@@ -73,10 +73,13 @@ def build_store(settings: Settings) -> ProspectStore:
     return LocalStore(settings.local_store_path)
 
 
-def build_services(settings: Settings, *, store: ProspectStore | None = None) -> Services:
+def build_services(
+    settings: Settings, *, store: ProspectStore | None = None, listen: bool = True
+) -> Services:
+    """``listen=False`` for a process that runs no jobs (see ``hub.state.factory``)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     services = Services(settings=settings, store=store or build_store(settings))
-    services.state = open_state(settings)  # jobs, inbox, events: durable
+    services.state = open_state(settings, listen=listen)  # jobs, inbox, events: durable
     services.mailer = build_mailer(settings)
     services.drafter = build_drafter(settings)
     services.serp = build_serp(settings)
@@ -128,9 +131,10 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        built = services or build_services(settings)
+        # An edge runs no jobs: no wake-ups to listen for (every group commit NOTIFYs).
+        built = services or build_services(settings, listen=worker)
         if built.state is None:
-            built.state = open_state(settings)
+            built.state = open_state(settings, listen=worker)
         await asyncio.to_thread(built.store.ensure_schema)
         if settings.load_demo:
             await asyncio.to_thread(load_demo_prospects, built)

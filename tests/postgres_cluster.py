@@ -127,13 +127,14 @@ def _accepts_connections(dsn: str) -> bool:
 
 @contextlib.contextmanager
 def running_cluster(
-    *, durable: bool = False, max_connections: int = 200
+    *, durable: bool = False, max_connections: int = 200, settings: dict[str, str] | None = None
 ) -> Iterator[PostgresCluster]:
     """Start a cluster, yield it, then stop it and remove its directory.
 
     ``durable=False`` (tests) turns fsync off: a crash of the *machine* would lose data, which
     a throwaway cluster does not care about. Benchmarks pass ``durable=True`` so PostgreSQL
-    pays for its commits as it would in production.
+    pays for its commits as it would in production. ``settings``: more server settings
+    (``{"shared_preload_libraries": "pg_stat_statements"}`` for a profile).
     """
     reason = skip_reason()
     if reason:
@@ -154,6 +155,7 @@ def running_cluster(
     ]
     if not durable:
         options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+    options += [f"-c {name}={value}" for name, value in (settings or {}).items()]
     started = False
     try:
         _run(

@@ -3,16 +3,22 @@ against a real throwaway cluster. Read-only: the doctor creates nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import time
 
 import psycopg
 
 from hub.config import Settings
 from hub.doctor import run_checks
-from hub.doctor.checks_database import check_database
+from hub.doctor.checks_database import check_database, process_footprint
 from hub.doctor.checks_store import check_store
+from hub.jobs.runner import JobRunner
+from hub.services import Services
 from hub.state.migrate import upgrade
 from hub.state.migrations import CODE_VERSION
+from hub.state.postgres import PostgresState
 from sheets.postgres import PostgresStore
 
 
@@ -115,7 +121,10 @@ def test_doctor_runs_whole_on_postgres(data_dir, postgres_dsn):
     upgrade(postgres_dsn)
     report = run_checks(pg_settings(data_dir, postgres_dsn, database_pool_size=1), deadline=20)
     database = report.in_area("database")
-    assert [f.level for f in database] == ["ok", "ok", "ok"]
+    assert [f.level for f in database] == ["ok", "ok", "ok", "ok"]
+    assert "store: local store in PostgreSQL" in " ".join(
+        f.message for f in report.in_area("providers")
+    )
     assert report.findings.index(database[0]) < report.findings.index(report.in_area("store")[0])
 
 
@@ -168,7 +177,6 @@ def test_a_send_job_holding_its_lease_in_postgres_is_seen(data_dir, postgres_dsn
 
 
 def test_a_pool_that_leaves_no_room_for_another_process_is_a_warning(data_dir):
-    from hub.doctor.checks_database import process_footprint
     from tests.postgres_cluster import running_cluster
 
     with running_cluster(max_connections=20) as small:  # 17 for clients (3 are reserved)
@@ -180,5 +188,79 @@ def test_a_pool_that_leaves_no_room_for_another_process_is_a_warning(data_dir):
     assert [m for m in roomy["ok"] if m.startswith("a pool of 2 connections opened")]
     assert process_footprint(6) == 17
     (warning,) = [m for m in tight["warn"] if "pool" in m]
-    assert warning.startswith("a pool of 6 connections opened; the server has ")
+    assert warning.startswith("a pool of 6 connections opened (the server's free connections")
     assert "another hub process (up to 17 connections with this pool size) would not fit" in warning
+    (room,) = [m for m in roomy["ok"] if m.startswith("a pool of 2")]
+    assert "room for 1 more hub process (up to 9 connections each" in room
+
+
+def test_the_pool_message_counts_the_connections_it_took_and_how_many_processes_fit(
+    data_dir, postgres_dsn
+):
+    findings = by_level(check_database(pg_settings(data_dir, postgres_dsn, database_pool_size=5)))
+
+    (message,) = [m for m in findings["ok"] if m.startswith("a pool of 5 connections opened")]
+    before, during, allowed = map(
+        int, re.search(r"went from (\d+) to (\d+) of (\d+)\)", message).groups()
+    )
+    assert allowed >= before > during
+    assert before - during == 5  # the server counted the pool's five connections
+    more = int(re.search(r"room for (\d+) more hub process", message).group(1))
+    assert more == before // process_footprint(5) and more >= 1
+
+
+def test_queued_jobs_with_no_runner_seen_are_a_warning_until_a_worker_beats(
+    data_dir, postgres_dsn, settings
+):
+    """An edge (`hub serve --no-worker`) queues jobs; with no `hub worker` they wait for ever.
+    The doctor warns, and stops warning once a runner has recorded its heartbeat."""
+    doctor = pg_settings(data_dir, postgres_dsn)
+    state = PostgresState(postgres_dsn)
+    try:
+        nothing = runner_finding(check_database(doctor))
+        assert nothing.level == "ok"
+        assert "no job runner seen in the last 30 s (none running); no job is queued" in (
+            nothing.message
+        )
+        # Another machine runs a score job: the two queued ones wait for it, runner or not.
+        held = state.insert_job("score", {})
+        assert state.claim_job(held, "elsewhere:1:n", 600, owner_dead=lambda owner: False)
+        state.insert_job("score", {})
+        state.insert_job("score", {})
+        queued = runner_finding(check_database(doctor))
+        assert queued.level == "warn"
+        assert queued.message.startswith("2 job(s) queued and no job runner seen in the last 30 s")
+        assert "hub worker" in queued.fix
+
+        services = Services(settings=settings, store=None, state=state)
+        services.runner = JobRunner(services, poll_interval=600)
+        seen, after = asyncio.run(doctor_while_running(services.runner, doctor))
+        assert (seen.level, seen.message) == (
+            "ok", "1 job runner seen in the last 30 s; 2 job(s) queued"
+        )  # fmt: skip
+        # a runner stopping says goodbye: it is not counted any more
+        assert after.level == "warn" and "(none running)" in after.message
+
+        state.now = lambda: time.time() - 95  # killed 95 s ago: its heartbeat stays behind
+        state.record_runner("another-host:7:x")
+        state.now = time.time
+        stale = runner_finding(check_database(doctor))
+        assert stale.level == "warn" and "(the last one beat 2 min ago)" in stale.message
+        state.record_runner("elsewhere:8:y")
+        assert "1 job runner seen" in runner_finding(check_database(doctor)).message
+    finally:
+        state.close()
+
+
+async def doctor_while_running(runner: JobRunner, doctor: Settings):
+    await runner.start()  # records its heartbeat at once
+    try:
+        seen = runner_finding(await asyncio.to_thread(check_database, doctor))
+    finally:
+        await runner.stop()
+    return seen, runner_finding(await asyncio.to_thread(check_database, doctor))
+
+
+def runner_finding(findings):
+    (found,) = [f for f in findings if "job runner" in f.message]
+    return found

@@ -85,6 +85,10 @@ async def post_all(requests: list[tuple[str, bytes, dict[str, str]]]) -> list[ht
 
 
 JSON = {"content-type": "application/json"}
+LISTENING = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    " AND query ILIKE 'LISTEN%%'"
+)
 
 
 def test_one_delivery_sent_to_both_makes_one_job(two_hubs, postgres_dsn):
@@ -307,7 +311,10 @@ def test_edges_without_workers_queue_and_a_worker_runs_what_both_accepted(postgr
         made = {r.json()["job_id"] for r in results} | {first.json()["job_id"]}
         # The first job had the whole burst's time to be picked up: no edge runs jobs.
         assert job_status(edges[1], first.json()["job_id"])["status"] == "pending"
+        # ... nor listens for wake-ups: each group commit's NOTIFY would wake every edge.
+        assert db_count(postgres_dsn, LISTENING) == 0
         with worker:
+            wait_until(lambda: db_count(postgres_dsn, LISTENING) == 1, what="the worker listening")
             wait_until(
                 lambda: all(job_status(edges[0], j)["status"] == "completed" for j in sorted(made)),
                 timeout=120,

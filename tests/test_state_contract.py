@@ -233,6 +233,21 @@ def test_a_group_dedupes_within_itself_and_keeps_bad_items_apart(state):
     assert a.inbox_seq < b.inbox_seq  # inbox order is arrival order
 
 
+def test_a_group_takes_a_key_whose_window_passed_as_new_and_a_live_one_as_a_duplicate(state, clock):
+    old = state.persist_inbound_many([item("old", window=60), item("live", window=6000)])
+    clock.t += 61  # "old" is past its window, "live" is not
+    results = state.persist_inbound_many(
+        [item("old"), item("live"), item("fresh"), item("old"), item(None)]
+    )
+    old_again, live_again, fresh, old_twice, keyless = results
+    assert not old_again.duplicate and old_again.job_id != old[0].job_id
+    assert live_again.duplicate and live_again.job_id == old[1].job_id
+    assert not fresh.duplicate and not keyless.duplicate
+    assert old_twice.duplicate and old_twice.job_id == old_again.job_id
+    assert len(state.list_jobs(limit=100)) == 2 + 3
+    assert old_again.inbox_seq > old[1].inbox_seq  # a new inbox row, not the expired one
+
+
 def test_identical_deliveries_from_two_processes_at_once_make_one_job(open_state):
     states = [open_state(), open_state()]
 

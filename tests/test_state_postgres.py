@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import psycopg
 import pytest
@@ -20,7 +21,7 @@ from hub.errors import ConfigError
 from hub.jobs.runner import JobRunner
 from hub.services import Services
 from hub.stages.tick import periodic_tick
-from hub.state.migrate import database_version
+from hub.state.migrate import database_version, upgrade
 from hub.state.migrations import CODE_VERSION, SchemaBehind, SchemaTooNew
 from hub.state.postgres import DatabaseUnavailable, PostgresState
 from tests.core_plugin import marking_stage, registered
@@ -250,3 +251,31 @@ async def test_the_status_page_of_one_process_follows_and_cancels_a_job_of_anoth
         finally:
             await worker.runner.stop()
     assert job["status"] == "cancelled"
+
+
+def test_hubs_starting_together_on_a_fresh_database_migrate_it_once(postgres_dsn):
+    """Edges started at once on an empty database all migrate it (the 3-edge bench does):
+    one creates the schema, the others wait for its lock and find it current. Before the
+    schema moved to Alembic, CREATE TABLE IF NOT EXISTS ran outside the lock and the others
+    failed with a unique violation on pg_type."""
+    hubs = 6
+    ready = threading.Barrier(hubs)
+    applied: list[list[int]] = []
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        ready.wait()
+        try:
+            applied.append(upgrade(postgres_dsn))
+        except Exception as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(hubs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert failures == []
+    assert sorted(v for versions in applied for v in versions) == list(range(1, CODE_VERSION + 1))
+    with psycopg.connect(postgres_dsn) as conn:
+        assert database_version(conn) == CODE_VERSION

@@ -310,6 +310,33 @@ def test_unsigned_delivery_id_header_is_the_dedupe_key(webhook_client, recording
     assert response.status_code == 400 and "webhook-id" in response.json()["error"]["message"]
 
 
+def test_a_signature_never_changes_the_dedupe_key_only_a_delivery_id_does(
+    webhook_client, recording_accept
+):
+    """README "Running on several machines": the same action and body within 10 minutes is
+    one delivery whether it is signed (X-Hub-Signature-256, as `hub scenarios render --sign`
+    makes Make send it) or not; a delivery that names itself (Standard Webhooks' webhook-id,
+    X-Hub-Delivery) is that delivery, and a body without a name is another."""
+    json_type = {"content-type": "application/json"}
+    body = b'{"max_prospects": 7}'  # the same bytes each time: the key is their digest
+    signed = client_post_signed(
+        webhook_client, url_for("score"), body=body, key=body_signing_key(NEW_KEY), scheme="hub"
+    )
+    unsigned = webhook_client.post(url_for("score"), content=body, headers=json_type)
+    assert (signed.status_code, unsigned.status_code) == (202, 200)
+    assert unsigned.json()["job_id"] == signed.json()["job_id"]
+
+    other = b'{"max_prospects": 8}'
+    named = client_post_signed(
+        webhook_client, url_for("score"), body=other, key=body_signing_key(NEW_KEY),
+        msg_id="msg_named",
+    )  # fmt: skip
+    same_body_unnamed = webhook_client.post(url_for("score"), content=other, headers=json_type)
+    assert (named.status_code, same_body_unnamed.status_code) == (202, 202)
+    keys = [e.dedupe_key.split(":")[1] for e in recording_accept.events]
+    assert keys == ["body", "body", "wh", "body"]
+
+
 def test_signature_is_optional_unless_required_but_always_checked_when_sent(
     webhook_client, recording_accept
 ):

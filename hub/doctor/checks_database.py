@@ -1,5 +1,6 @@
 """The database behind ``HUB_DATABASE_URL``: reachable, its schema version against this code's,
-and whether the configured pool fits in what the server allows.
+whether the configured pool fits in what the server allows (and how many more processes would),
+and whether any job runner is alive to run what is queued.
 
 Read-only, like every doctor check: no migration is applied, no table created. Messages say
 ``host:port/dbname`` (:func:`sheets.postgres.describe_dsn`), never the URL: it holds a password.
@@ -8,14 +9,18 @@ Synchronous (psycopg); the caller runs it in a thread with a deadline.
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from hub.config import Settings
 from hub.doctor.report import Finding, error, ok, warn
 from hub.startup import database_problem
+from hub.state.leases import LEASE_SECONDS
 from hub.state.migrate import database_version
 from hub.state.migrations import CODE_VERSION
+from hub.state.postgres import RUNNER_PREFIX
 from sheets.postgres import describe_dsn
 
 AREA = "database"
@@ -45,6 +50,8 @@ def check_database(settings: Settings, timeout: float = 5.0) -> list[Finding]:
         findings = [ok(AREA, f"PostgreSQL {version} at {where} is reachable")]
         findings.append(_schema(conn))
         findings += _pool(conn, url, where, settings.database_pool_size, timeout)
+        if database_version(conn) >= 1:  # the jobs table exists
+            findings.append(_runners(conn, time.time()))
     return findings
 
 
@@ -69,10 +76,14 @@ def _schema(conn: psycopg.Connection) -> Finding:
 def _pool(
     conn: psycopg.Connection, url: str, where: str, size: int, timeout: float
 ) -> list[Finding]:
-    """Fill a pool of the configured size, as a hub process would, and count what is left."""
+    """Fill a pool of the configured size, as a hub process would; count the server's free
+    connections before and while it is open (so the message shows what the pool took), and
+    say how many more hub processes of this pool size fit in what is free."""
+    allowed, free_before = _free_connections(conn)
     pool = ConnectionPool(url, min_size=size, max_size=size, open=False, name="doctor")
     try:
         pool.open(wait=True, timeout=timeout)
+        _, free_during = _free_connections(conn)
     except PoolTimeout:
         stats = pool.get_stats()  # the pool has closed what it opened; count the successes
         opened = min(size, stats.get("connections_num", 0) - stats.get("connections_errors", 0))
@@ -86,20 +97,68 @@ def _pool(
         ]
     finally:
         pool.close()
+    footprint = process_footprint(size)
+    message = (
+        f"a pool of {size} connections opened (the server's free connections went from "
+        f"{free_before} to {free_during} of {allowed})"
+    )
+    more = free_before // footprint
+    if more == 0:
+        return [
+            warn(
+                AREA,
+                message + f"; another hub process (up to {footprint} connections with this "
+                "pool size) would not fit",
+                "raise the server's max_connections, or lower HUB_DATABASE_POOL_SIZE",
+            )
+        ]
+    return [
+        ok(
+            AREA,
+            message + f"; room for {more} more hub process{'es' if more > 1 else ''} "
+            f"(up to {footprint} connections each with this pool size)",
+        )
+    ]
+
+
+def _free_connections(conn: psycopg.Connection) -> tuple[int, int]:
+    """(connections the server allows clients, of which free now)."""
     allowed, in_use = conn.execute(
         "SELECT current_setting('max_connections')::int"
         " - current_setting('superuser_reserved_connections')::int,"
         " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
     ).fetchone()
-    free = allowed - in_use
-    message = f"a pool of {size} connections opened; the server has {free} of {allowed} free"
-    if free < process_footprint(size):
-        return [
-            warn(
-                AREA,
-                message + f": another hub process (up to {process_footprint(size)} connections "
-                "with this pool size) would not fit",
-                "raise the server's max_connections, or lower HUB_DATABASE_POOL_SIZE",
-            )
-        ]
-    return [ok(AREA, message)]
+    return allowed, allowed - in_use
+
+
+def _runners(conn: psycopg.Connection, now: float) -> Finding:
+    """Jobs queued while no runner (``hub worker``, or ``hub serve`` without --no-worker)
+    has beaten within a lease period: nothing will run them. Heartbeats: hub.state.postgres."""
+    queued, seen, last = conn.execute(
+        "SELECT (SELECT count(*) FROM jobs WHERE status = 'pending'),"
+        " (SELECT count(*) FROM periodic_runs WHERE name LIKE %s AND ran_at > %s),"
+        " (SELECT max(ran_at) FROM periodic_runs WHERE name LIKE %s)",
+        (RUNNER_PREFIX + "%", now - LEASE_SECONDS, RUNNER_PREFIX + "%"),
+    ).fetchone()
+    window = f"in the last {LEASE_SECONDS:.0f} s"
+    if seen:
+        runners = f"{seen} job runner{'s' if seen > 1 else ''}"
+        return ok(AREA, f"{runners} seen {window}; {queued} job(s) queued")
+    # A runner that stops removes its heartbeat; one left behind was killed (or is stuck).
+    when = f"the last one beat {_ago(now - last)} ago" if last is not None else "none running"
+    start = "start `hub worker` with this HUB_DATABASE_URL (or `hub serve` without --no-worker)"
+    if queued:
+        return warn(
+            AREA,
+            f"{queued} job(s) queued and no job runner seen {window} ({when}): nothing will "
+            "run them",
+            start,
+        )
+    return ok(AREA, f"no job runner seen {window} ({when}); no job is queued", start)
+
+
+def _ago(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{max(seconds, 0):.0f} s"

@@ -27,7 +27,7 @@ USER_DATA = "/v3/appendix/user_data"
 # --- which implementation serves each role ---------------------------------------------------
 def embedded_defaults(settings: Settings) -> list[Finding]:
     roles = (
-        ("store", settings.uses_google_sheet, "Google Sheet", "local SQLite store",
+        ("store", settings.uses_google_sheet, "Google Sheet", _local_store(settings),
          "HUB_SHEET_ID and a service account"),
         ("discovery", settings.uses_dataforseo, "DataForSEO", "import only (CSV or webhook)",
          "DATAFORSEO_LOGIN and DATAFORSEO_PASSWORD"),
@@ -47,6 +47,12 @@ def embedded_defaults(settings: Settings) -> list[Finding]:
             "to use the real provider set " + "; ".join(how for _, how in embedded),
         )
     ]
+
+
+def _local_store(settings: Settings) -> str:
+    """What the store is without a Google Sheet: in PostgreSQL when the hub shares a database
+    (hub.app.build_store), else the SQLite file."""
+    return "local store in PostgreSQL" if settings.uses_postgres else "local SQLite store"
 
 
 # --- Hunter -----------------------------------------------------------------------------------

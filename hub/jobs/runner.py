@@ -25,7 +25,7 @@ from hub.jobs.chain import finished_event, next_job
 from hub.redact import describe_error, known_secrets, redact
 from hub.stages.base import JobCancelled, StageContext, StageResult
 from hub.stages.registry import PARALLEL_TYPES, check_job_type, stage_for
-from hub.state.leases import new_owner, owner_dead, owner_started, owner_stopped
+from hub.state.leases import LEASE_SECONDS, new_owner, owner_dead, owner_started, owner_stopped
 
 log = logging.getLogger("hub.jobs")
 
@@ -35,7 +35,7 @@ class JobRunner:
         self,
         services: Any,
         *,
-        lease_seconds: float = 30.0,
+        lease_seconds: float = LEASE_SECONDS,
         poll_interval: float | None = None,
         concurrency: int | None = None,
     ):
@@ -50,6 +50,8 @@ class JobRunner:
         self.concurrency = concurrency or self.settings.job_concurrency
         self.owner = new_owner()
         self._tasks: dict[str, asyncio.Task] = {}
+        # Jobs that only wait for jobs they queued: their slots run other jobs meanwhile.
+        self._lent: set[str] = set()
         self._running_types: set[str] = set()
         # The same, readable from the state's worker threads (a set may change under them).
         self._busy_types: frozenset[str] = frozenset()
@@ -66,6 +68,7 @@ class JobRunner:
         """Start the dispatcher and heartbeat; unfinished jobs are picked up at once."""
         self._bind_loop()
         self._stopping = False
+        await self._seen()  # at once: `hub doctor` may look before the first heartbeat
         self._background = [
             asyncio.create_task(self._dispatch_loop(), name="hub-jobs-dispatch"),
             asyncio.create_task(self._heartbeat_loop(), name="hub-jobs-heartbeat"),
@@ -94,6 +97,8 @@ class JobRunner:
                 await task
         self._background.clear()
         owner_stopped(self.owner)
+        with contextlib.suppress(Exception):  # gone: not counted as a runner any more
+            await asyncio.to_thread(self.state.forget_runner, self.owner)
 
     def _on_state_change(self, kind: str, job_types: frozenset[str] | None = None) -> None:
         if kind != "job" or self._loop is None or self._loop.is_closed():
@@ -203,17 +208,25 @@ class JobRunner:
     async def _dispatch_loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
+            more = False
             try:
-                await self._dispatch_once()
+                more = await self._dispatch_once()
             except Exception:  # a DB hiccup must not kill the runner
                 log.exception("job dispatch failed; retrying")
+            if more:
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 
-    async def _dispatch_once(self) -> None:
-        free = self.concurrency - len(self._tasks)
+    async def _dispatch_once(self) -> bool:
+        """Claim runnable jobs for the free slots; True: slots are still free after a claim
+        that took something, so look again now. Another process claiming the same candidates
+        at the same moment takes some of them (its claims notify nobody): a worker woken with
+        four free slots took one send slice and left three slots idle until that slice
+        ended, which tilted a two-worker send to 621/379 rows (issue 23)."""
+        free = self.concurrency - len(self._tasks) + len(self._lent)
         if free <= 0:
-            return
+            return False
         claiming = asyncio.ensure_future(
             asyncio.to_thread(
                 self.state.claim_runnable,
@@ -240,6 +253,7 @@ class JobRunner:
             self._tasks[job["id"]] = asyncio.create_task(
                 self._execute(job, chain=True), name=f"hub-job-{job['job_type']}-{job['id']}"
             )
+        return bool(claimed) and len(claimed) < free
 
     def _set_running(self, job_type: str, running: bool) -> None:
         if job_type in PARALLEL_TYPES:
@@ -260,6 +274,15 @@ class JobRunner:
                 self._cancel_flags.update(asked)
             except Exception:
                 log.exception("lease heartbeat failed")
+            if self.dispatching:  # a runner that takes queued jobs (not the CLI's inline one)
+                await self._seen()
+
+    async def _seen(self) -> None:
+        """Record in the shared state that this runner takes queued jobs, as of now."""
+        try:
+            await asyncio.to_thread(self.state.record_runner, self.owner)
+        except Exception:
+            log.exception("recording this runner's heartbeat failed")
 
     # --- running one job -----------------------------------------------------------------
     def _context(self, job: dict[str, Any], on_progress) -> StageContext:
@@ -282,7 +305,16 @@ class JobRunner:
             report_progress=report_progress,
             is_cancelled=lambda: job_id in self._cancel_flags,
             emit=self.state.add_event,
+            lend_slot=lambda lent: self._lend_slot(job_id, lent),
         )
+
+    def _lend_slot(self, job_id: str, lent: bool) -> None:
+        if not lent:
+            self._lent.discard(job_id)
+        elif job_id in self._tasks:  # not a CLI's inline job: it has no slot to lend
+            self._lent.add(job_id)
+            if self._wake is not None:
+                self._wake.set()
 
     async def _execute(self, job: dict[str, Any], *, on_progress=None, chain: bool) -> None:
         job_id, job_type = job["id"], job["job_type"]
@@ -315,6 +347,7 @@ class JobRunner:
                     await self._finish(job, "completed", result, None, chain=chain)
         finally:
             self._tasks.pop(job_id, None)
+            self._lent.discard(job_id)
             self._set_running(job_type, False)
             self._cancel_flags.discard(job_id)
             self._progress_written.pop(job_id, None)

@@ -13,7 +13,8 @@ summary counts those rows under ``errors``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,9 @@ class StageContext:
     is_cancelled: Callable[[], bool] = lambda: False
     # outbound event (job.completed, prospect.replied, ...) into the durable event queue
     emit: Callable[[str, dict[str, Any]], None] = lambda event_type, payload: None
+    # True: the job only waits for jobs it queued, so the runner may run another job in its
+    # slot meanwhile; False: it works again (see :meth:`slot_lent`).
+    lend_slot: Callable[[bool], None] = lambda lent: None
     _rows: RowGuard | None = field(default=None, repr=False)
 
     @property
@@ -56,6 +60,16 @@ class StageContext:
     def check_cancelled(self) -> None:
         if self.is_cancelled():
             raise JobCancelled(self.job_id)
+
+    @contextlib.contextmanager
+    def slot_lent(self) -> Iterator[None]:
+        """While the job waits for its children: its runner slot runs them instead. With one
+        slot (``HUB_JOB_CONCURRENCY=1``) a parent holding it would wait for ever."""
+        self.lend_slot(True)
+        try:
+            yield
+        finally:
+            self.lend_slot(False)
 
 
 @dataclass

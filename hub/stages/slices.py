@@ -18,7 +18,10 @@ from hub.sending.path import wants_send
 from hub.stages.base import JobCancelled, StageContext, StageResult
 
 SLICE_TYPE = "send_slice"
-SLICE_ROWS = 100  # rows per slice: enough to amortise a job, small enough to spread
+SLICE_ROWS = 100  # the largest slice: enough rows to amortise a job (it reads the store once)
+MIN_SLICE_ROWS = 20  # the smallest, but for the last one
+# Slots the tail is spread over: two workers at the default HUB_JOB_CONCURRENCY=4.
+SPREAD = 8
 POLL_SECONDS = 0.2  # how often the send job looks at its slices (progress, end)
 _TERMINAL = ("completed", "failed", "cancelled")
 
@@ -37,6 +40,18 @@ def fans_out(ctx: StageContext) -> bool:
 
 
 async def send_in_slices(ctx: StageContext) -> StageResult:
+    with ctx.slot_lent():  # the slices need this worker's slots more than the waiting does
+        jobs = await _queue_and_wait(ctx)
+    if ctx.is_cancelled():
+        raise JobCancelled()
+    failed = [j for j in jobs if j["status"] == "failed"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(jobs)} send slices failed: {failed[0]['error']}")
+    return StageResult(summary=_sum([j["result"] or {} for j in jobs], len(jobs)), chain=False)
+
+
+async def _queue_and_wait(ctx: StageContext) -> list[dict[str, Any]]:
+    """Queue the slices (unless a crashed holder of this job did), then wait for their end."""
     state = ctx.services.state
     slices = await asyncio.to_thread(_slices_of, state, ctx.job_id)
     if not slices:  # first run of this job (not a takeover): queue them
@@ -44,23 +59,17 @@ async def send_in_slices(ctx: StageContext) -> StageResult:
         limit = ctx.params.get("max_prospects")
         ids = ids[: int(limit)] if limit else ids
         base = {k: v for k, v in ctx.params.items() if k in ("chunk_size",)}
-        slices = await asyncio.to_thread(_queue_slices, state, ctx.job_id, ids, base)
+        await asyncio.to_thread(_queue_slices, state, ctx.job_id, ids, base)
     while True:
         jobs = await asyncio.to_thread(_slices_of, state, ctx.job_id)
         done = sum((j["result"] or {}).get("rows", 0) for j in jobs if j["status"] in _TERMINAL)
         ctx.report_progress(done, sum(len(j["params"]["hub_ids"]) for j in jobs))
         if all(j["status"] in _TERMINAL for j in jobs):
-            break
+            return jobs
         if ctx.is_cancelled():
             for job in jobs:
                 await asyncio.to_thread(state.request_cancel, job["id"])
         await asyncio.sleep(POLL_SECONDS)
-    if ctx.is_cancelled():
-        raise JobCancelled()
-    failed = [j for j in jobs if j["status"] == "failed"]
-    if failed:
-        raise RuntimeError(f"{len(failed)} of {len(jobs)} send slices failed: {failed[0]['error']}")
-    return StageResult(summary=_sum([j["result"] or {} for j in jobs], len(jobs)), chain=False)
 
 
 def _eligible_ids(ctx: StageContext) -> list[str]:
@@ -76,11 +85,29 @@ def _slices_of(state: Any, job_id: str) -> list[dict[str, Any]]:
     return state.list_jobs(SLICE_TYPE, parent_id=job_id, limit=100_000)
 
 
+def slice_sizes(count: int) -> list[int]:
+    """Rows per slice, in the order they are queued (and claimed): full slices first, then
+    ever smaller ones, each about 1/SPREAD of what is left (guided self-scheduling).
+
+    Workers take slices as their slots free up. With slices all alike, the last few went to
+    whichever worker freed a slot first while the other sat idle: 1,000 rows split 600/400 or
+    700/300 between two workers, which held them to 1.4-1.7x of one. With a shrinking tail
+    the workers finish within a small slice of each other, whatever their number or speed."""
+    sizes, left = [], count
+    while left > 0:
+        size = min(SLICE_ROWS, max(MIN_SLICE_ROWS, -(-left // SPREAD)), left)
+        sizes.append(size)
+        left -= size
+    return sizes
+
+
 def _queue_slices(state: Any, job_id: str, ids: list[str], base: dict) -> list[dict[str, Any]]:
     with state.tx() as db:  # all or none: a crash never leaves half the rows unqueued
-        for start in range(0, len(ids), SLICE_ROWS):
-            params = {**base, "hub_ids": ids[start : start + SLICE_ROWS]}
+        start = 0
+        for size in slice_sizes(len(ids)):
+            params = {**base, "hub_ids": ids[start : start + size]}
             state.insert_job_in(db, SLICE_TYPE, params, source="send", parent_id=job_id)
+            start += size
     state._notify("job", frozenset((SLICE_TYPE,)))
     return _slices_of(state, job_id)
 

@@ -83,8 +83,8 @@ class JobClaimsMixin:
         claimed: list[dict[str, Any]] = []
         busy = set(busy_types)
         candidates = self.runnable_jobs(owner_dead)
-        if parallel_types:
-            candidates += self._pending_parallel(parallel_types, limit + len(skip_ids))
+        if parallel_types:  # twice the slots: another process may be claiming the oldest
+            candidates += self._pending_parallel(parallel_types, 2 * limit + len(skip_ids))
         seen: set[str] = set()
         for candidate in candidates:
             if len(claimed) >= limit:

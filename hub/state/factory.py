@@ -6,11 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 
-def open_state(settings: Any, **kwargs: Any) -> Any:
+def open_state(settings: Any, *, listen: bool = True, **kwargs: Any) -> Any:
+    """``listen=False``: this process runs no jobs (``hub serve --no-worker``), so it needs no
+    wake-ups from the others; on PostgreSQL it then holds no ``LISTEN`` connection, which every
+    NOTIFY (one per group of deliveries any edge commits) would otherwise wake."""
     if settings.uses_postgres:
         from hub.state.postgres import PostgresState
 
-        return PostgresState.from_settings(settings, **kwargs)
+        return PostgresState.from_settings(settings, listen=listen, **kwargs)
     from hub.state.sqlite import State
 
     return State.from_settings(settings, **kwargs)

@@ -17,6 +17,9 @@ import socket
 import uuid
 
 _HOST = socket.gethostname()
+# How long a job's lease lasts without a heartbeat; a job runner beats every third of it (and
+# records that it is alive: hub doctor warns when none has for this long).
+LEASE_SECONDS = 30.0
 _LIVE_OWNERS: set[str] = set()  # owner ids of holders alive in this process
 
 

@@ -37,11 +37,26 @@ from hub.state.notify import CHANNEL, ChangeListener, encode
 # First key of the two-int advisory locks the hub takes (the second is a hash of the name).
 LOCK_JOB_TYPE = 0x6875_6231  # claims of one job type
 LOCK_PERIODIC = 0x6875_6232  # the tick, the DataForSEO sweep
+LOCK_TRIM_DELIVERIES = 0x6875_6233  # one trimmer of the delivery log at a time
+RUNNER_PREFIX = "runner:"  # periodic_runs rows that are job runners' heartbeats
 
 _INSERT_INBOX = pg_sql(
     "INSERT INTO inbox(dedupe_key, source, action, payload, job_id, task_id, tag, "
     "received_at, expires_at) VALUES(?,?,?,?,?,?,?,?,?) "
     "ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq"
+)
+
+# The delivery log keeps its newest ``max_deliveries`` lines; every group commit trims it. Edges
+# trimming at once used to deadlock (issue 23): the planner picks the DELETE's plan per backend
+# from the table's statistics, and a backend scanning the old rows in heap order (seq or bitmap
+# scan) and one scanning them in key order (index scan) lock them in opposite orders. Now one
+# trimmer at a time: whoever holds the transaction-level advisory lock trims, the others skip
+# (the next group trims what they left), so no trimmer ever waits for another's rows. The lock
+# is tried once per statement (an uncorrelated InitPlan), so it costs no round trip; a skipped
+# trim scans nothing (a one-time filter).
+_TRIM_DELIVERIES = (
+    "DELETE FROM deliveries WHERE (SELECT pg_try_advisory_xact_lock(?, 0)) "
+    "AND seq <= (SELECT MAX(seq) FROM deliveries) - ?"
 )
 
 
@@ -200,6 +215,29 @@ class PostgresState(ChangeListeners, JobsMixin, EventsMixin):
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (LOCK_PERIODIC, name))
 
+    # --- runners: who takes queued jobs -------------------------------------------------------
+    # A runner's heartbeat is a row of ``periodic_runs`` named RUNNER_PREFIX + its owner id:
+    # "when it last beat", beside "when the tick last ran" (issue 23: no schema change for
+    # it). ``hub doctor`` reads them: jobs queued and no runner seen within a lease period
+    # means nothing will run them.
+    def record_runner(self, owner: str) -> None:
+        now = self.now()
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO periodic_runs(name, ran_at) VALUES(?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET ran_at=excluded.ran_at",
+                (RUNNER_PREFIX + owner, now),
+            )
+            # runners killed without a goodbye: their rows go after a day
+            db.execute(
+                "DELETE FROM periodic_runs WHERE name LIKE ? AND ran_at < ?",
+                (RUNNER_PREFIX + "%", now - 86400),
+            )
+
+    def forget_runner(self, owner: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM periodic_runs WHERE name=?", (RUNNER_PREFIX + owner,))
+
     # --- jobs: what differs from SQLite ------------------------------------------------------
     def _lock_job_type(self, db: PgConnection, job_type: str) -> bool:
         (locked,) = db.execute(
@@ -255,20 +293,8 @@ class PostgresState(ChangeListeners, JobsMixin, EventsMixin):
         # In key order: two processes writing overlapping groups take the keys' index locks
         # in the same order, so they wait for each other instead of deadlocking.
         rows.sort(key=lambda r: (r[1][0] is None, r[1][0] or ""))
-        keys = [r[1][0] for r in rows if r[1][0]]
-        if keys:  # a key whose window passed is a new request: its old row goes
-            db.execute(
-                "DELETE FROM inbox WHERE dedupe_key = ANY(?) AND expires_at <= ?", (keys, now)
-            )
-        seqs: list[int | None] = []
-        if rows:
-            with db.conn.cursor() as cur:
-                cur.executemany(_INSERT_INBOX, [r[1] for r in rows], returning=True)
-                while True:
-                    found = cur.fetchone()
-                    seqs.append(found[0] if found else None)
-                    if not cur.nextset():
-                        break
+        seqs = _insert_inbox(db, [r[1] for r in rows])
+        self._renew_expired_in(db, rows, seqs, now)
         jobs = [r[2] for r, seq in zip(rows, seqs, strict=True) if seq is not None and r[2]]
         if jobs:
             db.executemany(INSERT_JOB, jobs)
@@ -285,6 +311,32 @@ class PostgresState(ChangeListeners, JobsMixin, EventsMixin):
             else:
                 results[index] = Persisted(inbox[4], False, seq)
         return results  # type: ignore[return-value]
+
+    def _renew_expired_in(
+        self, db: PgConnection, rows: list, seqs: list[int | None], now: float
+    ) -> None:
+        """A key whose window passed is a new request: its old row goes, and it goes in.
+
+        Looked at only for the keys that met an existing row (rare: a retry, or a body sent
+        again). Deleting every group's keys up front instead cost a statement per group that,
+        on a fresh table, PostgreSQL planned as a scan of the whole inbox and kept doing so
+        (a prepared generic plan) until its statistics were next analysed (issue 23)."""
+        mine = {r[1][0] for r, seq in zip(rows, seqs, strict=True) if seq is not None}
+        met = sorted(
+            {r[1][0] for r, seq in zip(rows, seqs, strict=True) if seq is None and r[1][0]}
+            - mine  # a key twice in this group is a duplicate of its first, whatever its window
+        )
+        if not met:
+            return
+        gone = db.execute(
+            "DELETE FROM inbox WHERE dedupe_key = ANY(?) AND expires_at <= ? RETURNING dedupe_key",
+            (met, now),
+        ).fetchall()
+        expired = {key for (key,) in gone}
+        again = [i for i, r in enumerate(rows) if seqs[i] is None and r[1][0] in expired]
+        # The first of each expired key in this group goes in; a second one is its duplicate.
+        for i, seq in zip(again, _insert_inbox(db, [rows[i][1] for i in again]), strict=True):
+            seqs[i] = seq
 
     # --- events out: each due event to one process at a time --------------------------------
     # How long a claimed event stays with its process before another may try it (a process
@@ -318,10 +370,22 @@ class PostgresState(ChangeListeners, JobsMixin, EventsMixin):
             "VALUES(?,?,?,?,?,?,?)",
             [tuple(fields.get(c) for c in columns) for fields in queued],
         )
-        db.execute(
-            "DELETE FROM deliveries WHERE seq <= (SELECT MAX(seq) FROM deliveries) - ?",
-            (self.max_deliveries,),
-        )
+        db.execute(_TRIM_DELIVERIES, (LOCK_TRIM_DELIVERIES, self.max_deliveries))
+
+
+def _insert_inbox(db: PgConnection, rows: list[tuple[Any, ...]]) -> list[int | None]:
+    """Insert inbox rows (``ON CONFLICT DO NOTHING``): each one's seq, None where its key met
+    an existing row."""
+    seqs: list[int | None] = []
+    if rows:
+        with db.conn.cursor() as cur:
+            cur.executemany(_INSERT_INBOX, rows, returning=True)
+            while True:
+                found = cur.fetchone()
+                seqs.append(found[0] if found else None)
+                if not cur.nextset():
+                    break
+    return seqs
 
 
 def _inbound_row(

@@ -85,6 +85,12 @@ class State(ChangeListeners, JobsMixin, EventsMixin):
         """Always this process's turn: one machine, one ``hub serve`` runs the tick."""
         yield True
 
+    def record_runner(self, owner: str) -> None:
+        """Nothing to share: one machine, whose ``hub serve`` runs its jobs itself."""
+
+    def forget_runner(self, owner: str) -> None:
+        """Nothing to share (see :meth:`record_runner`)."""
+
     # --- plumbing --------------------------------------------------------------------------
     @contextlib.contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
