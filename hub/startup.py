@@ -269,7 +269,7 @@ class _Progress:
         self.last = problem
 
 
-def _steps(settings: Settings, progress: _Progress) -> None:
+def _steps(settings: Settings, progress: _Progress, *, listen: bool) -> None:
     """Runs in the start-up thread; raises SettingError / StartupError / anything else."""
     progress.step(
         "reaching PostgreSQL (HUB_DATABASE_URL)",
@@ -278,7 +278,7 @@ def _steps(settings: Settings, progress: _Progress) -> None:
     check_database(settings, timeout=min(10.0, settings.startup_timeout))
     progress.step("opening the prospect store and the providers")
     try:
-        services = build_services(settings)
+        services = build_services(settings, listen=listen)
     except StoreError as exc:
         raise store_problem(settings, exc) from None
     except DatabaseUnavailable as exc:
@@ -302,9 +302,12 @@ def _steps(settings: Settings, progress: _Progress) -> None:
         raise store_problem(settings, exc, doing="read") from None
 
 
-def prepare(settings: Settings, *, extra_secrets: list[str] | None = None) -> Services:
+def prepare(
+    settings: Settings, *, extra_secrets: list[str] | None = None, listen: bool = True
+) -> Services:
     """Check and open everything ``hub serve`` / ``hub worker`` needs, within
-    ``HUB_STARTUP_TIMEOUT``; :class:`StartupError` (one redacted line) when something is wrong."""
+    ``HUB_STARTUP_TIMEOUT``; :class:`StartupError` (one redacted line) when something is wrong.
+    ``listen=False`` for an edge that runs no jobs (no LISTEN for wake-ups)."""
     secrets = known_secrets(settings) + list(extra_secrets or ())
     weak = weak_key_problems(settings)
     if weak and not settings.allow_weak_keys:
@@ -313,7 +316,7 @@ def prepare(settings: Settings, *, extra_secrets: list[str] | None = None) -> Se
 
     def work() -> None:
         try:
-            _steps(settings, progress)
+            _steps(settings, progress, listen=listen)
         except BaseException as exc:  # handed to the waiting main thread
             progress.error = exc
         finally:

@@ -10,7 +10,6 @@ are :mod:`sheets.schema`'s, created or migrated when the store is opened.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -20,6 +19,7 @@ from sheets.columns import HUB_COLUMNS, Row, missing_columns, writable_changes
 from sheets.human_edits import EditReport, clean_edit, plan_row
 from sheets.migrate import ensure_sqlite_store
 from sheets.shared_cells import CellSharer
+from sheets.sqlite_files import connect_wal
 from sheets.store import (
     AppendReport,
     ProspectStore,
@@ -42,14 +42,8 @@ class LocalStore(ProspectStore):
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.path, timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db = connect_wal(self.path)
         ensure_sqlite_store(self._db, self.path)
 
     # --- header ---------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def serve(
         raise typer.Exit(2)
     secrets = known_secrets(settings) + identity_secrets(settings)
     try:  # keys, database, store, sign-in: each failure one line, within HUB_STARTUP_TIMEOUT
-        services = prepare(settings, extra_secrets=secrets)
+        services = prepare(settings, extra_secrets=secrets, listen=worker)
     except StartupError as exc:
         exit_with(str(exc), exc.exit_code)
     try:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.state.migrate import ensure_sqlite_schema
+from sheets.sqlite_files import connect_wal
 
 LOCK_KEYS = 0x6875_6233  # first key of the advisory locks taken by lock_key / shared_lock
 
@@ -51,14 +52,8 @@ class SqliteDatabase:
 
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL"):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.path, timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db = connect_wal(self.path, synchronous=synchronous)
         with self._lock:
             ensure_sqlite_schema(self._db, self.path)
 

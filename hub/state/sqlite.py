@@ -26,6 +26,7 @@ from hub.state.events import EventsMixin
 from hub.state.jobs import JobsMixin
 from hub.state.listeners import ChangeListeners
 from hub.state.migrate import ensure_sqlite_schema
+from sheets.sqlite_files import connect_wal
 
 
 def connect(path: str | Path, *, timeout: float = 30.0) -> sqlite3.Connection:
@@ -34,14 +35,8 @@ def connect(path: str | Path, *, timeout: float = 30.0) -> sqlite3.Connection:
     Autocommit mode (``isolation_level=None``): write ``BEGIN IMMEDIATE`` ... ``COMMIT``
     yourself, keep transactions short. Usable from any thread (guard it with a lock).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    db = connect_wal(path, timeout=timeout)
     db.row_factory = sqlite3.Row
-    db.execute("PRAGMA journal_mode=WAL")
-    # NORMAL in WAL: commits survive a process crash; only power loss can drop the last ones.
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
     return db
 
 
