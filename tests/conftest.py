@@ -10,6 +10,7 @@ from hypothesis import settings as hypothesis_settings
 
 from hub.config import Settings
 from sheets.local import LocalStore
+from tests.emulators.discovery_validator import REFUSALS
 from tests.postgres_cluster import postgres_cluster, postgres_dsn  # noqa: F401 - fixtures
 
 
@@ -33,6 +34,50 @@ def local_store(data_dir):
     store.ensure_schema()
     yield store
     store.close()
+
+
+# --- requests Google would refuse fail the test that sent them ---------------------------------
+# The Sheets, Gmail and Gemini emulators check every request against Google's own API
+# descriptions (tests/emulators/discovery_validator.py) and answer a bad one with Google's 400.
+# The product may handle that 400 quietly (a row marked failed), so the refusal itself fails the
+# test, naming the method and the description's reason. A test that sends bad requests on
+# purpose says so with @pytest.mark.google_refuses.
+_REFUSAL_MARK = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item.stash[_REFUSAL_MARK] = REFUSALS.mark()
+
+
+def _refusals_since(item) -> str:
+    mark = item.stash.get(_REFUSAL_MARK, REFUSALS.mark())
+    refused = REFUSALS.since(mark)
+    item.stash[_REFUSAL_MARK] = mark + len(refused)
+    if not refused or item.get_closest_marker("google_refuses"):
+        return ""
+    return f"{len(refused)} request(s) Google would refuse:\n" + "\n".join(map(str, refused))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    try:
+        result = yield
+    except BaseException:
+        if text := _refusals_since(item):
+            item.add_report_section("call", "google refusals", text)
+        raise
+    if text := _refusals_since(item):
+        pytest.fail(text, pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    result = yield
+    if text := _refusals_since(item):
+        pytest.fail(text, pytrace=False)
+    return result
 
 
 # --- hypothesis: a bounded profile for `make test`, a long one for bench/fuzz.py --------------
