@@ -132,6 +132,7 @@ def test_errors_match_the_cassettes(google):
     assert denied.value.response.json() == recorded["403_PERMISSION_DENIED"]["response"]["body"]
 
 
+@pytest.mark.google_refuses
 def test_bad_values_shape_is_the_recorded_400(google):
     key = google.sheets.create_spreadsheet({"Sheet1": []})
     book = google.client().open_by_key(key)
