@@ -80,6 +80,17 @@ def pytest_runtest_teardown(item, nextitem):
     return result
 
 
+def pytest_terminal_summary(terminalreporter):
+    checked = REFUSALS.checked
+    if checked:
+        apis = ", ".join(f"{api} {n}" for api, n in sorted(checked.items()))
+        refused = len(REFUSALS.since(0))
+        terminalreporter.write_line(
+            f"Google API descriptions checked {sum(checked.values())} emulator requests "
+            f"({apis}); {refused} refused"
+        )
+
+
 # --- hypothesis: a bounded profile for `make test`, a long one for bench/fuzz.py --------------
 # HUB_HYPOTHESIS_PROFILE (or pytest's --hypothesis-profile) picks one. "bounded" is
 # derandomized, so the suite is reproducible and a failure shows again on the next run.

@@ -35,6 +35,7 @@ import binascii
 import json
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,11 +80,17 @@ class Refusal:
 
 
 class RefusalLog:
-    """Every refused request, in order; a test compares :meth:`mark` before and after."""
+    """Every refused request, in order (a test compares :meth:`mark` before and after), and
+    how many requests each API description checked."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: list[Refusal] = []
+        self.checked: Counter[str] = Counter()
+
+    def count(self, api: str) -> None:
+        with self._lock:
+            self.checked[api] += 1
 
     def record(self, refusal: Refusal) -> None:
         with self._lock:
@@ -245,6 +252,7 @@ class DiscoveryApi:
         """The parsed JSON body, or :class:`RefusedRequest` naming every problem Google would
         name (the refusal is also written to :data:`REFUSALS`)."""
         method = routed.method
+        REFUSALS.count(self.name)
         out: list[Violation] = []
         for name, value in routed.path_params.items():
             spec = method.parameters.get(name, {})
