@@ -23,7 +23,7 @@ sent, e.g. that only the row's facts reached the model.
 
 Before any of that, a request with a valid key is checked against the API's own v1/v1beta
 types, as google-ai-generativelanguage ships them (:data:`GEMINI_APIS`, built by
-:func:`tests.emulators.discovery_validator.from_gapic`): an unknown field or query parameter,
+:func:`tests.emulators.gapic_discovery.from_gapic`): an unknown field or query parameter,
 a wrong JSON type or a bad enum is Google's 400 ``INVALID_ARGUMENT``, and fails the test that
 sent it (tests/conftest.py).
 """
@@ -61,10 +61,10 @@ from tests.emulators.discovery_validator import (
     DiscoveryApi,
     RefusedRequest,
     error_body,
-    from_gapic,
     query_pairs,
     standard_parameters,
 )
+from tests.emulators.gapic_discovery import from_gapic
 from tests.fixtures import load_real
 
 KINDS = (
