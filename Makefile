@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## the hub on embedded defaults (local store, outbox, templates) with demo rows
 	$(BIN)/hub serve --demo
 
-test: $(STAMP)  ## lint, then the whole test suite
+test: $(STAMP)  ## lint, the import layers (pyproject.toml), then the whole test suite
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -40,9 +40,9 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from hub.app import build_services  # noqa: E402
 from hub.jobs.runner import JobRunner  # noqa: E402
 from hub.providers import hunter as hunter_client  # noqa: E402
-from hub.services import build_services  # noqa: E402
 from hub.stages import enrich as enrich_stage  # noqa: E402
 from tests.emulators.hunter import API_KEY, HunterEmulator  # noqa: E402
 from tests.emulators.serve import free_port, wait_until  # noqa: E402
@@ -112,7 +112,7 @@ class Timeline:
             return await get(client, *args, **kwargs)
 
         # The runner finds the stage in the registry by name: put the timed one there.
-        from hub.stages.base import STAGES
+        from hub.stages.registry import STAGES
 
         STAGES["enrich"], hunter_client.HunterClient._get = timed_stage, timed_get
         try:

@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, Row, Stopwatch, machine_note, run_as_script
 
+from hub.app import build_services
 from hub.config import Settings
 from hub.jobs.runner import JobRunner
-from hub.services import build_services
 from tests.emulators.gmail import UNITS_PER_USER_PER_MINUTE
 from tests.helpers_send_crash import add_rows, gmail_world, sent_recipients
 

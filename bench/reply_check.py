@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Row, Stopwatch, machine_note, run_as_script
 
+from hub.app import build_services
 from hub.config import Settings
 from hub.jobs.runner import JobRunner
-from hub.services import build_services
 from sheets.local import LocalStore
 from tests.emulators import gmail_messages as inbound
 from tests.emulators.gmail import UNITS_PER_USER_PER_MINUTE, gmail_world

@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Row, Stopwatch, machine_note, run_as_script
 
+from hub.app import build_services
 from hub.jobs.runner import JobRunner
 from hub.scoring import load_weights, score_row
-from hub.services import build_services
 from tests.emulators.hunter import API_KEY, HunterEmulator
 from tests.emulators.serve import serve_in_thread
 from tests.store_contract import google_sheet_env

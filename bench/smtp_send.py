@@ -39,8 +39,8 @@ from common import ROOT, Row, Stopwatch, machine_note, run_as_script
 
 from hub.config import Settings
 from hub.mail.factory import build_mailer
-from hub.sending.runner import run_send
 from hub.services import Services
+from hub.stages.send import run_send
 from sheets.local import LocalStore
 from tests.emulators.dovecot import available, running_dovecot
 from tests.helpers_send_crash import add_rows, real_send_settings

@@ -1,12 +1,13 @@
-"""The app factory: the one place where store, state, runner, routes and webhooks meet.
+"""The app factory and composition root: the one place where store, state, providers, runner,
+routes and webhooks meet (:func:`build_services` fills the plain ``Services`` container).
 
 Start-up (lifespan): build the services (store, durable state, providers), migrate the sheet's
-header, start the background work (``hub.background``: the job runner, which resumes unfinished
+header, start the background work (``hub.jobs.background``: the job runner, which resumes unfinished
 jobs, the tick loop, the outbound event delivery loop) unless ``worker=False`` (``hub serve
 --no-worker``), and re-process DataForSEO callbacks persisted but not processed before a crash.
 Routes: ``/healthz``, ``/readyz``, ``/openapi.json``, ``/api`` (bearer keys), the webhook routes
 (``/webhooks/...``, capability tokens signed with ``HUB_SECRET_KEYS`` or the embedded key file),
-and ``/u/{token}`` (unsubscribe) when ``hub.unsubscribe`` is part of the build.
+``/u/{token}`` (unsubscribe, ``hub.unsubscribe``) and the status page (``hub.web``).
 """
 
 from __future__ import annotations
@@ -14,31 +15,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import importlib
 import logging
 from importlib import resources
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute
 
-import hub.inbox  # registers the internal import_rows / row_changed jobs
-import hub.tick  # noqa: F401 - registers the internal tick job
+from hub import unsubscribe
 from hub.api import EXCEPTION_HANDLERS, api_routes
-from hub.background import Background
 from hub.config import Settings, load_settings
+from hub.drafting.factory import build_drafter
+from hub.enrich import build_enricher
 from hub.inbox import Inbox
+from hub.jobs.background import Background
 from hub.jobs.runner import JobRunner
-from hub.services import Services, build_services
+from hub.mail.factory import build_mailer
+from hub.providers.dataforseo import build_serp
+from hub.services import Services
 from hub.state.factory import open_state
-from hub.state.keys import adopt_secret_keys, secret_keys_for
+from hub.state.keys import adopt_secret_keys
+from hub.web import routes as status_page
 from sheets.csvio import import_csv
+from sheets.local import LocalStore
+from sheets.store import ProspectStore
 from webhooks.events import Acceptance, Delivery, InboundEvent
 from webhooks.routes import WebhookConfig, webhook_routes
 
 log = logging.getLogger("hub.app")
 
-__all__ = ["create_app", "load_demo_prospects", "secret_keys_for"]
+__all__ = ["build_services", "build_store", "create_app", "load_demo_prospects"]
 
 
 def load_demo_prospects(services: Services) -> int:
@@ -50,6 +55,33 @@ def load_demo_prospects(services: Services) -> int:
         return len(import_csv(services.store, path).added)
 
 
+def build_store(settings: Settings) -> ProspectStore:
+    """The Google Sheet when ``HUB_SHEET_ID`` is set, else the local store: in PostgreSQL
+    when ``HUB_DATABASE_URL`` is set (shared by every process), else in SQLite."""
+    # The Google and PostgreSQL backends are imported only when chosen: gspread and psycopg
+    # are slow to import, and the embedded default needs neither.
+    if settings.uses_google_sheet:
+        from sheets.google import GoogleSheetStore
+
+        return GoogleSheetStore.from_settings(settings)
+    if settings.uses_postgres:
+        from sheets.postgres import PostgresStore
+
+        return PostgresStore(settings.database_url.get_secret_value())
+    return LocalStore(settings.local_store_path)
+
+
+def build_services(settings: Settings, *, store: ProspectStore | None = None) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    services = Services(settings=settings, store=store or build_store(settings))
+    services.state = open_state(settings)  # jobs, inbox, events: durable
+    services.mailer = build_mailer(settings)
+    services.drafter = build_drafter(settings)
+    services.serp = build_serp(settings)
+    services.enricher = build_enricher(settings)
+    return services
+
+
 class _LiveServices:
     """Stands in for the services while routes are built (they exist only once the lifespan
     has started); attribute access is forwarded to the real ones at request time."""
@@ -59,15 +91,6 @@ class _LiveServices:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._app.state.services, name)
-
-
-def _optional_routes(module: str, services: Any) -> list[BaseRoute]:
-    try:
-        factory = importlib.import_module(module).routes
-    except (ImportError, AttributeError):
-        log.info("%s is not part of this build; its routes are not mounted", module)
-        return []
-    return list(factory(services))
 
 
 # Young-generation collections: CPython's 700 allocations let a collection run every ~16
@@ -145,8 +168,8 @@ def create_app(
         # Webhooks first: they are most of the traffic, and routes are tried in order.
         *webhook_routes(webhook_config, accept, record),
         *api_routes(lambda: settings.api_keys),
-        *_optional_routes("hub.unsubscribe", _LiveServices(app)),
-        *_optional_routes("hub.web.routes", settings),  # the status page (GET /)
+        *unsubscribe.routes(_LiveServices(app)),
+        *status_page.routes(settings),  # the status page (GET /)
     ]
     app.router.routes.extend(routes)
     app.state.secret_keys = keys

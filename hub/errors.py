@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+class ConfigError(Exception):
+    """A setting is missing or inconsistent; the message names the variable to fix. Not a
+    ``HubError``: it stops start-up (or a command) rather than answering a request."""
+
+
 class HubError(Exception):
     """Base of every error the hub raises on purpose. ``status`` is the HTTP status it maps to."""
 

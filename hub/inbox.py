@@ -14,24 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import importlib
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
+from hub.discovery import callbacks, from_make
 from hub.inbox_writer import InboundWriter
-from hub.jobs.types import ChainTo, internal_stage
-from hub.stages.base import JOB_TYPES, StageContext, StageResult
-from sheets.columns import HUMAN_TERMINAL_STATUSES
+from hub.stages.registry import MAKE_ACTIONS
 from webhooks.events import Acceptance, Delivery, InboundEvent, Refused
 
 log = logging.getLogger("hub.inbox")
-
-# Make actions that are not a pipeline stage but still run durably through the runner.
-INTERNAL_ACTIONS = ("import_rows", "row_changed", "tick")
-# Rows in these states have nowhere to go (terminal, or an outcome only reconciliation decides).
-STOPPED_STATUSES = frozenset(
-    {*HUMAN_TERMINAL_STATUSES, "unsubscribed", "bounced", "replied", "no_email", "sending"}
-)
 
 
 class Inbox:
@@ -68,7 +60,7 @@ class Inbox:
 
     # --- Make.com ------------------------------------------------------------------------
     async def _accept_make(self, event: InboundEvent) -> Acceptance:
-        if event.action not in JOB_TYPES and event.action not in INTERNAL_ACTIONS:
+        if event.action not in MAKE_ACTIONS:
             raise Refused(400, f"unknown action {event.action!r}")
         params = dict(event.payload or {})
         saved = await self.writer.persist(
@@ -114,13 +106,6 @@ class Inbox:
     async def _task_job(self, event: InboundEvent) -> str | None:
         """The job the callback's task belongs to (None: not created by this hub). Tasks a
         Make scenario posted under the hub's ``make-dfs:`` grant get a job on first sight."""
-        try:
-            from_make = importlib.import_module("hub.discovery.from_make")
-        except ImportError:
-            log.warning(
-                "hub.discovery is not installed: refusing DataForSEO task %s", event.task_id
-            )
-            return None
         # In a worker thread: it may wait for the task book's lock while a task is ingested.
         return await asyncio.to_thread(
             from_make.callback_job,
@@ -138,11 +123,6 @@ class Inbox:
         task.add_done_callback(self._processing.discard)
 
     async def _process(self, inbox_seq: int | None, event: InboundEvent) -> None:
-        try:
-            callbacks = importlib.import_module("hub.discovery.callbacks")
-        except ImportError:
-            log.warning("hub.discovery is not installed: DataForSEO callback kept unprocessed")
-            return
         error = None
         try:
             await callbacks.process_callback(self.services, self.runner, event)
@@ -178,59 +158,5 @@ class Inbox:
                 await asyncio.gather(*list(self._processing), return_exceptions=True)
 
 
-def _utc(ts: float):
-    from datetime import UTC, datetime
-
+def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
-
-
-# --- internal jobs the Make actions map to ----------------------------------------------------
-@internal_stage("import_rows")
-async def import_rows(ctx: StageContext) -> StageResult:
-    """Append the rows Make sent (de-duplicated by domain); then enrichment follows."""
-    rows = [row for row in ctx.params.get("rows") or [] if isinstance(row, dict)]
-    ctx.report_progress(0, len(rows))
-    report = await asyncio.to_thread(ctx.store.append, rows, dedupe_by_domain=True)
-    ctx.report_progress(len(rows), len(rows))
-    summary = {
-        "received": len(rows),
-        "added": len(report.added),
-        "duplicates": len(report.duplicates),
-    }
-    # Nothing new: no point waking the whole chain.
-    return StageResult(summary=summary, chain=bool(report.added))
-
-
-def next_stage_for(row: dict[str, str]) -> str | None:
-    """The stage that moves this row on, from its state (None: it has nowhere to go)."""
-    status = row.get("outreach_status", "") or "pending"
-    if status in STOPPED_STATUSES:
-        return None
-    if status == "sent":
-        return "followup"
-    if status == "drafted":
-        return "send"
-    if status == "pending" or not row.get("contact_email", ""):
-        return "enrich"
-    if not row.get("score", ""):
-        return "score"
-    if status == "enriched" or not (row.get("draft_subject", "") and row.get("draft_body", "")):
-        return "draft"
-    return "send"
-
-
-@internal_stage("row_changed")
-async def row_changed(ctx: StageContext) -> StageResult:
-    """A person changed a row (Make "Watch Changes"): queue that row's next stage."""
-    hub_id = str(ctx.params.get("hub_id", ""))
-    row = await asyncio.to_thread(ctx.store.get, hub_id) if hub_id else None
-    if row is None:
-        return StageResult(
-            summary={"hub_id": hub_id, "next_stage": None, "reason": "no row has this hub_id"},
-            chain=False,
-        )
-    stage = next_stage_for(row)
-    summary = {"hub_id": hub_id, "status": row.get("outreach_status", ""), "next_stage": stage}
-    if stage is None:
-        return StageResult(summary=summary, chain=False)
-    return ChainTo(summary=summary, next_job=(stage, {"prospect_ids": [hub_id]}))

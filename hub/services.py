@@ -1,41 +1,50 @@
-"""Everything a stage or route needs, built once from settings in one place.
+"""Everything a stage or route needs: the settings, the prospect store, the durable state and
+one client per provider role.
 
-Each role has a real client and an embedded default (DESIGN.md §6); the builders below pick
-one from the settings, so the same stage code runs either way.
+A plain container: the composition root (:func:`hub.app.build_services`) fills it from the
+settings, picking a real client or the embedded default for each role (DESIGN.md §6), so the
+same stage code runs either way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from hub.config import Settings
-from sheets.local import LocalStore
 from sheets.store import ProspectStore
 
 
-def build_store(settings: Settings) -> ProspectStore:
-    """The Google Sheet when ``HUB_SHEET_ID`` is set, else the local store: in PostgreSQL
-    when ``HUB_DATABASE_URL`` is set (shared by every process), else in SQLite."""
-    if settings.uses_google_sheet:
-        from sheets.google import GoogleSheetStore
+class JobQueue(Protocol):
+    """What code below the jobs layer may ask of the job runner (:class:`hub.jobs.runner.
+    JobRunner`). It is handed over as ``services.runner`` or an argument, never imported: a
+    stage chaining work, the tick queueing jobs, a DataForSEO callback ending its job."""
 
-        return GoogleSheetStore.from_settings(settings)
-    if settings.uses_postgres:
-        from sheets.postgres import PostgresStore
+    @property
+    def dispatching(self) -> bool: ...  # started: it takes queued jobs (the CLI runs one inline)
 
-        return PostgresStore(settings.database_url.get_secret_value())
-    return LocalStore(settings.local_store_path)
+    async def submit(
+        self,
+        job_type: str,
+        params: dict[str, Any] | None = None,
+        *,
+        source: str = "api",
+        parent_id: str | None = None,
+    ) -> str: ...
+
+    async def finish_job(
+        self, job_id: str, result: dict[str, Any] | None, *, error: str | None = None
+    ) -> bool: ...
 
 
 @dataclass
 class Services:
     settings: Settings
     store: ProspectStore
-    # Filled by the provider modules' builders (see build_services); None = not available.
-    # jobs, inbox, outbox (durable): hub.state.sqlite.State or hub.state.postgres.PostgresState
+    # Filled by hub.app.build_services from the provider modules' builders; None = not there.
+    # jobs, inbox, outbound events (durable): hub.state.sqlite.State or hub.state.postgres.PostgresState
     state: Any = None
-    runner: Any = None  # hub.jobs.runner.JobRunner, set by the app (or the CLI) once state exists
+    runner: JobQueue | None = None  # the JobRunner, set by the app (or the CLI) once state exists
     serp: Any = None  # discovery client (DataForSEO), None = import-only
     enricher: Any = None  # Hunter, or the site crawler
     drafter: Any = None  # Gemini, or templates
@@ -62,23 +71,3 @@ class Services:
             "drafting": name(self.drafter, "none"),
             "sending": name(self.mailer, "none"),
         }
-
-
-def build_services(settings: Settings, *, store: ProspectStore | None = None) -> Services:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    services = Services(settings=settings, store=store or build_store(settings))
-    from hub.state.factory import open_state  # jobs, inbox, events: durable
-
-    services.state = open_state(settings)
-    from hub.mail.factory import build_mailer
-
-    services.mailer = build_mailer(settings)
-    from hub.drafting.factory import build_drafter
-
-    services.drafter = build_drafter(settings)
-    from hub.enrich import build_enricher
-    from hub.providers.dataforseo import build_serp
-
-    services.serp = build_serp(settings)
-    services.enricher = build_enricher(settings)
-    return services

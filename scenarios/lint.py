@@ -3,96 +3,19 @@
 Every finding names the module id, the module (its app:Module and designer label) and the
 JSON path of the offending value, so a user can find it in the file and in Make's editor.
 The checks live in ``scenarios/rules/``; this module loads files, walks the tree once and
-hands the rules a :class:`LintContext`.
+hands the rules a :class:`~scenarios.lint_context.LintContext`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from scenarios import iml
-from scenarios.shapes import ShapeBook
-from scenarios.tree import Blueprint, BlueprintError, Site, iter_strings, unwrap, walk
-
-Severity = Literal["error", "warning"]
-
-
-@dataclass(frozen=True)
-class Finding:
-    severity: Severity
-    code: str
-    message: str
-    module_id: int | None = None
-    module: str = ""  # app:Module, e.g. http:ActionSendData
-    label: str = ""  # the name given in Make's designer, if any
-    path: str = "$"  # JSON path of the offending value
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def describe(self) -> str:
-        where = ""
-        if self.module_id is not None:
-            name = f' "{self.label}"' if self.label else ""
-            where = f"module {self.module_id} ({self.module}{name}) "
-        return f"{self.severity}: {where}at {self.path}: {self.message} [{self.code}]"
-
-
-@dataclass(frozen=True)
-class LintOptions:
-    require_signature: bool = (
-        False  # hub calls must carry X-Hub-Signature-256 (HUB_REQUIRE_SIGNATURE)
-    )
-    extra_functions: frozenset[str] = frozenset()  # custom functions the account defines
-
-
-@dataclass
-class LintContext:
-    blueprint: Blueprint
-    sites: list[Site]
-    options: LintOptions
-    _templates: dict[int, list[tuple[str, iml.Template]]] = field(default_factory=dict)
-
-    @cached_property
-    def by_id(self) -> dict[int, Site]:
-        found: dict[int, Site] = {}
-        for site in self.sites:
-            if site.id is not None:
-                found.setdefault(site.id, site)
-        return found
-
-    @cached_property
-    def shapes(self) -> ShapeBook:
-        return ShapeBook({mid: site.module for mid, site in self.by_id.items()})
-
-    @property
-    def dlq_allowed(self) -> bool:
-        return bool(self.blueprint.scenario.get("dlq"))
-
-    def templates(self, site: Site) -> list[tuple[str, iml.Template]]:
-        """Parsed IML of every string in the module's mapper and filter (cached)."""
-        key = id(site.module)
-        if key not in self._templates:
-            parsed = []
-            for part in ("mapper", "filter"):
-                value = site.module.get(part)
-                for path, text in iter_strings(value, f"{site.path}.{part}"):
-                    if iml.has_expression(text):
-                        parsed.append((path, iml.parse(text, self.options.extra_functions)))
-            self._templates[key] = parsed
-        return self._templates[key]
-
-    def finding(
-        self, site: Site | None, severity: Severity, code: str, message: str, path: str = ""
-    ) -> Finding:
-        if site is None:
-            return Finding(severity, code, message, path=path or "$")
-        return Finding(severity, code, message, site.id, site.kind, site.label, path or site.path)
+from scenarios.lint_context import Finding, LintContext, LintOptions
+from scenarios.rules import RULES
+from scenarios.tree import BlueprintError, unwrap, walk
 
 
 @dataclass
@@ -121,8 +44,6 @@ class FileReport:
 
 def lint_document(document: Any, options: LintOptions | None = None) -> list[Finding]:
     """Lint a parsed blueprint (any of the accepted wrappings)."""
-    from scenarios.rules import RULES  # the rules import LintContext from here
-
     options = options or LintOptions()
     try:
         blueprint = unwrap(document)
@@ -169,9 +90,3 @@ def _order(context: LintContext):
         return (position.get(id(site.module), -1) if site else -1, finding.path)
 
     return key
-
-
-def iter_references(context: LintContext, site: Site) -> Iterator[tuple[str, iml.Reference]]:
-    for path, template in context.templates(site):
-        for ref in template.references:
-            yield path, ref

@@ -26,7 +26,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from typing import Any
 
 import gspread
@@ -45,11 +44,10 @@ from sheets.google_client import (
     open_streamed_get,
     write_raw,
 )
-from sheets.google_edits import edit_sheet
+from sheets.google_edits import SheetEditsMixin
 from sheets.google_ranges import a1_ranges, column_letters
 from sheets.google_schema import header_of, migrate
 from sheets.google_stream import CHUNK_BYTES, iter_array
-from sheets.human_edits import EditReport
 from sheets.retry import RetryPolicy
 from sheets.shared_cells import CellSharer
 from sheets.store import (
@@ -68,7 +66,7 @@ log = logging.getLogger(__name__)
 _GUARD_COLUMNS = ("outreach_status", "draft_subject", "draft_body", "contact_email")
 
 
-class GoogleSheetStore(ProspectStore):
+class GoogleSheetStore(SheetEditsMixin, ProspectStore):
     backend_name = "google"
 
     def __init__(
@@ -300,14 +298,6 @@ class GoogleSheetStore(ProspectStore):
         if report.missing:
             log.warning("rows gone from the sheet, not written: %s", ", ".join(report.missing))
         return report
-
-    def edit(
-        self,
-        edits: Mapping[str, Mapping[str, object]],
-        *,
-        unmodified_since: datetime | None = None,
-    ) -> EditReport:
-        return edit_sheet(self, edits, unmodified_since)  # sheets/google_edits.py
 
     def _write_chunk(self, ids: list[str], changes: Mapping[str, Mapping[str, object]]):
         """One attempt: re-read ids and guard columns, then one RAW batchUpdate."""

@@ -3,7 +3,8 @@
 WAL mode with a busy timeout, so ``hub serve`` and the CLI can use it at the same time.
 A row is stored as JSON of its non-empty cells (cheap at 200k rows), with ``domain`` and
 ``outreach_status`` copied into indexed columns for de-duplication and counting. The header
-(user columns included, in the user's order) lives in the ``meta`` table.
+(user columns included, in the user's order) lives in the ``prospect_meta`` table. The tables
+are :mod:`sheets.schema`'s, created or migrated when the store is opened.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from sheets.columns import HUB_COLUMNS, Row, missing_columns, writable_changes
 from sheets.human_edits import EditReport, clean_edit, plan_row
+from sheets.migrate import ensure_sqlite_store
 from sheets.shared_cells import CellSharer
 from sheets.store import (
     AppendReport,
@@ -31,18 +33,6 @@ from sheets.store import (
     utc_now_text,
 )
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS prospects (
-    pos INTEGER PRIMARY KEY AUTOINCREMENT,
-    hub_id TEXT NOT NULL UNIQUE,
-    domain TEXT NOT NULL DEFAULT '',
-    outreach_status TEXT NOT NULL DEFAULT '',
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS prospects_domain ON prospects(domain);
-CREATE INDEX IF NOT EXISTS prospects_status ON prospects(outreach_status);
-"""
 # Rows decoded per json.loads call when reading many (see _iter_rows).
 _DECODE_BATCH = 1000
 
@@ -60,16 +50,16 @@ class LocalStore(ProspectStore):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.executescript(_SCHEMA)
+        ensure_sqlite_store(self._db, self.path)
 
     # --- header ---------------------------------------------------------------------------
     def header(self) -> list[str]:
-        found = self._db.execute("SELECT value FROM meta WHERE key='header'").fetchone()
+        found = self._db.execute("SELECT value FROM prospect_meta WHERE key='header'").fetchone()
         return json.loads(found[0]) if found else []
 
     def _save_header(self, header: list[str]) -> None:
         self._db.execute(
-            "INSERT INTO meta(key, value) VALUES('header', ?) "
+            "INSERT INTO prospect_meta(key, value) VALUES('header', ?) "
             "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
             (json.dumps(header),),
         )

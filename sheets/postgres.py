@@ -12,7 +12,8 @@ copied into indexed columns. Cross-process safety comes from the database, not a
 - schema creation runs under the same lock, so processes starting together do not race.
 
 ``sheets/`` never imports ``hub``: this module has its own pool (psycopg_pool) and its own
-tables (``prospects``, ``prospect_meta``), created on first use.
+tables (``prospects``, ``prospect_meta``: :mod:`sheets.schema`), created or migrated on first
+use.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sheets.columns import HUB_COLUMNS, Row, missing_columns, normalise_domain, writable_changes
 from sheets.human_edits import EditReport, clean_edit, plan_row
+from sheets.migrate import ensure_postgres_store
 from sheets.shared_cells import CellSharer
 from sheets.store import (
     AppendReport,
@@ -41,18 +43,6 @@ from sheets.store import (
     utc_now_text,
 )
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS prospect_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS prospects (
-    pos BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    hub_id TEXT NOT NULL UNIQUE,
-    domain TEXT NOT NULL DEFAULT '',
-    outreach_status TEXT NOT NULL DEFAULT '',
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS prospects_domain ON prospects(domain);
-CREATE INDEX IF NOT EXISTS prospects_status ON prospects(outreach_status);
-"""
 # One advisory lock key for "the prospect table's shape and its set of domains".
 _WRITE_LOCK = "SELECT pg_advisory_xact_lock(hashtext('outreach_hub.sheets.prospects'))"
 # Rows fetched and decoded per round (see _iter_rows).
@@ -88,9 +78,8 @@ class PostgresStore(ProspectStore):
         except PoolTimeout as exc:
             self._pool.close()
             raise StoreError(f"PostgreSQL at {self.where} is not reachable") from exc
-        with self._pool.connection() as conn, conn.transaction():
-            conn.execute(_WRITE_LOCK)
-            conn.execute(_SCHEMA)
+        with self._pool.connection() as conn:
+            ensure_postgres_store(conn, dsn, where=self.where, lock=_WRITE_LOCK)
 
     # --- header ---------------------------------------------------------------------------
     def header(self) -> list[str]:

@@ -1,4 +1,9 @@
-"""Shared fixtures. Emulators live in tests/emulators/; nothing of our own code is mocked."""
+"""Shared fixtures: those more than one test module uses, each name meaning one thing.
+
+Emulators live in tests/emulators/; nothing of our own code is mocked. A module keeps a fixture
+of its own only when no other module needs it; then its name says what is special about it
+(``dfs_with_serp``, ``signed_in``, ``counting_store``, ...).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,17 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from hub.config import Settings
+from hub.mail.gmail import GmailMailer
+from hub.services import Services
 from sheets.local import LocalStore
+from tests import hostile_run
+from tests.emulators.dataforseo import DataForSEOEmulator
 from tests.emulators.discovery_validator import REFUSALS
+from tests.emulators.gemini import GeminiEmulator
+from tests.emulators.gmail import gmail_world
+from tests.emulators.hunter import HunterEmulator
+from tests.emulators.serve import serve_in_thread
+from tests.emulators.websites import TestSites
 from tests.postgres_cluster import postgres_cluster, postgres_dsn  # noqa: F401 - fixtures
 
 
@@ -34,6 +48,70 @@ def local_store(data_dir):
     store.ensure_schema()
     yield store
     store.close()
+
+
+# --- emulators, each served on a free port ------------------------------------------------
+@pytest.fixture
+def dfs():
+    """DataForSEO v3; tasks complete only when a test says so (``auto_complete=False``)."""
+    emulator = DataForSEOEmulator(auto_complete=False)
+    with serve_in_thread(emulator.app) as server:
+        emulator.url = server.url
+        yield emulator
+
+
+@pytest.fixture
+def hunter():
+    """Hunter v2 (``url`` ends in ``/v2``, as the real base URL does)."""
+    emulator = HunterEmulator()
+    with serve_in_thread(emulator.app) as server:
+        emulator.url = server.url + "/v2"
+        yield emulator
+
+
+@pytest.fixture
+def gemini():
+    emulator = GeminiEmulator()
+    with serve_in_thread(emulator.app) as server:
+        emulator.url = server.url
+        yield emulator
+
+
+@pytest.fixture
+def sites():
+    """Prospects' own websites (for the site crawler and its SSRF guard)."""
+    sites = TestSites()
+    with serve_in_thread(sites.app) as server:
+        sites.port = server.port
+        yield sites
+
+
+@pytest.fixture
+def mail_world(settings):
+    """Google OAuth + Gmail v1 emulators, with the settings that point a hub at them."""
+    with gmail_world(settings) as world:
+        yield world
+
+
+@pytest.fixture
+def mail_services(mail_world, local_store):
+    """Services that send and read mail through the Gmail emulator, rows in the local store."""
+    mailer = GmailMailer.from_settings(mail_world.settings)
+    yield Services(settings=mail_world.settings, store=local_store, mailer=mailer)
+    mailer.close()
+
+
+@pytest.fixture(scope="module")
+def hunter_world():
+    """Every emulator a hostile-rows run needs (tests/hostile_run.py), once per module."""
+    with hostile_run.hunter_world() as running:
+        yield running
+
+
+@pytest.fixture
+def deliveries():
+    """The delivery-log lines a webhook route records (its ``record`` callback appends here)."""
+    return []
 
 
 # --- requests Google would refuse fail the test that sent them ---------------------------------

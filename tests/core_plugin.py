@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hub.stages.base import STAGES, StageContext, StageResult
+from hub.stages.base import StageContext, StageResult
+from hub.stages.registry import STAGES
 
 MARKERS = {
     "enrich": "email_status",

@@ -103,10 +103,11 @@ def _main(
 ) -> None:
     # Only what the send job needs (the rows already have drafts): a short start-up means
     # more kill/restart cycles per second of test time.
+    from hub.app import build_store
     from hub.config import Settings
     from hub.mail.gmail import GmailMailer
-    from hub.sending.runner import run_send
-    from hub.services import Services, build_store
+    from hub.services import Services
+    from hub.stages.send import run_send
 
     settings = Settings(_env_file=None, data_dir=Path(data_dir), **json.loads(settings_json))
     options = {"units_per_minute": int(units_per_minute)} if units_per_minute else {}

@@ -14,9 +14,9 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
+from hub.app import build_services
 from hub.config import Settings
 from hub.jobs.runner import JobRunner
-from hub.services import build_services
 from sheets.cells import BadCell, normalize_email
 from sheets.columns import HUB_COLUMNS, HUMAN_TERMINAL_STATUSES, Row
 from sheets.local import LocalStore

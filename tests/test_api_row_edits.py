@@ -10,9 +10,8 @@ import pytest
 from openapi_spec_validator import validate
 from starlette.testclient import TestClient
 
-from hub.app import create_app
+from hub.app import build_services, create_app
 from hub.rows.history import RowHistory
-from hub.services import build_services
 from tests.store_contract import (
     GoogleHarness,
     LocalHarness,
@@ -25,7 +24,7 @@ AUTH = {"authorization": f"Bearer {KEY}"}
 
 
 @pytest.fixture(params=["local", "google"])
-def hub(request, data_dir, emulator_servers):  # noqa: F811
+def api_on_each_store(request, data_dir, emulator_servers):  # noqa: F811
     """(client, services, harness) on either backend."""
     if request.param == "local":
         harness = LocalHarness(data_dir)
@@ -70,8 +69,8 @@ def seed(store, n=3, **cells):
     return store.append(rows).added
 
 
-def test_patch_writes_human_columns_and_records_who(hub):
-    client, services, _ = hub
+def test_patch_writes_human_columns_and_records_who(api_on_each_store):
+    client, services, _ = api_on_each_store
     hub_id, other = seed(services.store, 2)
     before_other = services.store.get(other)
     response = client.patch(
@@ -115,8 +114,8 @@ def test_patch_writes_human_columns_and_records_who(hub):
     assert client.get("/api/prospects/h_nobody/history").status_code == 404
 
 
-def test_hub_owned_columns_and_bad_values_are_422_and_change_nothing(hub):
-    client, services, _ = hub
+def test_hub_owned_columns_and_bad_values_are_422_and_change_nothing(api_on_each_store):
+    client, services, _ = api_on_each_store
     [hub_id] = seed(services.store, 1)
     before = services.store.get(hub_id)
     cases = [
@@ -143,8 +142,8 @@ def test_hub_owned_columns_and_bad_values_are_422_and_change_nothing(hub):
     assert client.patch(f"/api/prospects/{hub_id}", content=b"[1]").status_code == 422
 
 
-def test_status_goes_to_skip_and_back_but_not_elsewhere(hub):
-    client, services, _ = hub
+def test_status_goes_to_skip_and_back_but_not_elsewhere(api_on_each_store):
+    client, services, _ = api_on_each_store
     hub_id, sent = seed(services.store, 2)
     services.store.update({sent: {"outreach_status": "sent"}})
     refused = client.patch(f"/api/prospects/{sent}", json={"outreach_status": "drafted"})
@@ -156,8 +155,8 @@ def test_status_goes_to_skip_and_back_but_not_elsewhere(hub):
     assert services.store.get(hub_id)["outreach_status"] == "drafted"
 
 
-def test_precondition_answers_409_instead_of_overwriting_a_newer_edit(hub):
-    client, services, harness = hub
+def test_precondition_answers_409_instead_of_overwriting_a_newer_edit(api_on_each_store):
+    client, services, harness = api_on_each_store
     [hub_id] = seed(services.store, 1)
     harness.human_edit(hub_id, "updated_at", "2026-03-01T10:00:00Z")
     harness.human_edit(hub_id, "draft_subject", "A person's newer subject")
@@ -183,8 +182,8 @@ def test_precondition_answers_409_instead_of_overwriting_a_newer_edit(hub):
     assert bad.status_code == 422 and "If-Unmodified-Since" in bad.text
 
 
-def test_edit_lands_on_its_row_after_the_sheet_was_sorted(hub):
-    client, services, harness = hub
+def test_edit_lands_on_its_row_after_the_sheet_was_sorted(api_on_each_store):
+    client, services, harness = api_on_each_store
     ids = seed(services.store, 3)
     harness.human_sort("domain", reverse=True)
     harness.human_insert_top({"hub_id": "h_typed", "domain": "typed.example"})
@@ -194,8 +193,8 @@ def test_edit_lands_on_its_row_after_the_sheet_was_sorted(hub):
     assert [h for h, r in rows.items() if r.get("approved")] == [ids[0]]
 
 
-def test_bulk_approve_by_ids_or_by_filter(hub):
-    client, services, _ = hub
+def test_bulk_approve_by_ids_or_by_filter(api_on_each_store):
+    client, services, _ = api_on_each_store
     ids = seed(services.store, 3)
     pending = services.store.append([{"domain": "later.example"}]).added[0]
 
@@ -219,8 +218,8 @@ def test_bulk_approve_by_ids_or_by_filter(hub):
         assert client.post("/api/prospects/approve", json=body).status_code == 422, body
 
 
-def test_user_columns(hub):
-    client, services, harness = hub
+def test_user_columns(api_on_each_store):
+    client, services, harness = api_on_each_store
     [hub_id] = seed(services.store, 1)
     response = client.patch(f"/api/prospects/{hub_id}", json={"my_rating": 5})
     if harness.name == "google":
@@ -232,8 +231,8 @@ def test_user_columns(hub):
         assert "my_rating" in services.store.header()
 
 
-def test_openapi_documents_the_edit_endpoints(hub):
-    client, _, _ = hub
+def test_openapi_documents_the_edit_endpoints(api_on_each_store):
+    client, _, _ = api_on_each_store
     document = client.get("/openapi.json").json()
     validate(document)
     patch = document["paths"]["/api/prospects/{hub_id}"]["patch"]

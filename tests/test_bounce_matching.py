@@ -7,16 +7,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from hub.mail.base import MailboxMessage
 from hub.mail.classify import Classification
-from hub.mail.gmail import GmailMailer
 from hub.replies.inbound import _complaint_suppressions, _transition, plan_replies
 from hub.sending.suppression import Suppression
-from hub.services import Services
 from tests.emulators import gmail_messages as inbound
-from tests.emulators.gmail import gmail_world
 from tests.mail_corpus import CORPUS_DIR, as_gmail
 from tests.test_check_replies import Mailbox, Recorder, check_replies, context
 
@@ -36,33 +31,20 @@ def corpus(path: str, **replace: str) -> bytes:
     return raw
 
 
-@pytest.fixture
-def world(settings):
-    with gmail_world(settings) as world:
-        yield world
-
-
-@pytest.fixture
-def services(world, local_store):
-    mailer = GmailMailer.from_settings(world.settings)
-    yield Services(settings=world.settings, store=local_store, mailer=mailer)
-    mailer.close()
-
-
 async def test_a_bounce_in_a_new_thread_finds_its_row_by_the_quoted_message_id(
-    world, services, local_store
+    mail_world, mail_services, local_store
 ):
-    box = Mailbox(world, local_store, 3)
+    box = Mailbox(mail_world, local_store, 3)
     # Amazon SES's DSN quotes our message; its failed recipient is an alias of nobody's row.
     raw = corpus(
         "sisimai/email-amazonses-05.eml",
         **{SES_ORIGINAL: str(box.originals[1]["Message-ID"])},
     )
-    stored = world.gmail.deliver(raw)
+    stored = mail_world.gmail.deliver(raw)
     assert stored.thread_id != box.row(1)["gmail_thread_id"]
 
     events = Recorder()
-    result = await check_replies(context(services, events))
+    result = await check_replies(context(mail_services, events))
 
     row = box.row(1)
     assert row["outreach_status"] == "bounced"
@@ -70,7 +52,7 @@ async def test_a_bounce_in_a_new_thread_finds_its_row_by_the_quoted_message_id(
     assert box.row(0)["outreach_status"] == "sent" and box.row(2)["outreach_status"] == "sent"
     assert [e for e, _ in events.events] == ["prospect.bounced"]
     assert result.summary["kinds"] == {"bounce_hard": 1}
-    suppression = Suppression(world.settings, local_store)
+    suppression = Suppression(mail_world.settings, local_store)
     try:
         assert suppression.reason_for("editor@site1.example") == "bounced"
     finally:
@@ -78,33 +60,33 @@ async def test_a_bounce_in_a_new_thread_finds_its_row_by_the_quoted_message_id(
 
 
 async def test_without_a_quoted_message_id_the_failed_recipient_finds_the_row(
-    world, services, local_store
+    mail_world, mail_services, local_store
 ):
-    box = Mailbox(world, local_store, 3)
+    box = Mailbox(mail_world, local_store, 3)
     # A Japanese carrier's bounce: multipart/mixed, no report type, no copy of our message.
-    world.gmail.deliver(corpus("sisimai/email-ezweb-06.eml", foobarbaz="editor", **{
+    mail_world.gmail.deliver(corpus("sisimai/email-ezweb-06.eml", foobarbaz="editor", **{
         "ezweb.ne.jp>": "site2.example>", "ezweb.ne.jp:": "site2.example:"
     }))  # fmt: skip
 
-    await check_replies(context(services))
+    await check_replies(context(mail_services))
 
     assert box.row(2)["outreach_status"] == "bounced"
     assert box.row(1)["outreach_status"] == "sent"
 
 
 async def test_a_spam_complaint_stops_the_row_and_suppresses_the_address_at_once(
-    world, services, local_store
+    mail_world, mail_services, local_store
 ):
-    box = Mailbox(world, local_store, 3)
-    world.gmail.deliver(inbound.reply(box.originals[0], from_addr="editor@site0.example"))
+    box = Mailbox(mail_world, local_store, 3)
+    mail_world.gmail.deliver(inbound.reply(box.originals[0], from_addr="editor@site0.example"))
     # A real ARF report (Return Path's FBL for Terra) about our message to row 0 — who had
     # already answered: a complaint outranks the reply.
-    world.gmail.deliver(
+    mail_world.gmail.deliver(
         corpus("sisimai/arf-03.eml", **{ARF_ORIGINAL: str(box.originals[0]["Message-ID"])})
     )
     events = Recorder()
 
-    result = await check_replies(context(services, events))
+    result = await check_replies(context(mail_services, events))
 
     row = box.row(0)
     assert row["outreach_status"] == "do_not_contact"
@@ -115,7 +97,7 @@ async def test_a_spam_complaint_stops_the_row_and_suppresses_the_address_at_once
         (e, p.get("feedback_type")) for e, p in events.events
     ]
     # The suppression list is one for every sender identity: the next send checks it first.
-    suppression = Suppression(world.settings, local_store)
+    suppression = Suppression(mail_world.settings, local_store)
     try:
         assert suppression.reason_for("editor@site0.example") == "complaint:abuse"
         assert suppression.reason_for("EDITOR@site0.example") == "complaint:abuse"

@@ -20,7 +20,7 @@ runner = CliRunner()
 
 
 @pytest.fixture(params=["local", "google"])
-def hub(request, data_dir, emulator_servers, monkeypatch):  # noqa: F811
+def cli_on_each_store(request, data_dir, emulator_servers, monkeypatch):  # noqa: F811
     """(environment for the CLI, a store to look with)."""
     monkeypatch.chdir(data_dir.parent)  # no developer .env is read
     monkeypatch.setattr(console, "width", 160)  # a wide terminal: table cells stay whole
@@ -57,8 +57,8 @@ def seed(store) -> list[str]:
     ).added
 
 
-def test_rows_commands(hub, data_dir):
-    env, store = hub
+def test_rows_commands(cli_on_each_store, data_dir):
+    env, store = cli_on_each_store
     a, b, c, later = seed(store)
 
     code, out = rows_cli(env, "list", "--status", "drafted")

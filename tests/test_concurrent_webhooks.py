@@ -19,7 +19,7 @@ KEYS = ["key-old", "key-new"]
 
 
 @pytest.fixture
-def server(settings):
+def served_hub(settings):
     settings.secret_keys = KEYS
     settings.tick_minutes = 0
     app = create_app(settings)
@@ -44,14 +44,14 @@ async def deliver_concurrently(url: str, body: bytes, headers: dict[str, str], n
         return await asyncio.gather(*tasks)
 
 
-def assert_one_job(server, results, action):
+def assert_one_job(served_hub, results, action):
     statuses = sorted(r.status_code for r, _ in results)
     assert statuses == [200] * 49 + [202], statuses
     job_ids = {r.json()["job_id"] for r, _ in results}
     assert len(job_ids) == 1
     duplicates = [r.json() for r, _ in results if r.status_code == 200]
     assert all(d["duplicate"] is True for d in duplicates)
-    state = server.app.state.services.state
+    state = served_hub.app.state.services.state
     jobs = [j for j in state.list_jobs(action) if j["source"] == "make"]
     assert [j["id"] for j in jobs] == list(job_ids)
     assert state.query("SELECT COUNT(*) FROM inbox")[0][0] == 1
@@ -63,15 +63,15 @@ def assert_one_job(server, results, action):
     )
 
 
-async def test_fifty_identical_unsigned_deliveries_create_one_job(server):
-    url = make_webhook_url(server.url, "score", KEYS)
+async def test_fifty_identical_unsigned_deliveries_create_one_job(served_hub):
+    url = make_webhook_url(served_hub.url, "score", KEYS)
     body = json.dumps({"max_prospects": 5}).encode()
     results = await deliver_concurrently(url, body, {"content-type": "application/json"})
-    assert_one_job(server, results, "score")
+    assert_one_job(served_hub, results, "score")
 
 
-async def test_fifty_retries_of_one_signed_webhook_id_create_one_job(server):
-    url = make_webhook_url(server.url, "enrich", KEYS)
+async def test_fifty_retries_of_one_signed_webhook_id_create_one_job(served_hub):
+    url = make_webhook_url(served_hub.url, "enrich", KEYS)
     body = json.dumps({"max_prospects": 2}).encode()
     ts = int(time.time())
     headers = {
@@ -83,4 +83,4 @@ async def test_fifty_retries_of_one_signed_webhook_id_create_one_job(server):
         ),
     }
     results = await deliver_concurrently(url, body, headers)
-    assert_one_job(server, results, "enrich")
+    assert_one_job(served_hub, results, "enrich")

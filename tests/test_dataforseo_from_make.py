@@ -22,11 +22,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from hub.app import create_app
+from hub.app import build_services, create_app
 from hub.cli import app as cli_app
 from hub.config import Settings
 from hub.discovery.tasks import is_known_task, task_book
-from hub.services import build_services
 from scenarios.render import RenderError, RenderOptions, render_shipped
 from tests.emulators.dataforseo import LOGIN, PASSWORD, DataForSEOEmulator, organic
 from tests.emulators.hunter import API_KEY as HUNTER_KEY

@@ -23,22 +23,13 @@ from hub.services import Services
 from hub.stages.base import StageContext
 from hub.stages.discover import run as discover_stage
 from hub.state.sqlite import State
-from tests.emulators.dataforseo import LOGIN, PASSWORD, DataForSEOEmulator, organic
-from tests.emulators.serve import serve_in_thread
+from tests.emulators.dataforseo import LOGIN, PASSWORD, organic
 from tests.fixtures import load_real
 from webhooks.events import DATAFORSEO_ACTION, DATAFORSEO_WINDOW_SECONDS, InboundEvent
 
 FIXTURE_KEYWORD = "flight ticket new york san francisco"
 # The organic items of the recorded task_get answer, minus books.google.com (excluded).
 FIXTURE_DOMAINS = ["ethiopianairlines.com", "expedia.com", "skyscanner.com", "vietnamairlines.com"]
-
-
-@pytest.fixture
-def dfs():
-    emulator = DataForSEOEmulator(auto_complete=False)
-    with serve_in_thread(emulator.app) as server:
-        emulator.url = server.url
-        yield emulator
 
 
 def make_settings(data_dir, dfs, **overrides) -> Settings:

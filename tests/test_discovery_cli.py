@@ -12,7 +12,7 @@ from tests.emulators.serve import serve_in_thread
 
 
 @pytest.fixture
-def dfs():
+def dfs_with_serp():
     emulator = DataForSEOEmulator()
     emulator.hold_callbacks = True  # no server runs: the command must collect the tasks itself
     emulator.serp["art blog"] = [organic(1, "www.one.test"), organic(2, "two.test")]
@@ -23,13 +23,13 @@ def dfs():
 
 
 @pytest.fixture
-def env(data_dir, dfs, monkeypatch):
+def dfs_cli_env(data_dir, dfs_with_serp, monkeypatch):
     monkeypatch.chdir(data_dir.parent)  # no developer .env
     return {
         "HUB_DATA_DIR": str(data_dir),
         "DATAFORSEO_LOGIN": LOGIN,
         "DATAFORSEO_PASSWORD": PASSWORD,
-        "HUB_DATAFORSEO_API_URL": dfs.url,
+        "HUB_DATAFORSEO_API_URL": dfs_with_serp.url,
         "HUB_SECRET_KEYS": "cli-secret",
         "COLUMNS": "200",
     }
@@ -43,30 +43,30 @@ def _domains(data_dir) -> list[str]:
         store.close()
 
 
-def test_live_discovery_adds_rows_and_prints_a_summary(env, data_dir, dfs):
+def test_live_discovery_adds_rows_and_prints_a_summary(dfs_cli_env, data_dir, dfs_with_serp):
     result = CliRunner().invoke(
-        app, ["discover", "art blog", "art magazine", "--live", "--max", "5"], env=env
+        app, ["discover", "art blog", "art magazine", "--live", "--max", "5"], env=dfs_cli_env
     )
     assert result.exit_code == 0, result.output
     assert _domains(data_dir) == ["one.test", "three.test", "two.test"]
     assert "added" in result.output and "3" in result.output
-    assert dfs.requests["live"] == 2 and dfs.requests["task_post"] == 0
+    assert dfs_with_serp.requests["live"] == 2 and dfs_with_serp.requests["task_post"] == 0
 
 
-def test_posted_tasks_are_collected_without_a_server(env, data_dir, dfs):
+def test_posted_tasks_are_collected_without_a_server(dfs_cli_env, data_dir, dfs_with_serp):
     result = CliRunner().invoke(
         app,
         ["discover", "art blog", "--location", "United States", "--poll-seconds", "0.05"],
-        env=env,
+        env=dfs_cli_env,
     )
     assert result.exit_code == 0, result.output
     assert _domains(data_dir) == ["one.test", "two.test"]
     assert "art blog" in result.output and "United States" in result.output
-    assert dfs.requests["task_post"] == 1 and dfs.requests["task_get"] == 1
+    assert dfs_with_serp.requests["task_post"] == 1 and dfs_with_serp.requests["task_get"] == 1
 
 
-def test_without_credentials_it_says_which_setting(env, data_dir):
-    env = {**env, "DATAFORSEO_LOGIN": "", "DATAFORSEO_PASSWORD": ""}
-    result = CliRunner().invoke(app, ["discover", "art blog"], env=env)
+def test_without_credentials_it_says_which_setting(dfs_cli_env, data_dir):
+    dfs_cli_env = {**dfs_cli_env, "DATAFORSEO_LOGIN": "", "DATAFORSEO_PASSWORD": ""}
+    result = CliRunner().invoke(app, ["discover", "art blog"], env=dfs_cli_env)
     assert result.exit_code == 2
     assert "DATAFORSEO_LOGIN" in result.output

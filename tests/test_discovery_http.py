@@ -13,10 +13,9 @@ import json
 import httpx
 import pytest
 
-from hub.app import create_app
+from hub.app import build_services, create_app
 from hub.config import Settings
 from hub.discovery.tasks import task_book
-from hub.services import build_services
 from tests.emulators.dataforseo import LOGIN, PASSWORD, DataForSEOEmulator, organic
 from tests.emulators.hunter import API_KEY as HUNTER_KEY
 from tests.emulators.hunter import HunterEmulator
@@ -38,7 +37,7 @@ def emulators():
 
 
 @pytest.fixture
-def hub(data_dir, local_store, emulators, monkeypatch):
+def served_hub(data_dir, local_store, emulators, monkeypatch):
     monkeypatch.chdir(data_dir.parent)
     dfs, hunter = emulators
     port = free_port()
@@ -71,19 +70,19 @@ def ended(server, job_id):
     return status if status["status"] in ("completed", "failed", "cancelled") else None
 
 
-def test_gzip_postback_of_the_recorded_answer_adds_its_domains_once(hub, emulators):
+def test_gzip_postback_of_the_recorded_answer_adds_its_domains_once(served_hub, emulators):
     dfs, _ = emulators
     dfs.serp["flights"] = []  # whatever DataForSEO would say; we post the recording ourselves
     created = httpx.post(
-        f"{hub.url}/api/jobs/discover", json={"keywords": ["flights"]}, headers=AUTH
+        f"{served_hub.url}/api/jobs/discover", json={"keywords": ["flights"]}, headers=AUTH
     ).json()
     job_id = created["job_id"]
-    book = task_book(hub.services)
+    book = task_book(served_hub.services)
     (task,) = wait_until(lambda: book.job_tasks(job_id), what="the posted task")
     answer = copy.deepcopy(load_real("dataforseo_serp_organic_task_get_regular.json"))
     answer["tasks"][0]["id"] = task.task_id
     body = gzip.compress(json.dumps(answer).encode())
-    urls = dataforseo_callback_urls(hub.url, job_id, hub.app.state.secret_keys)
+    urls = dataforseo_callback_urls(served_hub.url, job_id, served_hub.app.state.secret_keys)
     url = urls.postback_url.replace("$id", task.task_id).replace("$tag", job_id)
 
     first = httpx.post(url, content=body, headers={"Content-Type": "application/json"})
@@ -91,25 +90,27 @@ def test_gzip_postback_of_the_recorded_answer_adds_its_domains_once(hub, emulato
     assert first.status_code == 202 and first.json()["job_id"] == job_id
     assert second.status_code == 200 and second.json()["job_id"] == job_id
 
-    status = wait_until(lambda: ended(hub, job_id), what="the discover job")
+    status = wait_until(lambda: ended(served_hub, job_id), what="the discover job")
     assert status["status"] == "completed", status["error"]
     assert status["result"]["added"] == 4
-    assert sorted(r["domain"] for r in hub.services.store.rows()) == FIXTURE_DOMAINS
+    assert sorted(r["domain"] for r in served_hub.services.store.rows()) == FIXTURE_DOMAINS
 
 
-def test_postback_for_a_task_the_hub_never_created_is_refused(hub):
-    created = httpx.post(f"{hub.url}/api/jobs/discover", json={"keywords": ["x"]}, headers=AUTH)
+def test_postback_for_a_task_the_hub_never_created_is_refused(served_hub):
+    created = httpx.post(
+        f"{served_hub.url}/api/jobs/discover", json={"keywords": ["x"]}, headers=AUTH
+    )
     job_id = created.json()["job_id"]
-    urls = dataforseo_callback_urls(hub.url, job_id, hub.app.state.secret_keys)
+    urls = dataforseo_callback_urls(served_hub.url, job_id, served_hub.app.state.secret_keys)
     answer = copy.deepcopy(load_real("dataforseo_serp_organic_task_get_regular.json"))
     forged_id = answer["tasks"][0]["id"]
     url = urls.postback_url.replace("$id", forged_id).replace("$tag", "")
     response = httpx.post(url, content=gzip.compress(json.dumps(answer).encode()))
     assert response.status_code == 404
-    assert hub.services.store.rows() == []
+    assert served_hub.services.store.rows() == []
 
 
-def test_one_discover_request_runs_discovery_enrichment_and_scoring(hub, emulators):
+def test_one_discover_request_runs_discovery_enrichment_and_scoring(served_hub, emulators):
     dfs, hunter = emulators
     dfs.auto_complete = True  # DataForSEO finishes and calls back by itself
     dfs.serp["art blog"] = [
@@ -118,14 +119,14 @@ def test_one_discover_request_runs_discovery_enrichment_and_scoring(hub, emulato
         organic(3, "www.youtube.com"),
     ]
     created = httpx.post(
-        f"{hub.url}/api/jobs/discover",
+        f"{served_hub.url}/api/jobs/discover",
         json={"keywords": ["art blog"], "locations": ["United States"]},
         headers=AUTH,
     )
     assert created.status_code == 202
 
     def scored():
-        rows = hub.services.store.rows()
+        rows = served_hub.services.store.rows()
         return rows if len(rows) == 2 and all(r.get("score") for r in rows) else None
 
     rows = wait_until(scored, timeout=30, what="discovered rows to be enriched and scored")

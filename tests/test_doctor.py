@@ -124,7 +124,7 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> Iterator[World]:
+def doctor_world(tmp_path_factory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("doctor")
     data_dir, hub_dir = root / "hub-data", root / "public-hub"
     data_dir.mkdir()
@@ -175,8 +175,8 @@ def problems(report: Report) -> list[str]:
 
 
 # --- healthy ------------------------------------------------------------------------------------
-def test_a_healthy_setup_reads_healthy_with_every_provider_answering(world):
-    report = run_checks(world.settings())
+def test_a_healthy_setup_reads_healthy_with_every_provider_answering(doctor_world):
+    report = run_checks(doctor_world.settings())
 
     assert report.ok and problems(report) == []
     providers = " | ".join(f.message for f in report.in_area("providers"))
@@ -192,16 +192,17 @@ def test_a_healthy_setup_reads_healthy_with_every_provider_answering(world):
     assert "1 key(s) from HUB_SECRET_KEYS" in report.in_area("webhooks")[0].message
     assert "lint clean" in report.in_area("scenarios")[0].message
     # The cheap credential calls were made, and nothing was spent or sent.
-    assert world.hunter.requests["account"] >= 1 and world.hunter.searched == []
-    assert world.dataforseo.requests["user_data"] >= 1 and not world.dataforseo.tasks
-    assert world.gemini.request_count == 0  # models.get is not a generateContent
+    assert doctor_world.hunter.requests["account"] >= 1 and doctor_world.hunter.searched == []
+    assert doctor_world.dataforseo.requests["user_data"] >= 1 and not doctor_world.dataforseo.tasks
+    assert doctor_world.gemini.request_count == 0  # models.get is not a generateContent
     assert (
-        world.gmail.count("users.getProfile") >= 1 and world.gmail.count("users.messages.send") == 0
+        doctor_world.gmail.count("users.getProfile") >= 1
+        and doctor_world.gmail.count("users.messages.send") == 0
     )
 
 
-def test_cli_json_on_a_healthy_setup_exits_zero_and_prints_no_secret(world):
-    result = runner.invoke(cli, ["doctor", "--json"], env=world.env())
+def test_cli_json_on_a_healthy_setup_exits_zero_and_prints_no_secret(doctor_world):
+    result = runner.invoke(cli, ["doctor", "--json"], env=doctor_world.env())
 
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
@@ -213,8 +214,8 @@ def test_cli_json_on_a_healthy_setup_exits_zero_and_prints_no_secret(world):
     _assert_no_secret(result.output)
 
 
-def test_cli_table_on_a_terminal_says_healthy(world):
-    result = runner.invoke(cli, ["doctor"], env=world.env())
+def test_cli_table_on_a_terminal_says_healthy(doctor_world):
+    result = runner.invoke(cli, ["doctor"], env=doctor_world.env())
 
     assert result.exit_code == 0, result.output
     assert "hub doctor" in result.output and "healthy" in result.output
@@ -229,16 +230,18 @@ def _assert_no_secret(text: str) -> None:
 
 
 # --- broken, one part at a time -------------------------------------------------------------------
-def test_a_wrong_hunter_key_is_named(world):
-    report = run_checks(world.settings(hunter_api_key="not-the-key"))
+def test_a_wrong_hunter_key_is_named(doctor_world):
+    report = run_checks(doctor_world.settings(hunter_api_key="not-the-key"))
 
     [finding] = only(report, "providers", "error")
     assert "Hunter answered 401" in finding.message and "HUNTER_API_KEY" in finding.fix
     assert not report.ok
 
 
-def test_cli_exits_one_naming_the_wrong_hunter_key(world):
-    result = runner.invoke(cli, ["doctor", "--json"], env=world.env(HUNTER_API_KEY="wrong-key"))
+def test_cli_exits_one_naming_the_wrong_hunter_key(doctor_world):
+    result = runner.invoke(
+        cli, ["doctor", "--json"], env=doctor_world.env(HUNTER_API_KEY="wrong-key")
+    )
 
     assert result.exit_code == 1
     body = json.loads(result.output)
@@ -248,58 +251,58 @@ def test_cli_exits_one_naming_the_wrong_hunter_key(world):
     assert "wrong-key" not in result.output
 
 
-def test_a_sheet_missing_columns_is_named_and_left_unchanged(world):
+def test_a_sheet_missing_columns_is_named_and_left_unchanged(doctor_world):
     header = [c for c in FULL_HEADER if c not in ("draft_subject", "draft_body", "contact_email")]
     header.append("Contact Email")  # a person renamed the hub's column
-    sheet_id = world.new_sheet(grid(header, {"hub_id": "h_1", "domain": "a.example"}))
+    sheet_id = doctor_world.new_sheet(grid(header, {"hub_id": "h_1", "domain": "a.example"}))
 
-    report = run_checks(world.settings(sheet_id=sheet_id))
+    report = run_checks(doctor_world.settings(sheet_id=sheet_id))
 
     [finding] = only(report, "store", "error")
     assert "lacks 3 hub column(s): contact_email, draft_subject, draft_body" in finding.message
     assert "'Contact Email' looks like contact_email" in finding.message
     assert "hub sheet init" in finding.fix
-    rows = world.sheet.sheets.cells(spreadsheet_id=sheet_id)
+    rows = doctor_world.sheet.sheets.cells(spreadsheet_id=sheet_id)
     assert rows[0][: len(header)] == header and "draft_subject" not in rows[0]  # dry run only
 
 
-def test_a_missing_worksheet_is_named(world):
-    report = run_checks(world.settings(worksheet="Leads"))
+def test_a_missing_worksheet_is_named(doctor_world):
+    report = run_checks(doctor_world.settings(worksheet="Leads"))
 
     [finding] = only(report, "store", "error")
     assert "'Leads'" in finding.message and "HUB_WORKSHEET" in finding.fix
 
 
-def test_rows_without_hub_id_are_counted(world):
+def test_rows_without_hub_id_are_counted(doctor_world):
     rows = grid(FULL_HEADER, {"hub_id": "h_1", "domain": "a.example"}, {"domain": "typed.example"})
-    report = run_checks(world.settings(sheet_id=world.new_sheet(rows)))
+    report = run_checks(doctor_world.settings(sheet_id=doctor_world.new_sheet(rows)))
 
     [finding] = only(report, "store", "warn")
     assert "1 row(s) have no hub_id" in finding.message and report.ok
 
 
-def test_an_unreachable_public_url_is_named(world):
-    report = run_checks(world.settings(public_url=f"http://127.0.0.1:{free_port()}"))
+def test_an_unreachable_public_url_is_named(doctor_world):
+    report = run_checks(doctor_world.settings(public_url=f"http://127.0.0.1:{free_port()}"))
 
     [finding] = only(report, "public_url", "error")
     assert "cannot be reached from the hub itself" in finding.message
     assert "/healthz" in finding.message and "hub serve" in finding.fix
 
 
-def test_a_public_hub_with_other_keys_is_named(world):
-    report = run_checks(world.settings(secret_keys=["another-key-" + "x" * 40]))
+def test_a_public_hub_with_other_keys_is_named(doctor_world):
+    report = run_checks(doctor_world.settings(secret_keys=["another-key-" + "x" * 40]))
 
     [finding] = only(report, "public_url", "error")
     assert "refuses webhook tokens made with this machine's keys" in finding.message
     assert "HUB_SECRET_KEYS" in finding.fix
 
 
-def test_a_revoked_gmail_refresh_token_is_named(world):
-    world.sheet.oauth.revoke(REFRESH_TOKEN)
+def test_a_revoked_gmail_refresh_token_is_named(doctor_world):
+    doctor_world.sheet.oauth.revoke(REFRESH_TOKEN)
     try:
-        report = run_checks(world.settings())
+        report = run_checks(doctor_world.settings())
     finally:
-        world.sheet.oauth.revoked_refresh_tokens.discard(REFRESH_TOKEN)
+        doctor_world.sheet.oauth.revoked_refresh_tokens.discard(REFRESH_TOKEN)
 
     [finding] = only(report, "providers", "error")
     assert "Gmail refused the OAuth refresh token (expired or revoked)" in finding.message
@@ -316,19 +319,19 @@ def test_a_revoked_gmail_refresh_token_is_named(world):
     ],
     ids=["dataforseo-password", "gemini-key", "gemini-model", "gmail-client-secret"],
 )
-def test_each_refused_provider_credential_is_named(world, overrides, cause, fix):
-    report = run_checks(world.settings(**overrides))
+def test_each_refused_provider_credential_is_named(doctor_world, overrides, cause, fix):
+    report = run_checks(doctor_world.settings(**overrides))
 
     [finding] = only(report, "providers", "error")
     assert cause in finding.message and fix in finding.fix
 
 
-def test_an_empty_dataforseo_balance_and_a_used_up_hunter_plan(world):
-    world.dataforseo.balance, world.hunter.searches_left = 0.0, 0
+def test_an_empty_dataforseo_balance_and_a_used_up_hunter_plan(doctor_world):
+    doctor_world.dataforseo.balance, doctor_world.hunter.searches_left = 0.0, 0
     try:
-        report = run_checks(world.settings())
+        report = run_checks(doctor_world.settings())
     finally:
-        world.dataforseo.balance, world.hunter.searches_left = 100.0, None
+        doctor_world.dataforseo.balance, doctor_world.hunter.searches_left = 100.0, None
 
     [empty] = only(report, "providers", "error")
     assert "balance is 0.00 USD" in empty.message and "top up" in empty.fix
@@ -336,8 +339,8 @@ def test_an_empty_dataforseo_balance_and_a_used_up_hunter_plan(world):
     assert "no searches are left" in used_up.message
 
 
-def test_a_gmail_account_other_than_gmail_sender_is_a_warning(world):
-    report = run_checks(world.settings(gmail_sender="someone.else@artist.example"))
+def test_a_gmail_account_other_than_gmail_sender_is_a_warning(doctor_world):
+    report = run_checks(doctor_world.settings(gmail_sender="someone.else@artist.example"))
 
     [finding] = only(report, "providers", "warn")
     assert f"Gmail answers for {ADDRESS}" in finding.message and "GMAIL_SENDER" in finding.fix
@@ -345,7 +348,7 @@ def test_a_gmail_account_other_than_gmail_sender_is_a_warning(world):
 
 
 # --- rows -----------------------------------------------------------------------------------------
-def _rows_sheet(world: World) -> str:
+def _rows_sheet(doctor_world: World) -> str:
     now = datetime.now(UTC)
     rows = grid(
         FULL_HEADER,
@@ -358,11 +361,11 @@ def _rows_sheet(world: World) -> str:
          "hold_reason": "HELD:daily_cap until 2030-01-01T09:00Z"},
         {"hub_id": "h_f", "outreach_status": "failed", "last_error": "enrich: site timed out"},
     )  # fmt: skip
-    return world.new_sheet(rows)
+    return doctor_world.new_sheet(rows)
 
 
-def test_rows_stuck_in_sending_are_named_with_holds_counted_per_reason(world, tmp_path):
-    settings = world.settings(sheet_id=_rows_sheet(world), data_dir=tmp_path / "data")
+def test_rows_stuck_in_sending_are_named_with_holds_counted_per_reason(doctor_world, tmp_path):
+    settings = doctor_world.settings(sheet_id=_rows_sheet(doctor_world), data_dir=tmp_path / "data")
 
     report = run_checks(settings)
 
@@ -380,8 +383,8 @@ def test_rows_stuck_in_sending_are_named_with_holds_counted_per_reason(world, tm
     assert "sending 3" in report.in_area("rows")[0].message
 
 
-def test_sending_rows_are_not_stuck_while_a_send_job_holds_its_lease(world, tmp_path):
-    settings = world.settings(sheet_id=_rows_sheet(world), data_dir=tmp_path / "data")
+def test_sending_rows_are_not_stuck_while_a_send_job_holds_its_lease(doctor_world, tmp_path):
+    settings = doctor_world.settings(sheet_id=_rows_sheet(doctor_world), data_dir=tmp_path / "data")
     settings.data_dir.mkdir()
     state = State.from_settings(settings)
     try:
@@ -406,9 +409,9 @@ def silent_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
-def test_providers_that_never_answer_cost_a_timeout_not_a_hang(world):
+def test_providers_that_never_answer_cost_a_timeout_not_a_hang(doctor_world):
     with silent_server() as url:
-        silent = world.settings(
+        silent = doctor_world.settings(
             hunter_api_url=url + "/v2",
             gemini_api_url=url,
             gmail_api_url=url + "/",

@@ -5,16 +5,15 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
+from hub.app import build_services
 from hub.drafting import rules
 from hub.drafting.gemini import GeminiDrafter
 from hub.drafting.templates import TemplateDrafter
 from hub.errors import BadRequest, Conflict, NotFound
-from hub.services import Services, build_services
-from hub.stages import STAGES, StageContext
-from hub.stages.base import JobCancelled
+from hub.services import Services
+from hub.stages.base import JobCancelled, StageContext
 from hub.stages.draft import CHUNK_ROWS, compose_one, draft_changes
-from tests.emulators.gemini import GeminiEmulator
-from tests.emulators.serve import serve_in_thread
+from hub.stages.registry import STAGES
 
 KEY = "test-gemini-key"
 
@@ -37,14 +36,6 @@ def sender(settings):
     settings.sender_name = "Ada Painter"
     settings.sender_profile = "I paint large abstract canvases."
     return settings
-
-
-@pytest.fixture
-def gemini():
-    emulator = GeminiEmulator()
-    with serve_in_thread(emulator.app) as server:
-        emulator.url = server.url
-        yield emulator
 
 
 @pytest.fixture

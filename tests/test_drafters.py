@@ -7,14 +7,13 @@ import json
 import pytest
 from pydantic import SecretStr
 
-from hub.config import ConfigError
 from hub.drafting import rules
 from hub.drafting.base import Draft, DraftRefused
 from hub.drafting.factory import build_drafter
 from hub.drafting.gemini import GeminiDrafter
 from hub.drafting.prompt import FACT_COLUMNS
 from hub.drafting.templates import TemplateDrafter
-from hub.errors import ProviderError
+from hub.errors import ConfigError, ProviderError
 from tests.emulators.gemini import GeminiEmulator, facts_in
 from tests.emulators.serve import serve_in_thread
 
@@ -32,14 +31,6 @@ ROW = {
     "private_column": "internal-only",
     "outreach_status": "enriched",
 }
-
-
-@pytest.fixture
-def gemini():
-    emulator = GeminiEmulator()
-    with serve_in_thread(emulator.app) as server:
-        emulator.url = server.url
-        yield emulator
 
 
 @pytest.fixture

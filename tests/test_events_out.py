@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from hub.app import create_app
-from hub.events_out import EventDelivery
+from hub.providers.events_out import EventDelivery
 from hub.state.sqlite import State
 from tests.core_plugin import marking_stage, registered
 from tests.emulators.make_webhook import MakeWebhook

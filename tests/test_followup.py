@@ -7,12 +7,12 @@ import time
 
 import pytest
 
+from hub.app import build_services
 from hub.config import Settings
-from hub.sending.followups import run_followups
 from hub.sending.ledger import Ledger
-from hub.sending.runner import run_send
 from hub.sending.suppression import Suppression
-from hub.services import build_services
+from hub.stages.followup import run_followups
+from hub.stages.send import run_send
 from tests.emulators import gmail_messages
 from tests.helpers_send_crash import add_rows, gmail_world
 
@@ -97,7 +97,10 @@ async def test_reply_landing_between_scheduling_and_sending_stops_the_follow_up(
     assert row.get("next_followup_at", "") == ""
     assert row["replied_at"]
     assert Ledger.from_settings(services.settings).intent(hub_id, 1) is None
-    assert Suppression(services.settings).reason_for("editor0@gallery0.example") == "replied"
+    assert (
+        Suppression(services.settings, services.store).reason_for("editor0@gallery0.example")
+        == "replied"
+    )
 
     await run_followups(services, clock=_later(7))
     assert len(world.gmail.sent()) == 1
@@ -124,7 +127,10 @@ async def test_out_of_office_answer_postpones_the_follow_up_instead_of_stopping_
     assert row["outreach_status"] == "sent"  # an auto-reply is not a reply
     assert row["hold_reason"].startswith("HELD:out_of_office until")
     assert row["next_followup_at"] > (datetime.now(UTC) + timedelta(days=9)).isoformat()
-    assert Suppression(services.settings).reason_for("editor0@gallery0.example") is None
+    assert (
+        Suppression(services.settings, services.store).reason_for("editor0@gallery0.example")
+        is None
+    )
 
     await run_followups(services, clock=_later(12))  # they are back: the follow-up goes
     assert len(world.gmail.sent()) == 2
@@ -142,7 +148,7 @@ async def test_bounce_in_the_thread_marks_the_row_bounced(sent_row):
 
 async def test_unsubscribe_or_skip_cancels_pending_follow_ups(sent_row):
     world, services, hub_id = sent_row
-    Suppression(services.settings).add("editor0@gallery0.example", "unsubscribed")
+    Suppression(services.settings, services.store).add("editor0@gallery0.example", "unsubscribed")
     await run_followups(services, clock=_later(3))
     assert len(world.gmail.sent()) == 1
     row = services.store.get(hub_id)

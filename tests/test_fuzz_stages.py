@@ -28,12 +28,6 @@ cheap = hypothesis_settings(max_examples=EXAMPLES * 20)
 
 
 @pytest.fixture(scope="module")
-def world():
-    with hostile_run.hunter_world() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("fuzz")
 
@@ -45,19 +39,19 @@ def _fresh_dir(workdir):
 
 
 @given(rows=hostile.batches)
-def test_every_stage_on_the_local_store_keeps_the_invariants(world, workdir, rows):
-    verdict, _ = hostile_run.run_local(world, _fresh_dir(workdir), rows)
+def test_every_stage_on_the_local_store_keeps_the_invariants(hunter_world, workdir, rows):
+    verdict, _ = hostile_run.run_local(hunter_world, _fresh_dir(workdir), rows)
     assert verdict.problems == []
 
 
 @given(rows=hostile.batches)
 def test_every_stage_on_the_google_sheet_keeps_the_invariants(
-    world,
+    hunter_world,
     workdir,
     emulator_servers,  # noqa: F811
     rows,
 ):
-    verdict, _ = hostile_run.run_google(world, emulator_servers, _fresh_dir(workdir), rows)
+    verdict, _ = hostile_run.run_google(hunter_world, emulator_servers, _fresh_dir(workdir), rows)
     assert verdict.problems == []
 
 

@@ -23,14 +23,6 @@ SCHEMA = {
 FACTS_PROMPT = 'Facts:\n{"recipient": {"page_title": "Printmakers Journal", "domain": "pj.example", "contact_name": "Dana Reyes"}, "sender": {"sender_name": "Ada"}}'
 
 
-@pytest.fixture
-def gemini():
-    emulator = GeminiEmulator()
-    with serve_in_thread(emulator.app) as server:
-        emulator.url = server.url
-        yield emulator
-
-
 _clients: list[genai.Client] = []
 
 

@@ -31,19 +31,19 @@ def clock():
 
 
 @pytest.fixture
-def world(settings, clock):
-    with gmail_world(settings, clock=clock) as world:
-        yield world
+def clocked_mail_world(settings, clock):
+    with gmail_world(settings, clock=clock) as clocked_mail_world:
+        yield clocked_mail_world
 
 
 @pytest.fixture
-def users(world):
+def users(clocked_mail_world):
     credentials = Credentials(
         token=None,
         refresh_token=REFRESH_TOKEN,
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
-        token_uri=world.token_url,
+        token_uri=clocked_mail_world.token_url,
         scopes=["https://www.googleapis.com/auth/gmail.readonly"],
     )
     service = build(
@@ -52,7 +52,7 @@ def users(world):
         credentials=credentials,
         static_discovery=True,
         cache_discovery=False,
-        client_options={"api_endpoint": world.gmail_url},
+        client_options={"api_endpoint": clocked_mail_world.gmail_url},
     )
     return service.users()
 
@@ -78,28 +78,28 @@ def send(users, message, thread_id=None):
     return users.messages().send(userId="me", body=body).execute()
 
 
-def test_profile_has_the_fixture_shape(world, users):
+def test_profile_has_the_fixture_shape(clocked_mail_world, users):
     profile = users.getProfile(userId="me").execute()
     assert set(profile) == set(load_real("gmail_get_profile.json"))
     assert profile["emailAddress"] == "me@artist.example"
-    assert world.oauth.requests["refresh_token"] == 1
+    assert clocked_mail_world.oauth.requests["refresh_token"] == 1
 
 
-def test_send_answers_in_the_fixture_shape_and_stores_the_message(world, users):
+def test_send_answers_in_the_fixture_shape_and_stores_the_message(clocked_mail_world, users):
     answer = send(users, outgoing())
     assert set(answer) == set(load_real("gmail_messages_send_response_user_reported.json"))
     assert answer["labelIds"] == ["SENT"]
-    stored = world.gmail.messages[answer["id"]]
+    stored = clocked_mail_world.gmail.messages[answer["id"]]
     assert stored.parsed["Subject"] == "Hello"
 
 
-def test_message_resource_has_the_recorded_fields(world, users):
+def test_message_resource_has_the_recorded_fields(clocked_mail_world, users):
     answer = send(users, outgoing())
     full = users.messages().get(userId="me", id=answer["id"], format="full").execute()
     recorded = load_real("gmail_thread_messages_format_full_2014_trimmed.json")[0]
     assert set(recorded) - {"internalDate"} <= set(full)
     assert {"partId", "mimeType", "filename", "headers", "body"} <= set(full["payload"])
-    assert full["internalDate"] == str(int(world.gmail.clock() * 1000))
+    assert full["internalDate"] == str(int(clocked_mail_world.gmail.clock() * 1000))
     metadata = (
         users.messages()
         .get(userId="me", id=answer["id"], format="metadata", metadataHeaders=["Subject"])
@@ -111,23 +111,23 @@ def test_message_resource_has_the_recorded_fields(world, users):
 
 def test_message_id_is_kept_or_replaced_by_switch(settings):
     for keep in (True, False):
-        with gmail_world(settings, keep_message_id=keep) as world:
+        with gmail_world(settings, keep_message_id=keep) as clocked_mail_world:
             creds = Credentials(
                 token=None,
                 refresh_token=REFRESH_TOKEN,
                 client_id=CLIENT_ID,
                 client_secret=CLIENT_SECRET,
-                token_uri=world.token_url,
+                token_uri=clocked_mail_world.token_url,
             )
             users = build(
                 "gmail",
                 "v1",
                 credentials=creds,
                 static_discovery=True,
-                client_options={"api_endpoint": world.gmail_url},
+                client_options={"api_endpoint": clocked_mail_world.gmail_url},
             ).users()
             answer = send(users, outgoing(msgid="<mine.1@hub.example>"))
-            kept = world.gmail.messages[answer["id"]].parsed["Message-ID"]
+            kept = clocked_mail_world.gmail.messages[answer["id"]].parsed["Message-ID"]
             assert (kept == "<mine.1@hub.example>") is keep
             assert kept.endswith("@mail.gmail.com>") is not keep
 
@@ -140,7 +140,7 @@ def reply_to(parent: EmailMessage, *, subject=None, msgid="<o.2@hub.example>", r
     return msg
 
 
-def test_thread_id_keeps_a_reply_in_the_thread_and_unknown_thread_is_404(world, users):
+def test_thread_id_keeps_a_reply_in_the_thread_and_unknown_thread_is_404(clocked_mail_world, users):
     original = outgoing(msgid="<a.1@hub.example>")
     first = send(users, original)
     second = send(users, reply_to(original, msgid="<a.2@hub.example>"), first["threadId"])
@@ -160,7 +160,9 @@ def test_thread_id_keeps_a_reply_in_the_thread_and_unknown_thread_is_404(world, 
         ("Re: Hello", False, False),  # "2. The References and In-Reply-To headers ..."
     ],
 )
-def test_a_send_joins_its_thread_id_only_by_gmails_rule(world, users, subject, refs, threaded):
+def test_a_send_joins_its_thread_id_only_by_gmails_rule(
+    clocked_mail_world, users, subject, refs, threaded
+):
     original = outgoing(msgid="<r.1@hub.example>")
     first = send(users, original)
     second = send(users, reply_to(original, subject=subject, refs=refs), first["threadId"])
@@ -169,7 +171,7 @@ def test_a_send_joins_its_thread_id_only_by_gmails_rule(world, users, subject, r
         assert second["threadId"] == second["id"]  # a thread of its own
 
 
-def test_a_reply_without_thread_id_starts_a_new_thread(world, users):
+def test_a_reply_without_thread_id_starts_a_new_thread(clocked_mail_world, users):
     original = outgoing(msgid="<n.1@hub.example>")
     first = send(users, original)
     second = send(users, reply_to(original))  # "1. The requested threadId must be specified"
@@ -191,14 +193,16 @@ def test_a_reply_without_thread_id_starts_a_new_thread(world, users):
         ("in:sent after:2025/06/15", {"s1", "s2"}),
     ],
 )
-def test_search_operators(world, users, clock, query, expected):
+def test_search_operators(clocked_mail_world, users, clock, query, expected):
     s1 = outgoing(msgid="<s1@hub.example>")
     ids = {"s1": send(users, s1)["id"]}
     clock.now += 200
     ids["s2"] = send(
         users, outgoing(to="jo@mag.example", subject="Second note", msgid="<s2@hub.example>")
     )["id"]
-    ids["r1"] = world.gmail.deliver(inbound.reply(s1, from_addr="ed@gallery.example")).id
+    ids["r1"] = clocked_mail_world.gmail.deliver(
+        inbound.reply(s1, from_addr="ed@gallery.example")
+    ).id
     listed = users.messages().list(userId="me", q=query).execute()
     names = {
         name for name, gid in ids.items() if gid in {m["id"] for m in listed.get("messages", [])}
@@ -207,7 +211,7 @@ def test_search_operators(world, users, clock, query, expected):
     assert listed["resultSizeEstimate"] == len(expected)
 
 
-def test_empty_list_and_pagination(world, users):
+def test_empty_list_and_pagination(clocked_mail_world, users):
     assert users.messages().list(userId="me", q="in:inbox").execute() == {"resultSizeEstimate": 0}
     for n in range(5):
         send(users, outgoing(msgid=f"<p.{n}@hub.example>"))
@@ -221,10 +225,10 @@ def test_empty_list_and_pagination(world, users):
     assert "nextPageToken" not in second
 
 
-def test_reply_is_threaded_by_references_and_thread_get_lists_both(world, users):
+def test_reply_is_threaded_by_references_and_thread_get_lists_both(clocked_mail_world, users):
     original = outgoing(msgid="<t.1@hub.example>")
     sent = send(users, original)
-    world.gmail.deliver(inbound.reply(original, from_addr="ed@gallery.example"))
+    clocked_mail_world.gmail.deliver(inbound.reply(original, from_addr="ed@gallery.example"))
     thread = (
         users.threads()
         .get(
@@ -242,7 +246,7 @@ def test_reply_is_threaded_by_references_and_thread_get_lists_both(world, users)
     assert froms == ["me@artist.example", "ed@gallery.example"]
 
 
-def test_history_lists_messages_added_since_and_404_when_expired(world, users):
+def test_history_lists_messages_added_since_and_404_when_expired(clocked_mail_world, users):
     start = users.getProfile(userId="me").execute()["historyId"]
     sent = send(users, outgoing())
     history = (
@@ -255,18 +259,20 @@ def test_history_lists_messages_added_since_and_404_when_expired(world, users):
     assert int(history["historyId"]) > int(start)
     nothing_new = users.history().list(userId="me", startHistoryId=history["historyId"]).execute()
     assert "history" not in nothing_new
-    world.gmail.expire_history()
+    clocked_mail_world.gmail.expire_history()
     with pytest.raises(HttpError) as caught:
         users.history().list(userId="me", startHistoryId=start).execute()
     assert caught.value.resp.status == 404
 
 
-def test_bounce_and_auto_reply_helpers_have_the_standard_markers(world, users):
+def test_bounce_and_auto_reply_helpers_have_the_standard_markers(clocked_mail_world, users):
     original = outgoing()
     send(users, original)
-    hard = world.gmail.deliver(inbound.bounce(original, hard=True))
-    soft = world.gmail.deliver(inbound.bounce(original, hard=False))
-    ooo = world.gmail.deliver(inbound.auto_reply(original, from_addr="ed@gallery.example"))
+    hard = clocked_mail_world.gmail.deliver(inbound.bounce(original, hard=True))
+    soft = clocked_mail_world.gmail.deliver(inbound.bounce(original, hard=False))
+    ooo = clocked_mail_world.gmail.deliver(
+        inbound.auto_reply(original, from_addr="ed@gallery.example")
+    )
     full = users.messages().get(userId="me", id=hard.id).execute()
     assert full["payload"]["mimeType"] == "multipart/report"
     assert [p["mimeType"] for p in full["payload"]["parts"]] == [
@@ -279,15 +285,16 @@ def test_bounce_and_auto_reply_helpers_have_the_standard_markers(world, users):
     assert hard.thread_id == soft.thread_id == ooo.thread_id
 
 
-def test_missing_or_bad_token_gets_the_documented_401(world):
-    answer = httpx.get(world.gmail_url + "gmail/v1/users/me/profile")
+def test_missing_or_bad_token_gets_the_documented_401(clocked_mail_world):
+    answer = httpx.get(clocked_mail_world.gmail_url + "gmail/v1/users/me/profile")
     assert answer.status_code == 401
     assert answer.json() == load_real("gmail_errors_official_docs.json")["401_authError"]
     bad = httpx.get(
-        world.gmail_url + "gmail/v1/users/me/profile", headers={"Authorization": "Bearer nope"}
+        clocked_mail_world.gmail_url + "gmail/v1/users/me/profile",
+        headers={"Authorization": "Bearer nope"},
     )
     assert bad.status_code == 401
-    assert world.gmail.units_by_method == {}
+    assert clocked_mail_world.gmail.units_by_method == {}
 
 
 @pytest.mark.parametrize(
@@ -326,10 +333,10 @@ def test_units_per_minute_are_refused_with_the_retry_time_in_the_message(
 
 
 def test_daily_send_limit_gives_the_documented_403(settings, clock):
-    with gmail_world(settings, clock=clock, daily_send_limit=1) as world:
-        token = world.oauth._issue("me@artist.example", ("gmail",)).token
+    with gmail_world(settings, clock=clock, daily_send_limit=1) as clocked_mail_world:
+        token = clocked_mail_world.oauth._issue("me@artist.example", ("gmail",)).token
         headers = {"Authorization": f"Bearer {token}"}
-        url = world.gmail_url + "gmail/v1/users/me/messages/send"
+        url = clocked_mail_world.gmail_url + "gmail/v1/users/me/messages/send"
         body = {"raw": raw_of(outgoing())}
         assert httpx.post(url, json=body, headers=headers).status_code == 200
         refused = httpx.post(url, json=body, headers=headers)
@@ -341,34 +348,37 @@ def test_daily_send_limit_gives_the_documented_403(settings, clock):
         assert httpx.post(url, json=body, headers=headers).status_code == 200
 
 
-def test_faults_and_request_log(world, users):
-    world.gmail.inject("500", api_method="users.getProfile")
+def test_faults_and_request_log(clocked_mail_world, users):
+    clocked_mail_world.gmail.inject("500", api_method="users.getProfile")
     with pytest.raises(HttpError) as caught:
         users.getProfile(userId="me").execute()
     assert caught.value.resp.status == 500
-    world.gmail.inject("500_after_store", api_method="users.messages.send")
+    clocked_mail_world.gmail.inject("500_after_store", api_method="users.messages.send")
     with pytest.raises(HttpError):
         send(users, outgoing())
-    assert len(world.gmail.sent()) == 1  # stored although the answer was 500
-    world.gmail.inject("latency", api_method="users.getProfile", seconds=0.05)
+    assert len(clocked_mail_world.gmail.sent()) == 1  # stored although the answer was 500
+    clocked_mail_world.gmail.inject("latency", api_method="users.getProfile", seconds=0.05)
     assert users.getProfile(userId="me").execute()["emailAddress"]
     # Last: the client's keep-alive connection is dead after a drop.
-    world.gmail.inject("drop", api_method="users.messages.send")
+    clocked_mail_world.gmail.inject("drop", api_method="users.messages.send")
     with pytest.raises(Exception) as dropped:
         send(users, outgoing(msgid="<d.1@hub.example>"))
     assert not isinstance(dropped.value, HttpError)
-    assert len(world.gmail.sent()) == 1  # dropped before storing
-    log = [(r.api_method, r.status) for r in world.gmail.requests]
+    assert len(clocked_mail_world.gmail.sent()) == 1  # dropped before storing
+    log = [(r.api_method, r.status) for r in clocked_mail_world.gmail.requests]
     assert log == [
         ("users.getProfile", 500),
         ("users.messages.send", 500),
         ("users.getProfile", 200),
         ("users.messages.send", 0),
     ]
-    assert world.gmail.units_by_method == {"users.messages.send": 100, "users.getProfile": 1}
+    assert clocked_mail_world.gmail.units_by_method == {
+        "users.messages.send": 100,
+        "users.getProfile": 1,
+    }
 
 
-def test_bad_query_is_a_400(world, users):
+def test_bad_query_is_a_400(clocked_mail_world, users):
     with pytest.raises(HttpError) as caught:
         users.messages().list(userId="me", q="frobnicate:yes").execute()
     assert caught.value.resp.status == 400

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 
-import pytest
 from typer.testing import CliRunner
 
 from hub.cli import app
@@ -21,12 +20,6 @@ from tests.store_contract import (
 )
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def world():
-    with hostile_run.hunter_world() as running:
-        yield running
 
 
 def _write_csv(path, lines: list[dict[str, str]]) -> None:
@@ -45,8 +38,8 @@ def _env(settings) -> dict[str, str]:
     }
 
 
-async def test_hostile_corpus_never_stops_a_stage_and_every_row_says_why(data_dir, world):
-    settings = world.settings(data_dir)
+async def test_hostile_corpus_never_stops_a_stage_and_every_row_says_why(data_dir, hunter_world):
+    settings = hunter_world.settings(data_dir)
     lines, kind = hostile.corpus_lines()
     source = data_dir.parent / "corpus.csv"
     _write_csv(source, lines)
@@ -99,8 +92,8 @@ def _id(rows, domain: str) -> str:
     return next(h for h, row in rows.items() if row["domain"] == domain)
 
 
-def test_strict_import_refuses_the_file_and_changes_nothing(data_dir, world):
-    settings = world.settings(data_dir)
+def test_strict_import_refuses_the_file_and_changes_nothing(data_dir, hunter_world):
+    settings = hunter_world.settings(data_dir)
     source = data_dir.parent / "strict.csv"
     _write_csv(source, [{"domain": "fine.test"}, {"domain": "127.0.0.1"}, {"domain": "a b.test"}])
     result = runner.invoke(app, ["sheet", "import", "--strict", str(source)], env=_env(settings))
@@ -112,7 +105,7 @@ def test_strict_import_refuses_the_file_and_changes_nothing(data_dir, world):
 
 
 async def test_an_address_edited_after_enrichment_is_held_before_drafting_and_sending(
-    data_dir, world
+    data_dir, hunter_world
 ):
     from sheets.local import LocalStore
 
@@ -133,7 +126,7 @@ async def test_an_address_edited_after_enrichment_is_held_before_drafting_and_se
     store.human_edit(drafted, "contact_email", "ann@drafted.test\u2028")  # typed after drafting
     store.close()
 
-    settings = world.settings(data_dir)
+    settings = hunter_world.settings(data_dir)
     jobs = await hostile_run.run_stages(settings, stages=("draft", "send"))
     assert [job["status"] for job in jobs] == ["completed", "completed"]
     store = LocalStore(data_dir / "prospects.sqlite3")
@@ -150,14 +143,14 @@ async def test_an_address_edited_after_enrichment_is_held_before_drafting_and_se
 
 async def test_a_domain_typed_into_the_google_sheet_that_is_no_host_gets_no_email_bad_domain(
     data_dir,
-    world,
+    hunter_world,
     emulator_servers,  # noqa: F811
 ):
     grid = [["domain", "notes"], ["[::1]", "typed"], ["ex ample.com", ""], ["fine.test", ""]]
     with google_sheet_env(data_dir, grid, servers=emulator_servers) as env:
         harness = GoogleHarness(env)
         harness.store.ensure_schema()
-        settings = env.settings(**world.values(data_dir))
+        settings = env.settings(**hunter_world.values(data_dir))
         ids = {row["domain"]: row["hub_id"] for row in harness.store.rows()}
         jobs = await hostile_run.run_stages(settings, store=harness.store, stages=("enrich",))
         assert jobs[0]["status"] == "completed" and jobs[0]["result"]["bad_domain"] == 2
@@ -179,7 +172,7 @@ async def test_a_domain_typed_into_the_google_sheet_that_is_no_host_gets_no_emai
     assert fixed["contact_email"].endswith("@example-gallery.test")
 
 
-async def test_an_unreadable_follow_up_date_holds_the_sent_row_and_says_why(data_dir, world):
+async def test_an_unreadable_follow_up_date_holds_the_sent_row_and_says_why(data_dir, hunter_world):
     from sheets.local import LocalStore
 
     store = LocalStore(data_dir / "prospects.sqlite3")
@@ -188,7 +181,7 @@ async def test_an_unreadable_follow_up_date_holds_the_sent_row_and_says_why(data
         [{"domain": "sent.test", "outreach_status": "sent", "next_followup_at": "tomorrow"}]
     ).added[0]
     store.close()
-    settings = world.settings(data_dir)
+    settings = hunter_world.settings(data_dir)
     for _ in range(2):  # the second run finds the hold already there and writes nothing
         (job,) = await hostile_run.run_stages(settings, stages=("followup",))
         assert job["status"] == "completed"

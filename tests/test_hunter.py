@@ -82,14 +82,6 @@ def test_accept_all_policy(policy, expected):
 
 
 # --- against the emulator --------------------------------------------------------------------
-@pytest.fixture
-def hunter():
-    emulator = HunterEmulator()
-    with serve_in_thread(emulator.app) as server:
-        emulator.url = server.url + "/v2"
-        yield emulator
-
-
 def _settings(data_dir, hunter, **overrides) -> Settings:
     return Settings(
         _env_file=None,

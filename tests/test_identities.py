@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.config import ConfigError, Settings, load_settings
-from hub.mail.identities import load_identities
+from hub.config import Settings, load_settings
+from hub.config.identities import load_identities
+from hub.errors import ConfigError
 from hub.sending.ledger import Ledger
 from hub.sending.limits import Hold, Limits, format_until
+from tests.legacy_schema import SQLITE_LEDGER_BEFORE_IDENTITIES
 
 T0 = 1_800_000_000.0
 
@@ -177,13 +179,15 @@ def test_an_identity_outside_its_window_is_skipped(tmp_path):
 
 def test_an_old_ledger_gains_the_identity_column_and_keeps_its_sends(tmp_path):
     path = tmp_path / "state.sqlite3"
-    old = Ledger(path)
-    _sent(old, 2, "", T0 - 60)
-    old.close()
-    with sqlite3.connect(path) as db:  # the ledger as it was before identities
-        db.execute("DROP INDEX sends_identity")
-        for table in ("sends", "send_intents"):
-            db.execute(f"ALTER TABLE {table} DROP COLUMN identity")
+    with sqlite3.connect(path) as db:  # the ledger as the hub made it before identities
+        db.executescript(SQLITE_LEDGER_BEFORE_IDENTITIES)
+        for i in range(2):
+            hub_id = f"-{i}-{T0 - 60}"
+            db.execute(
+                "INSERT INTO sends(hub_id, step, message_id, recipient, recipient_domain, "
+                "subject, provider_id, sent_at) VALUES(?, 0, ?, ?, ?, 's', 'p', ?)",
+                (hub_id, f"<{hub_id}@x>", f"p{i}@site{i}.example", f"site{i}.example", T0 - 60),
+            )
     migrated = Ledger(path)
     assert len(migrated.history("-0-" + str(T0 - 60))) == 1
     assert migrated.sends_since(T0 - 3600, identity="") == [T0 - 60, T0 - 60]

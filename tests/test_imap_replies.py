@@ -14,11 +14,11 @@ from hub.drafting.factory import build_drafter
 from hub.mail.classify import classify
 from hub.mail.factory import build_mailer
 from hub.mail.gmail import GmailMailer
-from hub.sending.followups import run_followups
-from hub.sending.runner import run_send
 from hub.services import Services
 from hub.stages.base import StageContext
 from hub.stages.check_replies import run as check_replies
+from hub.stages.followup import run_followups
+from hub.stages.send import run_send
 from sheets.local import LocalStore
 from tests.emulators import gmail_messages as inbound
 from tests.emulators.dovecot import available

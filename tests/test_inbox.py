@@ -7,7 +7,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from hub.app import create_app
-from hub.inbox import next_stage_for
+from hub.stages.row_changed import next_stage_for
 from tests.core_plugin import marking_stage, registered
 from tests.emulators.serve import wait_until
 from webhooks.dataforseo import dataforseo_callback_urls

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from hub.jobs.leases import owner_dead
 from hub.jobs.runner import JobRunner
 from hub.services import Services
+from hub.state.leases import owner_dead
 from hub.state.sqlite import State
 from tests.core_plugin import MARKERS, Tracker, marking_stage, registered
 from tests.emulators.serve import async_wait_until
@@ -159,7 +159,7 @@ async def test_failing_stage_marks_job_failed_with_message_and_event(services, r
 
 async def test_job_type_without_stage_fails_clearly(services, runner):
     with registered({"followup": None}):
-        from hub.stages.base import STAGES
+        from hub.stages.registry import STAGES
 
         STAGES.pop("followup", None)
         job_id = await runner.submit("followup", {})

@@ -8,15 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from hub.config.pacing import Gap, LimitsConfigError, SendWindow
 from hub.sending.ledger import DAY_SECONDS, Ledger
-from hub.sending.limits import (
-    Gap,
-    Limits,
-    LimitsConfigError,
-    SendWindow,
-    format_until,
-    wait_interruptibly,
-)
+from hub.sending.limits import Limits, format_until, wait_interruptibly
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()  # a Wednesday
 

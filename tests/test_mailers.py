@@ -96,36 +96,30 @@ from tests.emulators.serve import wait_until  # noqa: E402
 
 
 @pytest.fixture
-def world(settings):
-    with gmail_world(settings) as world:
-        yield world
-
-
-@pytest.fixture
 def waits():
     return []
 
 
 @pytest.fixture
-def mailer(world, waits):
+def mailer(mail_world, waits):
     # Backoff waits are recorded instead of slept: tests assert them, never time them.
-    made = GmailMailer.from_settings(world.settings)
+    made = GmailMailer.from_settings(mail_world.settings)
     made._sleep = waits.append
     made.limiter._sleep = waits.append
     yield made
     made.close()
 
 
-def test_gmail_mailer_only_with_hub_mailer_gmail(world):
-    assert isinstance(build_mailer(world.settings), GmailMailer)
-    assert world.gmail.count() == 0  # building the client calls nothing
+def test_gmail_mailer_only_with_hub_mailer_gmail(mail_world):
+    assert isinstance(build_mailer(mail_world.settings), GmailMailer)
+    assert mail_world.gmail.count() == 0  # building the client calls nothing
 
 
-def test_send_refreshes_the_token_and_sends_raw_rfc5322(world, mailer):
+def test_send_refreshes_the_token_and_sends_raw_rfc5322(mail_world, mailer):
     message = make_message(msgid="<first.1@hub.example>")
     sent = mailer.send(message)
-    assert world.oauth.requests["refresh_token"] == 1
-    stored = world.gmail.messages[sent.provider_id]
+    assert mail_world.oauth.requests["refresh_token"] == 1
+    stored = mail_world.gmail.messages[sent.provider_id]
     assert stored.label_ids == ["SENT"]
     assert stored.parsed["Message-ID"] == "<first.1@hub.example>"
     assert stored.parsed["To"] == "ed@gallery.example"
@@ -133,7 +127,7 @@ def test_send_refreshes_the_token_and_sends_raw_rfc5322(world, mailer):
     assert sent.rfc822_message_id == "<first.1@hub.example>"
 
 
-def test_send_in_thread_uses_thread_id(world, mailer):
+def test_send_in_thread_uses_thread_id(mail_world, mailer):
     first = mailer.send(make_message(msgid="<t.1@hub.example>"))
     follow = make_message(subject="Re: Hello", msgid="<t.2@hub.example>")
     follow["In-Reply-To"] = "<t.1@hub.example>"
@@ -143,10 +137,10 @@ def test_send_in_thread_uses_thread_id(world, mailer):
 
 
 def test_send_reports_the_message_id_gmail_kept_when_it_replaces_ours(settings, waits):
-    with gmail_world(settings, keep_message_id=False) as world:
-        mailer = GmailMailer.from_settings(world.settings)
+    with gmail_world(settings, keep_message_id=False) as mail_world:
+        mailer = GmailMailer.from_settings(mail_world.settings)
         sent = mailer.send(make_message(msgid="<ours.1@hub.example>"))
-        kept = world.gmail.messages[sent.provider_id].parsed["Message-ID"]
+        kept = mail_world.gmail.messages[sent.provider_id].parsed["Message-ID"]
         assert kept != "<ours.1@hub.example>"
         assert sent.rfc822_message_id == kept
         # Reconciliation still finds it: by recipient + time window + subject.
@@ -160,9 +154,9 @@ def test_send_reports_the_message_id_gmail_kept_when_it_replaces_ours(settings, 
         assert found.rfc822_message_id == kept
 
 
-def test_find_sent_by_message_id_first(world, mailer):
+def test_find_sent_by_message_id_first(mail_world, mailer):
     sent = mailer.send(make_message(msgid="<find.1@hub.example>"))
-    world.gmail.reset_log()
+    mail_world.gmail.reset_log()
     found = mailer.find_sent(
         rfc822_message_id="<find.1@hub.example>",
         to="ed@gallery.example",
@@ -170,11 +164,11 @@ def test_find_sent_by_message_id_first(world, mailer):
         since=datetime.now(UTC),
     )
     assert found == type(found)(sent.provider_id, sent.thread_id, "<find.1@hub.example>")
-    queries = [r.query for r in world.gmail.requests]
+    queries = [r.query for r in mail_world.gmail.requests]
     assert len(queries) == 1 and "rfc822msgid" in queries[0]
 
 
-def test_find_sent_misses_other_subjects_and_old_messages(world, mailer):
+def test_find_sent_misses_other_subjects_and_old_messages(mail_world, mailer):
     mailer.send(make_message(msgid="<m.1@hub.example>"))
     assert (
         mailer.find_sent(
@@ -196,48 +190,48 @@ def test_find_sent_misses_other_subjects_and_old_messages(world, mailer):
     )
 
 
-def test_500_after_store_is_ambiguous_and_reconcilable(world, mailer):
-    world.gmail.inject("500_after_store", api_method="users.messages.send")
+def test_500_after_store_is_ambiguous_and_reconcilable(mail_world, mailer):
+    mail_world.gmail.inject("500_after_store", api_method="users.messages.send")
     with pytest.raises(MailerError) as caught:
         mailer.send(make_message(msgid="<amb.1@hub.example>"))
     assert caught.value.ambiguous is True
-    assert world.gmail.count("users.messages.send") == 1  # never re-sent by the mailer
-    assert len(world.gmail.sent()) == 1  # ... yet Gmail has it
+    assert mail_world.gmail.count("users.messages.send") == 1  # never re-sent by the mailer
+    assert len(mail_world.gmail.sent()) == 1  # ... yet Gmail has it
     found = mailer.find_sent(
         rfc822_message_id="<amb.1@hub.example>", to="", subject="", since=datetime.now(UTC)
     )
     assert found is not None
 
 
-def test_dropped_connection_on_send_is_ambiguous(world, mailer):
-    world.gmail.inject("drop_after_store", api_method="users.messages.send")
+def test_dropped_connection_on_send_is_ambiguous(mail_world, mailer):
+    mail_world.gmail.inject("drop_after_store", api_method="users.messages.send")
     with pytest.raises(MailerError) as caught:
         mailer.send(make_message())
     assert caught.value.ambiguous is True
-    assert world.gmail.count("users.messages.send") == 1
+    assert mail_world.gmail.count("users.messages.send") == 1
 
 
-def test_send_retries_a_rate_limit_honouring_retry_after(world, mailer, waits):
-    world.gmail.inject("429", api_method="users.messages.send", seconds=7)
+def test_send_retries_a_rate_limit_honouring_retry_after(mail_world, mailer, waits):
+    mail_world.gmail.inject("429", api_method="users.messages.send", seconds=7)
     sent = mailer.send(make_message())
-    assert sent.provider_id in world.gmail.messages
-    assert world.gmail.count("users.messages.send") == 2
-    assert len(world.gmail.sent()) == 1
+    assert sent.provider_id in mail_world.gmail.messages
+    assert mail_world.gmail.count("users.messages.send") == 2
+    assert len(mail_world.gmail.sent()) == 1
     assert waits and waits[0] >= 7
 
 
-def test_quota_errors_are_reported_as_quota(world, mailer):
-    world.gmail.inject("429", api_method="users.messages.send", seconds=600, times=5)
+def test_quota_errors_are_reported_as_quota(mail_world, mailer):
+    mail_world.gmail.inject("429", api_method="users.messages.send", seconds=600, times=5)
     with pytest.raises(MailerError) as rate:
         mailer.send(make_message())
     assert rate.value.quota and not rate.value.ambiguous and rate.value.retry_after == 600
-    world.gmail.faults.clear()
-    world.gmail.inject("403_daily")
+    mail_world.gmail.faults.clear()
+    mail_world.gmail.inject("403_daily")
     with pytest.raises(MailerError) as daily:
         mailer.send(make_message())
     assert daily.value.quota and daily.value.retry_after is None
     assert "dailyLimitExceeded" in str(daily.value)
-    assert world.gmail.sent() == []
+    assert mail_world.gmail.sent() == []
 
 
 @pytest.mark.parametrize("answer", ["403_user_rate", "403_rate"])
@@ -284,35 +278,35 @@ def test_reads_retry_a_403_rate_limit_from_the_message_too(settings):
     assert world.gmail.count("users.getProfile") == 2 and waits == [12.0]
 
 
-def test_reads_retry_server_errors_then_succeed(world, mailer, waits):
-    world.gmail.inject("500", api_method="users.getProfile", times=2)
+def test_reads_retry_server_errors_then_succeed(mail_world, mailer, waits):
+    mail_world.gmail.inject("500", api_method="users.getProfile", times=2)
     profile = mailer.profile()
     assert profile["emailAddress"] == "me@artist.example"
-    assert world.gmail.count("users.getProfile") == 3
+    assert mail_world.gmail.count("users.getProfile") == 3
     assert len(waits) == 2
 
 
-def test_revoked_refresh_token_names_the_setting(world, mailer):
-    world.oauth.revoke(world.settings.gmail_refresh_token.get_secret_value())
+def test_revoked_refresh_token_names_the_setting(mail_world, mailer):
+    mail_world.oauth.revoke(mail_world.settings.gmail_refresh_token.get_secret_value())
     with pytest.raises(MailerError) as caught:
         mailer.send(make_message())
     assert "GMAIL_REFRESH_TOKEN" in str(caught.value)
-    assert world.settings.gmail_refresh_token.get_secret_value() not in str(caught.value)
+    assert mail_world.settings.gmail_refresh_token.get_secret_value() not in str(caught.value)
     assert caught.value.ambiguous is False
-    assert world.gmail.count() == 0
+    assert mail_world.gmail.count() == 0
 
 
-def test_expired_access_token_is_refreshed_transparently(world, mailer):
+def test_expired_access_token_is_refreshed_transparently(mail_world, mailer):
     mailer.profile()
-    world.oauth.expire_access_tokens()
+    mail_world.oauth.expire_access_tokens()
     assert mailer.profile()["emailAddress"] == "me@artist.example"
-    assert world.oauth.requests["refresh_token"] == 2
+    assert mail_world.oauth.requests["refresh_token"] == 2
 
 
-def test_thread_messages_returns_metadata_oldest_first(world, mailer):
+def test_thread_messages_returns_metadata_oldest_first(mail_world, mailer):
     original = make_message(msgid="<th.1@hub.example>")
     sent = mailer.send(original)
-    world.gmail.deliver(inbound.reply(original, from_addr="ed@gallery.example"))
+    mail_world.gmail.deliver(inbound.reply(original, from_addr="ed@gallery.example"))
     messages = mailer.thread_messages(sent.thread_id)
     assert [m.headers["from"] for m in messages] == [
         "Artist <me@artist.example>",
@@ -322,12 +316,12 @@ def test_thread_messages_returns_metadata_oldest_first(world, mailer):
     assert messages[1].snippet.startswith("Thanks for reaching out! We'd love")
 
 
-def test_inbound_since_uses_history_and_returns_only_new_received_mail(world, mailer):
+def test_inbound_since_uses_history_and_returns_only_new_received_mail(mail_world, mailer):
     original = make_message(msgid="<in.1@hub.example>")
     first = mailer.inbound_since(None)  # start watching now
     assert first.messages == [] and first.cursor
     mailer.send(original)
-    world.gmail.deliver(inbound.reply(original, from_addr="ed@gallery.example"))
+    mail_world.gmail.deliver(inbound.reply(original, from_addr="ed@gallery.example"))
     batch = mailer.inbound_since(first.cursor)
     assert [m.headers["from"] for m in batch.messages] == ["ed@gallery.example"]
     assert "Thanks for reaching out" in batch.messages[0].body_text
@@ -335,24 +329,24 @@ def test_inbound_since_uses_history_and_returns_only_new_received_mail(world, ma
     assert again.messages == []
 
 
-def test_inbound_since_falls_back_to_search_when_history_expired(world, mailer):
+def test_inbound_since_falls_back_to_search_when_history_expired(mail_world, mailer):
     original = make_message(msgid="<exp.1@hub.example>")
     start = mailer.inbound_since(None)
-    world.gmail.deliver(inbound.reply(original, from_addr="ed@gallery.example"))
-    world.gmail.expire_history()
+    mail_world.gmail.deliver(inbound.reply(original, from_addr="ed@gallery.example"))
+    mail_world.gmail.expire_history()
     batch = mailer.inbound_since(start.cursor)
     assert [m.headers["from"] for m in batch.messages] == ["ed@gallery.example"]
-    statuses = [(r.api_method, r.status) for r in world.gmail.requests]
+    statuses = [(r.api_method, r.status) for r in mail_world.gmail.requests]
     assert ("users.history.list", 404) in statuses
     assert any(
         m == "users.messages.list" and "in%3Ainbox" in q
-        for m, q in ((r.api_method, r.query) for r in world.gmail.requests)
+        for m, q in ((r.api_method, r.query) for r in mail_world.gmail.requests)
     )
 
 
 def test_client_side_limiter_spends_gmail_units(settings, waits):
-    with gmail_world(settings) as world:
-        mailer = GmailMailer.from_settings(world.settings)
+    with gmail_world(settings) as mail_world:
+        mailer = GmailMailer.from_settings(mail_world.settings)
         clock = [0.0]
 
         def advance(seconds: float) -> None:  # the limiter's clock moves only when it waits
@@ -363,14 +357,14 @@ def test_client_side_limiter_spends_gmail_units(settings, waits):
         for _ in range(3):
             mailer.send(make_message())  # 3 x (100 send + 5 get) = 315 units > 250
         assert sum(waits) > 0
-        assert world.gmail.units_by_method["users.messages.send"] == 300
+        assert mail_world.gmail.units_by_method["users.messages.send"] == 300
 
 
-def test_bounce_body_carries_the_delivery_status(world, mailer):
+def test_bounce_body_carries_the_delivery_status(mail_world, mailer):
     original = make_message(msgid="<b.1@hub.example>")
     start = mailer.inbound_since(None)
     mailer.send(original)
-    world.gmail.deliver(inbound.bounce(original, hard=True))
+    mail_world.gmail.deliver(inbound.bounce(original, hard=True))
     batch = mailer.inbound_since(start.cursor)
     assert batch.messages[0].content_type == "multipart/report"
     assert "Status: 5.1.1" in batch.messages[0].body_text
@@ -408,20 +402,20 @@ def test_hub_outbox_lists_the_dry_run_messages(settings, monkeypatch):
     assert missing.exit_code == 1
 
 
-def test_send_timeout_is_ambiguous_even_when_gmail_keeps_the_message(world, waits):
-    mailer = GmailMailer.from_settings(world.settings)
+def test_send_timeout_is_ambiguous_even_when_gmail_keeps_the_message(mail_world, waits):
+    mailer = GmailMailer.from_settings(mail_world.settings)
     mailer.profile()  # token refreshed; the send below is the slow one
     slow = GmailMailer(
-        api_url=world.gmail_url,
-        token_url=world.token_url,
-        client_id=world.settings.gmail_client_id,
-        client_secret=world.settings.gmail_client_secret.get_secret_value(),
-        refresh_token=world.settings.gmail_refresh_token.get_secret_value(),
-        sender=world.settings.gmail_sender,
+        api_url=mail_world.gmail_url,
+        token_url=mail_world.token_url,
+        client_id=mail_world.settings.gmail_client_id,
+        client_secret=mail_world.settings.gmail_client_secret.get_secret_value(),
+        refresh_token=mail_world.settings.gmail_refresh_token.get_secret_value(),
+        sender=mail_world.settings.gmail_sender,
         timeout=0.3,
         sleep=waits.append,
     )
-    world.gmail.inject("latency", api_method="users.messages.send", seconds=1.0)
+    mail_world.gmail.inject("latency", api_method="users.messages.send", seconds=1.0)
     with pytest.raises(MailerError) as caught:
         slow.send(make_message(msgid="<slow.1@hub.example>"))
     assert caught.value.ambiguous is True
@@ -435,7 +429,7 @@ def test_send_timeout_is_ambiguous_even_when_gmail_keeps_the_message(world, wait
         what="the slow send to land",
     )
     assert found.rfc822_message_id == "<slow.1@hub.example>"
-    assert world.gmail.count("users.messages.send") == 1
+    assert mail_world.gmail.count("users.messages.send") == 1
     slow.close()
     mailer.close()
 

@@ -24,7 +24,7 @@ import pytest
 
 from hub.app import create_app
 from hub.config import Settings
-from hub.stages.base import STAGES
+from hub.stages.registry import STAGES
 from tests.emulators import gmail_messages
 from tests.emulators.dataforseo import LOGIN, PASSWORD, DataForSEOEmulator, organic
 from tests.emulators.hunter import API_KEY as HUNTER_KEY
@@ -43,7 +43,7 @@ def needs(*stages: str) -> None:
 
 
 @pytest.fixture
-def hub(data_dir, monkeypatch):
+def served_hub(data_dir, monkeypatch):
     monkeypatch.chdir(data_dir.parent)
     dfs, hunter = DataForSEOEmulator(auto_complete=True), HunterEmulator()
     dfs.serp["art blog"] = [organic(i + 1, f"www.{d}") for i, d in enumerate(DOMAINS)]
@@ -76,77 +76,77 @@ def hub(data_dir, monkeypatch):
             yield server
 
 
-def api(hub, method: str, path: str, **kwargs) -> httpx.Response:
-    return httpx.request(method, hub.url + path, headers=AUTH, timeout=10, **kwargs)
+def api(served_hub, method: str, path: str, **kwargs) -> httpx.Response:
+    return httpx.request(method, served_hub.url + path, headers=AUTH, timeout=10, **kwargs)
 
 
-def ended(hub, job_id: str):
-    status = api(hub, "GET", f"/api/jobs/{job_id}/status").json()
+def ended(served_hub, job_id: str):
+    status = api(served_hub, "GET", f"/api/jobs/{job_id}/status").json()
     return status if status["status"] in ("completed", "failed", "cancelled") else None
 
 
-def settle(hub) -> None:
+def settle(served_hub) -> None:
     """Wait until no job is pending or running (the chain has run its course)."""
 
     def idle():
-        jobs = api(hub, "GET", "/api/jobs?limit=1000").json()["jobs"]
+        jobs = api(served_hub, "GET", "/api/jobs?limit=1000").json()["jobs"]
         return all(j["status"] not in ("pending", "running") for j in jobs)
 
     wait_until(idle, timeout=60, what="the job chain to settle")
 
 
-def test_old_test_plan_step_by_step(hub):
+def test_old_test_plan_step_by_step(served_hub):
     needs("discover", "enrich")
     # 1-2: discovery job, polled until done
     created = api(
-        hub, "POST", "/api/jobs/discover", json={"keywords": ["art blog"], "max_results": 10}
+        served_hub, "POST", "/api/jobs/discover", json={"keywords": ["art blog"], "max_results": 10}
     )
     assert created.status_code == 202
     discover_id = created.json()["job_id"]
-    status = wait_until(lambda: ended(hub, discover_id), timeout=30, what="discovery")
+    status = wait_until(lambda: ended(served_hub, discover_id), timeout=30, what="discovery")
     assert status["status"] == "completed", status["error"]
     assert status["progress"]["percent"] == 100.0
 
     # 3: the enrichment job discovery triggered
-    enrich_jobs = api(hub, "GET", "/api/jobs?job_type=enrich").json()["jobs"]
+    enrich_jobs = api(served_hub, "GET", "/api/jobs?job_type=enrich").json()["jobs"]
     assert [j["parent_job_id"] for j in enrich_jobs] == [discover_id]
 
     # 4: enrichment by hand
-    settle(hub)
-    by_hand = api(hub, "POST", "/api/prospects/enrich?max_prospects=10")
+    settle(served_hub)
+    by_hand = api(served_hub, "POST", "/api/prospects/enrich?max_prospects=10")
     assert by_hand.status_code == 202
-    manual = wait_until(lambda: ended(hub, by_hand.json()["job_id"]), what="manual enrich")
+    manual = wait_until(lambda: ended(served_hub, by_hand.json()["job_id"]), what="manual enrich")
     assert manual["status"] == "completed", manual["error"]
 
     # 5: prospects with an email
-    with_email = api(hub, "GET", "/api/prospects?has_email=true").json()
+    with_email = api(served_hub, "GET", "/api/prospects?has_email=true").json()
     assert sorted(p["domain"] for p in with_email["prospects"]) == sorted(DOMAINS)
 
     # 6: send with auto-send
     needs("draft", "send")
-    settle(hub)
-    send = api(hub, "POST", "/api/jobs/send?auto_send=true")
+    settle(served_hub)
+    send = api(served_hub, "POST", "/api/jobs/send?auto_send=true")
     assert send.status_code == 202
-    sent_job = wait_until(lambda: ended(hub, send.json()["job_id"]), timeout=30, what="send")
+    sent_job = wait_until(lambda: ended(served_hub, send.json()["job_id"]), timeout=30, what="send")
     assert sent_job["status"] == "completed", sent_job["error"]
 
     # 7: the sent prospects
-    sent = api(hub, "GET", "/api/prospects?status=sent").json()
+    sent = api(served_hub, "GET", "/api/prospects?status=sent").json()
     assert sorted(p["domain"] for p in sent["prospects"]) == sorted(DOMAINS)
     assert all(p.get("message_id") and p.get("last_sent") for p in sent["prospects"])
-    assert len(hub.gmail.sent()) == len(DOMAINS)  # one message each, through Gmail
+    assert len(served_hub.gmail.sent()) == len(DOMAINS)  # one message each, through Gmail
 
     # 8: a reply placed in the Gmail emulator is detected (the first reply check ever run)
     answered = sent["prospects"][0]
     to = answered["contact_email"]
-    [first] = [m for m in hub.gmail.sent() if parseaddr(str(m.parsed["To"]))[1] == to]
-    hub.gmail.deliver(
+    [first] = [m for m in served_hub.gmail.sent() if parseaddr(str(m.parsed["To"]))[1] == to]
+    served_hub.gmail.deliver(
         gmail_messages.reply(first.parsed, from_addr=answered["contact_email"], body="Yes please!")
     )
-    check = api(hub, "POST", "/api/jobs/check-replies")
+    check = api(served_hub, "POST", "/api/jobs/check-replies")
     assert check.status_code == 202
-    checked = wait_until(lambda: ended(hub, check.json()["job_id"]), what="reply check")
+    checked = wait_until(lambda: ended(served_hub, check.json()["job_id"]), what="reply check")
     assert checked["status"] == "completed", checked["error"]
-    replied = api(hub, "GET", "/api/prospects?status=replied").json()["prospects"]
+    replied = api(served_hub, "GET", "/api/prospects?status=replied").json()["prospects"]
     assert [p["hub_id"] for p in replied] == [answered["hub_id"]]
     assert "Yes please" in replied[0]["reply_snippet"]

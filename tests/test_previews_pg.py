@@ -9,11 +9,12 @@ from email.utils import parseaddr
 
 import pytest
 
+from hub.app import build_store
 from hub.config import Settings
 from hub.mail.outbox import OutboxMailer
 from hub.sending.previews import PreviewClaims
-from hub.sending.runner import run_send
-from hub.services import Services, build_store
+from hub.services import Services
+from hub.stages.send import run_send
 from hub.state.pools import close_pools
 from tests.helpers_send_crash import add_rows
 

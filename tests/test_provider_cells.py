@@ -12,23 +12,7 @@ from hub.services import Services
 from hub.stages.base import StageContext
 from hub.stages.discover import run as discover_stage
 from hub.stages.enrich import run as enrich_stage
-from tests import hostile_run
-from tests.emulators.dataforseo import LOGIN, PASSWORD, DataForSEOEmulator, organic
-from tests.emulators.serve import serve_in_thread
-
-
-@pytest.fixture
-def dfs():
-    emulator = DataForSEOEmulator(auto_complete=False)
-    with serve_in_thread(emulator.app) as server:
-        emulator.url = server.url
-        yield emulator
-
-
-@pytest.fixture(scope="module")
-def world():
-    with hostile_run.hunter_world() as running:
-        yield running
+from tests.emulators.dataforseo import LOGIN, PASSWORD, organic
 
 
 async def test_discovery_keeps_ip_literals_and_junk_hosts_out_of_the_sheet(
@@ -76,13 +60,13 @@ async def test_discovery_keeps_ip_literals_and_junk_hosts_out_of_the_sheet(
     ],
 )
 async def test_an_address_hunter_found_is_checked_before_it_is_written(
-    data_dir, local_store, world, found
+    data_dir, local_store, hunter_world, found
 ):
-    world.hunter.set_emails(
+    hunter_world.hunter.set_emails(
         "gallery.test", [{"value": found, "type": "personal", "confidence": 97, "first_name": "Ed"}]
     )
     hub_id = local_store.append([{"domain": "gallery.test"}]).added[0]
-    settings = world.settings(data_dir)
+    settings = hunter_world.settings(data_dir)
     enricher = HunterEnricher(settings)
     services = Services(settings=settings, store=local_store, enricher=enricher)
     try:

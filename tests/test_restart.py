@@ -80,40 +80,42 @@ class Server:
 
 
 @pytest.fixture
-def server(data_dir):
+def hub_process(data_dir):
     store = LocalStore(data_dir / "prospects.sqlite3")
     store.ensure_schema()
     store.append([{"domain": f"site{i}.example"} for i in range(ROWS)])
     store.close()
-    server = Server(data_dir, free_port())
-    yield server
-    server.stop()
+    hub_process = Server(data_dir, free_port())
+    yield hub_process
+    hub_process.stop()
 
 
-def status(server: Server, job_id: str) -> dict:
-    return httpx.get(f"{server.url}/api/jobs/{job_id}/status", headers=AUTH, timeout=5).json()
+def status(hub_process: Server, job_id: str) -> dict:
+    return httpx.get(f"{hub_process.url}/api/jobs/{job_id}/status", headers=AUTH, timeout=5).json()
 
 
-def submit(server: Server, path: str) -> str:
-    response = httpx.post(server.url + path, headers=AUTH, timeout=5)
+def submit(hub_process: Server, path: str) -> str:
+    response = httpx.post(hub_process.url + path, headers=AUTH, timeout=5)
     assert response.status_code == 202, response.text
     return response.json()["job_id"]
 
 
-def test_sigkill_with_jobs_pending_and_running_loses_nothing_and_repeats_nothing(server, data_dir):
-    server.start()
+def test_sigkill_with_jobs_pending_and_running_loses_nothing_and_repeats_nothing(
+    hub_process, data_dir
+):
+    hub_process.start()
     jobs = [
-        submit(server, "/api/jobs/enrich"),
-        submit(server, "/api/jobs/score"),
-        submit(server, "/api/jobs/enrich"),  # waits for the first enrich (one per type)
-        submit(server, "/api/jobs/score?max_prospects=50"),
+        submit(hub_process, "/api/jobs/enrich"),
+        submit(hub_process, "/api/jobs/score"),
+        submit(hub_process, "/api/jobs/enrich"),  # waits for the first enrich (one per type)
+        submit(hub_process, "/api/jobs/score?max_prospects=50"),
     ]
     wait_until(
-        lambda: status(server, jobs[0])["progress"]["processed"] >= 30,
+        lambda: status(hub_process, jobs[0])["progress"]["processed"] >= 30,
         timeout=30,
         what="the first enrich job to be part-way",
     )
-    server.kill()
+    hub_process.kill()
 
     state = State(data_dir / "state.sqlite3")
     try:
@@ -123,10 +125,10 @@ def test_sigkill_with_jobs_pending_and_running_loses_nothing_and_repeats_nothing
     assert "running" in at_kill.values() and "pending" in at_kill.values(), at_kill
     assert at_kill[jobs[2]] == "pending"
 
-    server.start()
+    hub_process.start()
     finals = [
         wait_until(
-            lambda job_id=job_id: (s := status(server, job_id))["status"] == "completed" and s,
+            lambda job_id=job_id: (s := status(hub_process, job_id))["status"] == "completed" and s,
             timeout=60,
             what=f"job {job_id} to complete after the restart",
         )

@@ -17,7 +17,7 @@ AUTH = {"authorization": "Bearer flow-key"}
 
 
 @pytest.fixture
-def hub(settings):
+def demo_hub(settings):
     settings.api_keys = ["flow-key"]
     settings.tick_minutes = 0
     apply_demo_defaults(settings)  # what `make run` (hub serve --demo) does
@@ -54,8 +54,8 @@ def prepare(client) -> list[dict]:
     return drafted_rows(client)
 
 
-def test_nothing_is_sent_before_approval_and_patch_sends_that_row_only(hub):
-    client, services = hub
+def test_nothing_is_sent_before_approval_and_patch_sends_that_row_only(demo_hub):
+    client, services = demo_hub
     assert services.settings.require_approval and not services.settings.uses_gmail
     drafted = prepare(client)
 
@@ -79,8 +79,8 @@ def test_nothing_is_sent_before_approval_and_patch_sends_that_row_only(hub):
     "body, column",
     [({"outreach_status": "sent"}, "outreach_status"), ({"message_id": "<x@y>"}, "message_id")],
 )
-def test_hub_owned_values_answer_422_naming_the_column(hub, body, column):
-    client, services = hub
+def test_hub_owned_values_answer_422_naming_the_column(demo_hub, body, column):
+    client, services = demo_hub
     row = client.get("/api/prospects").json()["prospects"][0]
     response = client.patch(f"/api/prospects/{row['hub_id']}", json=body)
     assert response.status_code == 422
@@ -90,8 +90,8 @@ def test_hub_owned_values_answer_422_naming_the_column(hub, body, column):
     assert services.store.get(row["hub_id"]) == row
 
 
-def test_do_not_contact_keeps_a_row_from_ever_being_sent(hub):
-    client, services = hub
+def test_do_not_contact_keeps_a_row_from_ever_being_sent(demo_hub):
+    client, services = demo_hub
     drafted = prepare(client)
     kept, other = drafted[0]["hub_id"], drafted[1]["hub_id"]
     response = client.patch(f"/api/prospects/{kept}", json={"outreach_status": "do_not_contact"})

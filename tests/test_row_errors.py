@@ -10,15 +10,13 @@ import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from hub.app import create_app
+from hub.app import build_services, create_app
 from hub.cli import app as cli_app
 from hub.cli.common import console as cli_console
 from hub.jobs.runner import JobRunner
-from hub.services import build_services
 from hub.stages.row_errors import RowGuard, fingerprint
 from sheets.local import LocalStore
 from sheets.store import StoreError
-from tests import hostile_run
 from tests.store_contract import (
     GoogleHarness,
     emulator_servers,  # noqa: F401 - a fixture shared by this module's tests
@@ -30,14 +28,8 @@ from tests.store_contract import (
 ODD_ANSWER = [{"value": "ada@odd.test", "type": "personal", "confidence": 97, "first_name": 7}]
 
 
-@pytest.fixture(scope="module")
-def world():
-    with hostile_run.hunter_world() as running:
-        yield running
-
-
 @pytest.fixture
-def rows(data_dir):
+def rows_by_name(data_dir):
     store = LocalStore(data_dir / "prospects.sqlite3")
     store.ensure_schema()
     added = store.append([{"domain": d} for d in ("fine1.test", "odd.test", "fine2.test")]).added
@@ -68,49 +60,53 @@ def _edit(settings, hub_id: str, column: str, value: str) -> None:
     store.close()
 
 
-async def test_a_row_that_raises_is_held_and_the_job_goes_on(data_dir, world, rows, caplog):
-    world.hunter.set_emails("odd.test", ODD_ANSWER)
-    settings = world.settings(data_dir)
+async def test_a_row_that_raises_is_held_and_the_job_goes_on(
+    data_dir, hunter_world, rows_by_name, caplog
+):
+    hunter_world.hunter.set_emails("odd.test", ODD_ANSWER)
+    settings = hunter_world.settings(data_dir)
     with caplog.at_level(logging.ERROR, logger="hub.stages.row_errors"):
         job = await _enrich(settings)
     assert job["status"] == "completed", job["error"]
     assert job["result"]["errors"] == 1 and job["result"]["enriched"] == 2
-    odd = _row(settings, rows["odd"])
+    odd = _row(settings, rows_by_name["odd"])
     assert odd["outreach_status"] == "pending"
     assert re.fullmatch(
         r"ERROR:enrich TypeError \(try 1 of 3; row [0-9a-f]{8}\)", odd["hold_reason"]
     )
     assert odd["last_error"].startswith("TypeError: sequence item 0: expected str instance")
     for name in ("fine1", "fine2"):
-        assert _row(settings, rows[name])["outreach_status"] == "enriched"
+        assert _row(settings, rows_by_name[name])["outreach_status"] == "enriched"
     logged = caplog.text
-    assert rows["odd"] in logged and "Traceback" in logged and "pick_best" in logged
+    assert rows_by_name["odd"] in logged and "Traceback" in logged and "pick_best" in logged
 
 
-async def test_after_three_failures_the_row_waits_until_a_person_changes_it(data_dir, world, rows):
-    world.hunter.set_emails("odd.test", ODD_ANSWER)
-    settings = world.settings(data_dir)
+async def test_after_three_failures_the_row_waits_until_a_person_changes_it(
+    data_dir, hunter_world, rows_by_name
+):
+    hunter_world.hunter.set_emails("odd.test", ODD_ANSWER)
+    settings = hunter_world.settings(data_dir)
     for _ in range(3):
         job = await _enrich(settings)
         assert job["status"] == "completed" and job["result"]["errors"] == 1
-    odd = _row(settings, rows["odd"])
+    odd = _row(settings, rows_by_name["odd"])
     assert "(try 3 of 3: not tried again until a person changes it; row" in odd["hold_reason"]
 
-    asked = world.hunter.searched.count("odd.test")
+    asked = hunter_world.hunter.searched.count("odd.test")
     job = await _enrich(settings)  # a fourth run leaves it alone: Hunter is not asked
     assert job["status"] == "completed" and "errors" not in job["result"]
-    assert world.hunter.searched.count("odd.test") == asked
-    assert _row(settings, rows["odd"])["hold_reason"] == odd["hold_reason"]
+    assert hunter_world.hunter.searched.count("odd.test") == asked
+    assert _row(settings, rows_by_name["odd"])["hold_reason"] == odd["hold_reason"]
 
-    _edit(settings, rows["odd"], "notes", "checked their site by hand")  # a person's change
+    _edit(settings, rows_by_name["odd"], "notes", "checked their site by hand")  # a person's change
     await _enrich(settings)
-    assert world.hunter.searched.count("odd.test") == asked + 1
-    assert "(try 1 of 3; row" in _row(settings, rows["odd"])["hold_reason"]
+    assert hunter_world.hunter.searched.count("odd.test") == asked + 1
+    assert "(try 1 of 3; row" in _row(settings, rows_by_name["odd"])["hold_reason"]
 
-    world.hunter.set_emails("odd.test", [{**ODD_ANSWER[0], "first_name": "Ada"}])
-    _edit(settings, rows["odd"], "hold_reason", "")  # or they clear the hold
+    hunter_world.hunter.set_emails("odd.test", [{**ODD_ANSWER[0], "first_name": "Ada"}])
+    _edit(settings, rows_by_name["odd"], "hold_reason", "")  # or they clear the hold
     job = await _enrich(settings)
-    fixed = _row(settings, rows["odd"])
+    fixed = _row(settings, rows_by_name["odd"])
     assert fixed["outreach_status"] == "enriched" and fixed.get("hold_reason", "") == ""
     assert fixed["contact_name"] == "Ada" and "errors" not in job["result"]
 
@@ -126,15 +122,15 @@ async def test_a_store_failure_still_fails_the_whole_job():
     assert guard.errors == 0
 
 
-async def test_refused_hunter_credentials_still_fail_the_job(data_dir, world, rows):
-    settings = world.settings(data_dir, hunter_api_key="not-the-key")
+async def test_refused_hunter_credentials_still_fail_the_job(data_dir, hunter_world, rows_by_name):
+    settings = hunter_world.settings(data_dir, hunter_api_key="not-the-key")
     job = await _enrich(settings)
     assert job["status"] == "failed" and "HUNTER_API_KEY" in job["error"]
-    assert all(_row(settings, h)["outreach_status"] == "pending" for h in rows.values())
+    assert all(_row(settings, h)["outreach_status"] == "pending" for h in rows_by_name.values())
 
 
-def test_last_error_and_log_never_carry_secrets(world, data_dir, caplog):
-    settings = world.settings(data_dir, hunter_api_key="sekret-hunter-0123")
+def test_last_error_and_log_never_carry_secrets(hunter_world, data_dir, caplog):
+    settings = hunter_world.settings(data_dir, hunter_api_key="sekret-hunter-0123")
     guard = RowGuard.for_settings("enrich", settings)
     leak = RuntimeError(
         "GET https://api.hunter.io/v2/domain-search?domain=x.test&api_key=sekret-hunter-0123 "
@@ -156,14 +152,16 @@ def test_the_fingerprint_ignores_the_hubs_bookkeeping_only():
 
 
 async def test_rows_in_trouble_are_listed_by_the_cli_and_the_status_page(
-    data_dir, world, rows, monkeypatch
+    data_dir, hunter_world, rows_by_name, monkeypatch
 ):
-    world.hunter.set_emails("odd.test", ODD_ANSWER)
-    settings = world.settings(data_dir, api_keys=["trouble-key-0123456789"])
+    hunter_world.hunter.set_emails("odd.test", ODD_ANSWER)
+    settings = hunter_world.settings(data_dir, api_keys=["trouble-key-0123456789"])
     await _enrich(settings)
-    _edit(settings, rows["fine1"], "contact_email", "[red]x@y")
-    _edit(settings, rows["fine1"], "hold_reason", "REVIEW:bad_email contact_email: '[red]x@y'")
-    _edit(settings, rows["fine1"], "last_error", "contact_email: not one e-mail address")
+    _edit(settings, rows_by_name["fine1"], "contact_email", "[red]x@y")
+    _edit(
+        settings, rows_by_name["fine1"], "hold_reason", "REVIEW:bad_email contact_email: '[red]x@y'"
+    )
+    _edit(settings, rows_by_name["fine1"], "last_error", "contact_email: not one e-mail address")
 
     monkeypatch.setattr(cli_console, "width", 300)  # one line per row: the text is whole
     result = CliRunner().invoke(
@@ -174,7 +172,7 @@ async def test_rows_in_trouble_are_listed_by_the_cli_and_the_status_page(
     )
     out = " ".join(result.output.split())
     assert result.exit_code == 0 and "2 rows in trouble" in out
-    assert rows["odd"] in out and "TypeError: sequence item 0" in out
+    assert rows_by_name["odd"] in out and "TypeError: sequence item 0" in out
     assert "'[red]x@y'" in out  # shown as typed, not read as markup
 
     settings.tick_minutes = 0
@@ -184,13 +182,13 @@ async def test_rows_in_trouble_are_listed_by_the_cli_and_the_status_page(
         page = client.get("/").text
     section = page[page.index('id="trouble"') :]
     assert "Rows in trouble (2)" in section
-    assert f'href="/rows/{rows["odd"]}"' in section and "ERROR:enrich TypeError" in section
+    assert f'href="/rows/{rows_by_name["odd"]}"' in section and "ERROR:enrich TypeError" in section
     assert "REVIEW:bad_email contact_email: &#39;[red]x@y&#39;" in section
 
 
 async def test_an_unreachable_sheet_fails_the_job_and_holds_no_row(
     data_dir,
-    world,
+    hunter_world,
     emulator_servers,  # noqa: F811
 ):
     grid = [["domain", "contact_email", "outreach_status"]] + [
@@ -200,7 +198,7 @@ async def test_an_unreachable_sheet_fails_the_job_and_holds_no_row(
         store = GoogleHarness(env).store
         store.ensure_schema()
         env.sheets.fail_next(503, match="write", times=50)  # every write, through the retries
-        services = build_services(env.settings(**world.values(data_dir)), store=store)
+        services = build_services(env.settings(**hunter_world.values(data_dir)), store=store)
         try:
             job = await JobRunner(services, poll_interval=0.01).run_inline("score", {})
         finally:

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from scenarios import iml
-from scenarios.lint import LintContext, LintOptions, iter_references, lint_document, lint_file
+from scenarios.lint import lint_document, lint_file
+from scenarios.lint_context import LintContext, LintOptions, iter_references
 from scenarios.tree import unwrap, walk
 from tests.fixtures import MAKE
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from scenarios.lint import LintOptions, lint_document
+from scenarios.lint import lint_document
+from scenarios.lint_context import LintOptions
 from tests.fixtures import MAKE
 
 ORDERS = "6302Mohamed__project-02-blueprint-sanitized-reference.json"  # routers, Search Rows, Break

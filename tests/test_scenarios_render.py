@@ -15,7 +15,8 @@ import pytest
 
 from hub.app import create_app
 from hub.config import Settings
-from scenarios.lint import LintOptions, lint_document
+from scenarios.lint import lint_document
+from scenarios.lint_context import LintOptions
 from scenarios.markers import find_placeholders
 from scenarios.render import RenderError, RenderOptions, catalogue, render, render_shipped
 from tests.emulators.serve import serve_in_thread

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from hub.app import build_services
 from hub.config import Settings
 from hub.sending import chunking
 from hub.sending.chunking import ChunkSizer
-from hub.sending.followups import run_followups
 from hub.sending.ledger import Ledger
-from hub.sending.runner import run_send
-from hub.services import build_services
+from hub.stages.followup import run_followups
+from hub.stages.send import run_send
 from tests.helpers_send_crash import add_rows, gmail_world, real_send_settings, sent_recipients
 from tests.store_contract import (
     emulator_servers,  # noqa: F401 - a fixture shared by this module's tests

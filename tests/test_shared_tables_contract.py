@@ -16,14 +16,14 @@ import pytest
 from hub.config import Settings
 from hub.discovery.tasks import Counts, TaskBook, task_book
 from hub.replies.inbound import MailboxCursor
-from hub.sending.claims import new_owner, owner_alive
 from hub.sending.ledger import Ledger
 from hub.sending.suppression import Suppression
 from hub.services import Services
+from hub.state.leases import new_owner, owner_dead
 from hub.state.pools import close_pools
 from tests.emulators.serve import wait_until
 
-ELSEWHERE = "4242:abc@another-machine"  # a claim held by a live process on another host
+ELSEWHERE = "another-machine:4242:abc"  # a claim held by a live process on another host
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -42,10 +42,11 @@ def plan(ledger, owner, *, hub_id="h1", step=0, now=1000.0):
     )  # fmt: skip
 
 
-def test_owners_name_their_host_and_another_hosts_claim_is_trusted():
-    assert owner_alive(new_owner())
-    assert owner_alive(ELSEWHERE)  # its pid means nothing here: only its lease can tell
-    assert not owner_alive("999999999:dead")  # an old-style owner whose process is gone
+def test_owners_name_their_host_and_another_hosts_lease_is_trusted():
+    assert not owner_dead(new_owner())
+    assert not owner_dead(ELSEWHERE)  # its pid means nothing here: only its lease can tell
+    assert owner_dead("999999999:dead")  # an old-style owner whose process is gone
+    assert not owner_dead("4242:abc@another-machine")  # a claim written before issue 18
 
 
 def test_an_intent_is_planned_once_and_held_by_its_owner(settings):

@@ -6,16 +6,7 @@ import pytest
 
 from hub.enrich.emails import parse_page
 from hub.enrich.site import SiteEnricher
-from tests.emulators.serve import serve_in_thread
 from tests.emulators.websites import TestSites, fake_dns
-
-
-@pytest.fixture
-def sites():
-    sites = TestSites()
-    with serve_in_thread(sites.app) as server:
-        sites.port = server.port
-        yield sites
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import pytest
 
 from hub.config import Settings
 from hub.mail.factory import build_mailer
-from hub.sending.runner import run_send
 from hub.services import Services
+from hub.stages.send import run_send
 from sheets.local import LocalStore
 from tests.emulators.dovecot import available
 from tests.helpers_send_crash import (

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.enrich.ssrf import Refused, SafeFetcher, embedded_ipv4, is_public_address
-from tests.emulators.serve import serve_in_thread
-from tests.emulators.websites import TestSites, fake_dns
+from tests.emulators.websites import fake_dns
 
 # The SSRF list of API_NOTES.md, and the usual suspects around it.
 FORBIDDEN = [
@@ -89,14 +88,6 @@ async def test_production_fetcher_refuses(url):
             await fetcher.get(url)
     finally:
         await fetcher.aclose()
-
-
-@pytest.fixture
-def sites():
-    sites = TestSites()
-    with serve_in_thread(sites.app) as server:
-        sites.port = server.port
-        yield sites
 
 
 async def test_production_fetcher_refuses_the_local_test_sites(sites):

@@ -13,7 +13,7 @@ from hub.stages.base import JobCancelled, StageContext
 from hub.stages.enrich import RETRY_HOLD, is_eligible
 from hub.stages.enrich import run as enrich_stage
 from sheets.local import LocalStore
-from tests.emulators.hunter import API_KEY, HunterEmulator
+from tests.emulators.hunter import API_KEY
 from tests.emulators.serve import serve_in_thread
 from tests.emulators.websites import TestSites, fake_dns
 
@@ -29,20 +29,12 @@ class CountingStore(LocalStore):
 
 
 @pytest.fixture
-def store(data_dir):
-    store = CountingStore(data_dir / "counted.sqlite3")
-    store.updates = []
-    store.ensure_schema()
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def hunter():
-    emulator = HunterEmulator()
-    with serve_in_thread(emulator.app) as server:
-        emulator.url = server.url + "/v2"
-        yield emulator
+def counting_store(data_dir):
+    counting_store = CountingStore(data_dir / "counted.sqlite3")
+    counting_store.updates = []
+    counting_store.ensure_schema()
+    yield counting_store
+    counting_store.close()
 
 
 def _settings(data_dir, hunter, **overrides):
@@ -55,8 +47,8 @@ def _settings(data_dir, hunter, **overrides):
     )
 
 
-def _ctx(settings, store, enricher, **params):
-    services = Services(settings=settings, store=store, enricher=enricher)
+def _ctx(settings, counting_store, enricher, **params):
+    services = Services(settings=settings, store=counting_store, enricher=enricher)
     return StageContext(job_id="j", job_type="enrich", params=params, services=services)
 
 
@@ -78,54 +70,56 @@ def test_eligibility(cells, eligible):
     assert is_eligible({"domain": "x.test", **cells}) is eligible
 
 
-async def test_results_are_written_in_chunks_one_update_each(data_dir, store, hunter):
+async def test_results_are_written_in_chunks_one_update_each(data_dir, counting_store, hunter):
     settings = _settings(data_dir, hunter, sheets_chunk_rows=5)
-    store.append([{"domain": f"c{i}.test"} for i in range(12)])
+    counting_store.append([{"domain": f"c{i}.test"} for i in range(12)])
     enricher = HunterEnricher(settings)
-    result = await enrich_stage(_ctx(settings, store, enricher))
+    result = await enrich_stage(_ctx(settings, counting_store, enricher))
     await enricher.aclose()
-    assert sorted(store.updates) == [2, 5, 5]
+    assert sorted(counting_store.updates) == [2, 5, 5]
     assert result.summary["enriched"] == 12
 
 
-async def test_prospect_ids_and_max_prospects_limit_the_rows(data_dir, store, hunter):
+async def test_prospect_ids_and_max_prospects_limit_the_rows(data_dir, counting_store, hunter):
     settings = _settings(data_dir, hunter)
-    ids = store.append([{"domain": f"l{i}.test"} for i in range(6)]).added
+    ids = counting_store.append([{"domain": f"l{i}.test"} for i in range(6)]).added
     enricher = HunterEnricher(settings)
-    await enrich_stage(_ctx(settings, store, enricher, prospect_ids=ids[:2]))
-    await enrich_stage(_ctx(settings, store, enricher, max_prospects=3))
+    await enrich_stage(_ctx(settings, counting_store, enricher, prospect_ids=ids[:2]))
+    await enrich_stage(_ctx(settings, counting_store, enricher, max_prospects=3))
     await enricher.aclose()
-    statuses = [store.get(i)["outreach_status"] for i in ids]
+    statuses = [counting_store.get(i)["outreach_status"] for i in ids]
     assert statuses == ["enriched"] * 5 + ["pending"]
 
 
-async def test_cancel_stops_between_chunks_and_keeps_what_was_written(data_dir, store, hunter):
+async def test_cancel_stops_between_chunks_and_keeps_what_was_written(
+    data_dir, counting_store, hunter
+):
     settings = _settings(data_dir, hunter, sheets_chunk_rows=3)
-    ids = store.append([{"domain": f"x{i}.test"} for i in range(30)]).added
+    ids = counting_store.append([{"domain": f"x{i}.test"} for i in range(30)]).added
     enricher = HunterEnricher(settings)
     enricher.concurrency = 1
-    ctx = _ctx(settings, store, enricher)
-    ctx.is_cancelled = lambda: bool(store.updates)  # cancelled once the first chunk is in
+    ctx = _ctx(settings, counting_store, enricher)
+    ctx.is_cancelled = lambda: bool(counting_store.updates)  # cancelled once the first chunk is in
     with pytest.raises(JobCancelled):
         await enrich_stage(ctx)
     await enricher.aclose()
-    statuses = [store.get(i)["outreach_status"] for i in ids]
+    statuses = [counting_store.get(i)["outreach_status"] for i in ids]
     assert statuses[:3] == ["enriched"] * 3
     assert statuses.count("pending") >= 25
 
 
-async def test_provider_failure_is_retryable_by_the_next_run(data_dir, store, hunter):
+async def test_provider_failure_is_retryable_by_the_next_run(data_dir, counting_store, hunter):
     settings = _settings(data_dir, hunter)
-    (hub_id,) = store.append([{"domain": "flaky.test"}]).added
+    (hub_id,) = counting_store.append([{"domain": "flaky.test"}]).added
     hunter.inject(503, retry_after=0, times=6)  # more than the client's attempts
     enricher = HunterEnricher(settings)
-    await enrich_stage(_ctx(settings, store, enricher))
-    row = store.get(hub_id)
+    await enrich_stage(_ctx(settings, counting_store, enricher))
+    row = counting_store.get(hub_id)
     assert (row["outreach_status"], row["hold_reason"]) == ("failed", RETRY_HOLD)
     assert "server error 503" in row["last_error"]
-    await enrich_stage(_ctx(settings, store, enricher))
+    await enrich_stage(_ctx(settings, counting_store, enricher))
     await enricher.aclose()
-    row = store.get(hub_id)
+    row = counting_store.get(hub_id)
     assert (row["outreach_status"], row.get("hold_reason", ""), row.get("last_error", "")) == (
         "enriched",
         "",
@@ -137,7 +131,7 @@ def test_without_a_hunter_key_the_site_crawler_enriches(settings):
     assert isinstance(build_enricher(settings), SiteEnricher)
 
 
-async def test_embedded_default_enriches_from_the_sites(data_dir, store):
+async def test_embedded_default_enriches_from_the_sites(data_dir, counting_store):
     sites = TestSites()
     with serve_in_thread(sites.app) as server:
         sites.port = server.port
@@ -145,12 +139,12 @@ async def test_embedded_default_enriches_from_the_sites(data_dir, store):
         crawler = SiteEnricher(
             user_agent="t", delay=0, resolver=fake_dns, allow_loopback_for_tests=True
         )
-        ids = store.append(
+        ids = counting_store.append(
             [{"domain": h, "page_url": sites.url(h, "/")} for h in ("deep.test", "empty.test")]
         ).added
-        result = await enrich_stage(_ctx(settings, store, crawler))
+        result = await enrich_stage(_ctx(settings, counting_store, crawler))
         await crawler.aclose()
-    deep, empty = (store.get(i) for i in ids)
+    deep, empty = (counting_store.get(i) for i in ids)
     assert (deep["contact_email"], deep["outreach_status"]) == ("submissions@deep.test", "enriched")
     assert empty["outreach_status"] == "no_email"
     assert result.summary["provider"] == "site crawler"

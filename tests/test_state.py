@@ -182,12 +182,13 @@ def test_two_data_dirs_get_different_embedded_keys(settings, tmp_path):
 
 
 def test_a_state_file_from_a_newer_hub_is_refused(settings):
-    from hub.state.migrate import SchemaTooNew
-    from hub.state.sqlite import SCHEMA_VERSION
+    from hub.state.migrations import CODE_VERSION, SchemaTooNew
 
     State(settings.state_db_path).close()
     with sqlite3.connect(settings.state_db_path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
-    with pytest.raises(SchemaTooNew, match=f"version {SCHEMA_VERSION + 1}, newer than this hub"):
+        # Hubs from before Alembic read user_version (and refuse a file above 1).
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        db.execute("UPDATE hub_alembic_version SET version_num=?", (f"{CODE_VERSION + 1:04d}",))
+    newer = f"{settings.state_db_path}: the state schema is at version {CODE_VERSION + 1}, "
+    with pytest.raises(SchemaTooNew, match=f"{newer}newer than this hub"):
         State(settings.state_db_path)

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from hub.jobs.types import open_waiting_job
 from hub.state.postgres import PostgresState
 from hub.state.sqlite import State
 
@@ -173,7 +172,7 @@ def test_heartbeat_renews_and_reports_cancels_requested_elsewhere(open_state, cl
 def test_cancel_ends_pending_and_waiting_jobs_at_once(state):
     pending = state.insert_job("enrich", {})
     assert state.request_cancel(pending)["status"] == "cancelled"
-    waiting = open_waiting_job(state, "discover", {"q": 1}, source="make", summary={"tasks": 2})
+    waiting = state.open_waiting_job("discover", {"q": 1}, source="make", summary={"tasks": 2})
     job = state.get_job(waiting)
     assert (job["status"], job["waiting"], job["result"]) == ("running", True, {"tasks": 2})
     assert state.request_cancel(waiting)["status"] == "cancelled"

@@ -154,7 +154,7 @@ def test_schema_is_created_once_by_stores_starting_together(postgres_dsn):
         tables = conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname='public' ORDER BY 1"
         ).fetchall()
-    assert tables == [("prospect_meta",), ("prospects",)]
+    assert tables == [("prospect_meta",), ("prospects",), ("prospects_alembic_version",)]
 
 
 def test_an_unreachable_database_is_named_without_its_password(postgres_cluster):

@@ -70,10 +70,11 @@ def test_suppression_list_setting_is_read_from_the_environment(monkeypatch, data
     assert suppression.reason_for("a@b.example") == "suppression_list"
 
 
-def test_without_a_store_the_configured_store_is_read(settings, local_store):
+def test_the_rows_of_the_store_suppress_their_addresses(settings, local_store):
     local_store.append(
         [{"domain": "a.example", "contact_email": "x@a.example", "outreach_status": "bounced"}]
     )
-    suppression = Suppression(settings)  # settings name the same local store file
+    assert Suppression(settings).reason_for("x@a.example") is None  # rows not consulted
+    suppression = Suppression(settings, local_store)
     assert suppression.reason_for("x@a.example") == "bounced"
     suppression.close()

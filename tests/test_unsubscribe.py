@@ -9,16 +9,16 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from hub.app import build_services
 from hub.sending import message as msg
 from hub.sending.suppression import Suppression
-from hub.services import build_services
 from hub.state.sqlite import State
 from hub.unsubscribe import routes
 from webhooks.tokens import UNSUBSCRIBE_SALT, make_action_token
 
 
 @pytest.fixture
-def hub(settings):
+def unsubscribe_hub(settings):
     configured = settings.model_copy(
         update={"secret_keys": ["k-old", "k-new"], "public_url": "https://hub.example"}
     )
@@ -51,8 +51,8 @@ def _events(services) -> list[dict]:
     ]
 
 
-def test_get_shows_a_confirmation_page_and_changes_nothing(hub):
-    services, client, hub_id = hub
+def test_get_shows_a_confirmation_page_and_changes_nothing(unsubscribe_hub):
+    services, client, hub_id = unsubscribe_hub
     page = client.get(_path(services, hub_id))
     assert page.status_code == 200
     assert 'method="post"' in page.text
@@ -61,8 +61,8 @@ def test_get_shows_a_confirmation_page_and_changes_nothing(hub):
     assert _events(services) == []
 
 
-def test_one_click_post_without_cookies_unsubscribes_at_once(hub):
-    services, client, hub_id = hub
+def test_one_click_post_without_cookies_unsubscribes_at_once(unsubscribe_hub):
+    services, client, hub_id = unsubscribe_hub
     client.cookies.clear()
     answer = client.post(
         _path(services, hub_id),
@@ -83,16 +83,16 @@ def test_one_click_post_without_cookies_unsubscribes_at_once(hub):
     assert len(_events(services)) == 1
 
 
-def test_signed_with_an_older_key_still_works(hub):
-    services, client, hub_id = hub
+def test_signed_with_an_older_key_still_works(unsubscribe_hub):
+    services, client, hub_id = unsubscribe_hub
     old_only = services.settings.model_copy(update={"secret_keys": ["k-old"]})
     path = msg.unsubscribe_url(old_only, hub_id).removeprefix("https://hub.example")
     assert client.post(path).status_code == 200
     assert services.store.get(hub_id)["outreach_status"] == "unsubscribed"
 
 
-def test_expired_link_gets_a_clear_page_and_changes_nothing(hub):
-    services, client, hub_id = hub
+def test_expired_link_gets_a_clear_page_and_changes_nothing(unsubscribe_hub):
+    services, client, hub_id = unsubscribe_hub
 
     class FourHundredOneDaysAgo(TimestampSigner):
         def get_timestamp(self) -> int:
@@ -109,8 +109,8 @@ def test_expired_link_gets_a_clear_page_and_changes_nothing(hub):
 
 
 @pytest.mark.parametrize("kind", ["forged", "truncated", "other_purpose"])
-def test_forged_tokens_are_refused_with_a_clear_page(hub, kind):
-    services, client, hub_id = hub
+def test_forged_tokens_are_refused_with_a_clear_page(unsubscribe_hub, kind):
+    services, client, hub_id = unsubscribe_hub
     good = _path(services, hub_id).removeprefix("/u/")
     token = {
         "forged": URLSafeTimedSerializer(["guess"], salt=UNSUBSCRIBE_SALT).dumps({"h": hub_id}),

@@ -17,9 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.app import create_app
+from hub.app import build_services, create_app
 from hub.rows.filter import normal_status
-from hub.services import build_services
 from sheets.local import LocalStore
 from tests.emulators.serve import serve_in_thread, wait_until
 from webhooks.tokens import make_action_token
@@ -115,7 +114,7 @@ def seed(store: LocalStore) -> None:
 
 
 @pytest.fixture
-def hub(settings, data_dir):
+def served_hub(settings, data_dir):
     settings.api_keys = [KEY]
     settings.tick_minutes = 0
     settings.sheets_chunk_rows = CHUNK_ROWS
@@ -168,10 +167,10 @@ def progress_of(page) -> tuple[int, int]:
     return int(done), int(total)
 
 
-def test_status_page_journey_in_chromium(hub, page, tmp_path):
+def test_status_page_journey_in_chromium(served_hub, page, tmp_path):
     expect = sync_api.expect
     # --- sign in (a wrong key first) ---
-    page.goto(hub.url + "/")
+    page.goto(served_hub.url + "/")
     page.fill("#key", "not-the-key")
     page.click("button[type=submit]")
     expect(page.locator("[role=alert]")).to_contain_text("not one of the hub")
@@ -181,14 +180,14 @@ def test_status_page_journey_in_chromium(hub, page, tmp_path):
 
     # --- the funnel matches the store ---
     shown = funnel_counts(page)
-    for status, count in store_counts(hub.store).items():
+    for status, count in store_counts(served_hub.store).items():
         assert shown[status] == count, status
     assert shown["HELD:daily_cap"] == 6 and shown["REVIEW:blank_field"] == 2
     expect(page.locator(".reply-rate")).to_contain_text("1 of 11 contacted rows")
 
     # --- a refused webhook is listed with its reason ---
     bad = make_action_token("enrich", ["a key this hub never had"])
-    refused = httpx.post(f"{hub.url}/webhooks/make/{bad}", json={}, timeout=10)
+    refused = httpx.post(f"{served_hub.url}/webhooks/make/{bad}", json={}, timeout=10)
     assert refused.status_code in (401, 403)
     reason = refused.json()["error"]["message"]
     page.reload()
@@ -199,12 +198,14 @@ def test_status_page_journey_in_chromium(hub, page, tmp_path):
 
     # --- a real score job advances live, then finishes ---
     api = {"authorization": f"Bearer {KEY}"}
-    job_id = httpx.post(hub.url + "/api/jobs/score", headers=api, timeout=10).json()["job_id"]
+    job_id = httpx.post(served_hub.url + "/api/jobs/score", headers=api, timeout=10).json()[
+        "job_id"
+    ]
     row = page.locator(f'#jobs-active tr[data-job-id="{job_id}"]')
     expect(row).to_contain_text("running")
     expect(row.locator(".progress-text")).to_contain_text(f"0 / {SCORE_ROWS}")
     expect(row.locator("button.danger")).to_have_text("Cancel")
-    hub.store.allow(6)  # half the chunks may go; the job then waits at the seventh write
+    served_hub.store.allow(6)  # half the chunks may go; the job then waits at the seventh write
     # Poll through page.evaluate (CDP): the page's CSP forbids the eval that
     # wait_for_function uses once its first check comes back false.
     wait_until(
@@ -221,13 +222,13 @@ def test_status_page_journey_in_chromium(hub, page, tmp_path):
     )
     done, total = progress_of(page)
     assert 0 < done <= 6 * CHUNK_ROWS and total == SCORE_ROWS
-    assert hub.state.get_job(job_id)["status"] == "running"  # the page was not guessing
+    assert served_hub.state.get_job(job_id)["status"] == "running"  # the page was not guessing
     shot = README_SCREENSHOT if os.environ.get("HUB_UPDATE_SCREENSHOT") else tmp_path / "page.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes().startswith(b"\x89PNG")
     score_writes = SCORE_ROWS // CHUNK_ROWS
-    hub.store.allow(score_writes)  # the score job may finish; its chained draft job may not
+    served_hub.store.allow(score_writes)  # the score job may finish; its chained draft job may not
     finished = page.locator(f'#jobs-recent tr[data-job-id="{job_id}"]')
     expect(finished.locator(".status")).to_have_text("completed")
     expect(finished.locator(".outcome")).to_contain_text(f"scored: {SCORE_ROWS}")
@@ -238,22 +239,23 @@ def test_status_page_journey_in_chromium(hub, page, tmp_path):
     draft_id = draft.get_attribute("data-job-id")
     draft.locator("button.danger").click()  # a real form POST with the session's CSRF token
     expect(page.locator("[role=status]")).to_contain_text(f"job {draft_id}")
-    assert hub.state.get_job(draft_id)["cancel_requested"]
-    hub.store.allow(10**9)
+    assert served_hub.state.get_job(draft_id)["cancel_requested"]
+    served_hub.store.allow(10**9)
     cancelled = page.locator(f'#jobs-recent tr[data-job-id="{draft_id}"]')
     expect(cancelled.locator(".status")).to_have_text("cancelled")
 
     # --- after the chained jobs settle, the funnel still matches the store ---
     wait_until(
         lambda: (
-            not hub.state.list_jobs(status="running") and not hub.state.list_jobs(status="pending")
+            not served_hub.state.list_jobs(status="running")
+            and not served_hub.state.list_jobs(status="pending")
         ),
         timeout=30,
         what="chained jobs to finish",
     )
     page.reload()
     shown = funnel_counts(page)
-    for status, count in store_counts(hub.store).items():
+    for status, count in store_counts(served_hub.store).items():
         assert shown[status] == count, status
 
     # --- open a row from a funnel link ---
@@ -267,6 +269,6 @@ def test_status_page_journey_in_chromium(hub, page, tmp_path):
 
     # --- readable on a phone: nothing wider than the screen ---
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(hub.url + "/")
+    page.goto(served_hub.url + "/")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than a phone screen"

@@ -11,8 +11,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from hub.app import create_app
-from hub.services import build_services
+from hub.app import build_services, create_app
 from tests.emulators.serve import serve_in_thread, wait_until
 from tests.helpers_send_crash import add_rows
 from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS
@@ -30,7 +29,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 
 
 @pytest.fixture
-def hub(settings):
+def served_hub(settings):
     settings.api_keys = [KEY]
     settings.tick_minutes = 0
     settings.sender_address = "Studio 4, 1 Canal Street, Manchester M1 3HE, UK"
@@ -57,12 +56,14 @@ def page():
             browser.close()
 
 
-def send_job(hub) -> dict:
+def send_job(served_hub) -> dict:
     api = {"authorization": f"Bearer {KEY}"}
-    job_id = httpx.post(hub.url + "/api/jobs/send", headers=api, timeout=10).json()["job_id"]
+    job_id = httpx.post(served_hub.url + "/api/jobs/send", headers=api, timeout=10).json()["job_id"]
 
     def finished():
-        status = httpx.get(f"{hub.url}/api/jobs/{job_id}/status", headers=api, timeout=10).json()
+        status = httpx.get(
+            f"{served_hub.url}/api/jobs/{job_id}/status", headers=api, timeout=10
+        ).json()
         return status if status["status"] in ("completed", "failed", "cancelled") else None
 
     status = wait_until(finished, what="send job")
@@ -70,23 +71,23 @@ def send_job(hub) -> dict:
     return status
 
 
-def outbox(hub) -> list[str]:
-    return sorted(p.name for p in hub.services.settings.outbox_dir.glob("*.eml"))
+def outbox(served_hub) -> list[str]:
+    return sorted(p.name for p in served_hub.services.settings.outbox_dir.glob("*.eml"))
 
 
-def test_approve_on_the_row_page_then_in_bulk_on_rows(hub, page):
+def test_approve_on_the_row_page_then_in_bulk_on_rows(served_hub, page):
     expect = sync_api.expect
-    store = hub.services.store
+    store = served_hub.services.store
     ids = add_rows(store, 4, approved="")
     store.append([{"domain": "pending.example"}])
 
-    page.goto(hub.url + "/")
+    page.goto(served_hub.url + "/")
     page.fill("#key", KEY)
     page.click("button[type=submit]")
     expect(page.locator("#funnel")).to_be_visible()
 
     # --- the row page: preview, then approve ---
-    page.goto(f"{hub.url}/rows/{ids[0]}")
+    page.goto(f"{served_hub.url}/rows/{ids[0]}")
     preview = page.locator("#preview")
     expect(preview).to_contain_text("List-Unsubscribe=One-Click")
     expect(preview).to_contain_text("editor0@gallery0.example")
@@ -99,11 +100,11 @@ def test_approve_on_the_row_page_then_in_bulk_on_rows(hub, page):
     expect(page.locator("#changes")).to_contain_text("status page")
     assert store.get(ids[0])["approved"] == "TRUE"
 
-    send_job(hub)
-    assert outbox(hub) == [f"{ids[0]}-0.eml"]
+    send_job(served_hub)
+    assert outbox(served_hub) == [f"{ids[0]}-0.eml"]
 
     # --- /rows: approve the ticked row ---
-    page.goto(hub.url + "/rows?status=drafted")
+    page.goto(served_hub.url + "/rows?status=drafted")
     page.check(f'input[name=hub_id][value="{ids[1]}"]')
     page.click("#approve-selected-button")
     expect(page.locator("#flash")).to_contain_text("Approved 1 of 1 rows.")
@@ -121,5 +122,5 @@ def test_approve_on_the_row_page_then_in_bulk_on_rows(hub, page):
     pending = next(r for r in store.rows() if r["domain"] == "pending.example")
     assert pending.get("approved", "") == ""
 
-    send_job(hub)
-    assert outbox(hub) == sorted(f"{h}-0.eml" for h in ids)
+    send_job(served_hub)
+    assert outbox(served_hub) == sorted(f"{h}-0.eml" for h in ids)

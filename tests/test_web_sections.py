@@ -16,8 +16,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from hub.app import create_app
+from hub.config.pacing import DAY_NAMES
 from hub.sending.ledger import Ledger
-from hub.sending.limits import DAY_NAMES
 from hub.state.sqlite import State
 from hub.web.jobs_view import job_stream
 from hub.web.limits import sheets_usage
@@ -36,11 +36,11 @@ def app(settings):
 
 
 @pytest.fixture
-def client(app):
-    with TestClient(app, follow_redirects=False) as client:
-        token = CSRF.search(client.get("/").text).group(1)
-        assert client.post("/signin", data={"key": KEY, "csrf": token}).status_code == 303
-        yield client
+def signed_in(app):
+    with TestClient(app, follow_redirects=False) as signed_in:
+        token = CSRF.search(signed_in.get("/").text).group(1)
+        assert signed_in.post("/signin", data={"key": KEY, "csrf": token}).status_code == 303
+        yield signed_in
 
 
 def section(html: str, element_id: str) -> str:
@@ -50,14 +50,14 @@ def section(html: str, element_id: str) -> str:
 
 
 # --- deliveries ---------------------------------------------------------------------------------
-def test_a_refused_webhook_is_listed_with_its_reason_and_no_secret(client, app):
+def test_a_refused_webhook_is_listed_with_its_reason_and_no_secret(signed_in, app):
     foreign_token = make_action_token("enrich", ["a key this hub does not have"])
-    refused = client.post(f"/webhooks/make/{foreign_token}", json={"max_prospects": 1})
+    refused = signed_in.post(f"/webhooks/make/{foreign_token}", json={"max_prospects": 1})
     assert refused.status_code in (401, 403)
     good_token = make_action_token("score", app.state.secret_keys)
-    accepted = client.post(f"/webhooks/make/{good_token}", json={})
+    accepted = signed_in.post(f"/webhooks/make/{good_token}", json={})
     assert accepted.status_code == 202
-    inbound = section(client.get("/").text, "inbound")
+    inbound = section(signed_in.get("/").text, "inbound")
     rows = re.findall(r'<tr class="(\w+)">(.*?)</tr>', inbound, re.S)
     verdicts = [verdict for verdict, _ in rows]
     assert verdicts[:2] == ["accepted", "refused"]  # newest first
@@ -66,12 +66,12 @@ def test_a_refused_webhook_is_listed_with_its_reason_and_no_secret(client, app):
     assert reason and reason in html.unescape(refused_row)
     assert str(refused.status_code) in refused_row and "make" in refused_row
     assert accepted.json()["job_id"] in rows[0][1]
-    page = client.get("/").text
+    page = signed_in.get("/").text
     assert foreign_token not in page and good_token not in page
     assert all(key not in page for key in app.state.secret_keys)
 
 
-def test_outbound_events_show_attempts_next_try_and_last_status(client, app):
+def test_outbound_events_show_attempts_next_try_and_last_status(signed_in, app):
     state = app.state.services.state
     state.deliver_events = True  # as with HUB_EVENTS_URL set: queued for delivery
     retried = state.add_event("prospect.replied", {"hub_id": "h_1"})
@@ -87,7 +87,7 @@ def test_outbound_events_show_attempts_next_try_and_last_status(client, app):
     state.record_attempt(
         dead, status_code=None, error="ConnectTimeout", duration_ms=5000, outcome="dead"
     )
-    outbound = section(client.get("/").text, "outbound")
+    outbound = section(signed_in.get("/").text, "outbound")
     rows = dict(re.findall(r'<tr class="(\w+)">(.*?)</tr>', outbound, re.S))
     assert "prospect.replied" in rows["pending"] and "HTTP 503" in rows["pending"]
     assert re.search(r'<td class="num">1</td>', rows["pending"])
@@ -95,7 +95,7 @@ def test_outbound_events_show_attempts_next_try_and_last_status(client, app):
     assert "ConnectTimeout" in rows["dead"] and "job.completed" in rows["dead"]
 
 
-def test_the_delivery_list_shows_the_last_200(client, app):
+def test_the_delivery_list_shows_the_last_200(signed_in, app):
     state = app.state.services.state
     for n in range(230):
         state.record_delivery(
@@ -106,7 +106,7 @@ def test_the_delivery_list_shows_the_last_200(client, app):
             status=401,
             reason=f"reason number {n}",
         )
-    inbound = section(client.get("/").text, "inbound")
+    inbound = section(signed_in.get("/").text, "inbound")
     assert inbound.count("<tr class=") == 200
     assert "reason number 229" in inbound and "reason number 29<" not in inbound
 
@@ -130,9 +130,9 @@ def record_sends(settings, count: int, *, at: float) -> None:
         ledger.close()
 
 
-def test_limits_come_from_the_ledger_and_settings(client, settings):
+def test_limits_come_from_the_ledger_and_settings(signed_in, settings):
     record_sends(settings, 3, at=time.time() - 3600)
-    limits = section(client.get("/").text, "limits")
+    limits = section(signed_in.get("/").text, "limits")
     assert "3 of 50 (HUB_DAILY_CAP" in limits
     assert "always open · open now" in limits
     assert "local store, no quota" in limits
@@ -143,19 +143,19 @@ def test_limits_come_from_the_ledger_and_settings(client, settings):
     assert providers["drafting"] == "embedded default"
 
 
-def test_a_reached_cap_and_a_closed_window_say_until_when(client, settings):
+def test_a_reached_cap_and_a_closed_window_say_until_when(signed_in, settings):
     settings.daily_cap = 2
     tomorrow = DAY_NAMES[(datetime.now(UTC).weekday() + 1) % 7]
     settings.send_window = f"{tomorrow} 03:00-03:01 UTC"  # certainly closed now
     record_sends(settings, 2, at=time.time() - 60)
-    limits = section(client.get("/").text, "limits")
+    limits = section(signed_in.get("/").text, "limits")
     assert "2 of 2" in limits and "cap reached: sending resumes" in limits
     assert re.search(r"closed: opens \d{4}-\d\d-\d\dT03:00Z", limits)
 
 
-def test_a_bad_send_window_setting_is_explained_not_a_crash(client, settings):
+def test_a_bad_send_window_setting_is_explained_not_a_crash(signed_in, settings):
     settings.send_window = "whenever you like"
-    page = client.get("/")
+    page = signed_in.get("/")
     assert page.status_code == 200
     assert "HUB_SEND_WINDOW=" in section(page.text, "limits")
 
@@ -220,11 +220,11 @@ def test_on_a_google_sheet_the_page_counts_requests_and_spares_the_quota(data_di
 
     with google_sheet_env(data_dir) as env:
         settings = env.settings(api_keys=[KEY], tick_minutes=0)
-        with TestClient(create_app(settings), follow_redirects=False) as client:
+        with TestClient(create_app(settings), follow_redirects=False) as signed_in:
             env.store().append([{"domain": f"g{i}.example"} for i in range(5)])
-            token = CSRF.search(client.get("/").text).group(1)
-            client.post("/signin", data={"key": KEY, "csrf": token})
-            first = client.get("/").text
+            token = CSRF.search(signed_in.get("/").text).group(1)
+            signed_in.post("/signin", data={"key": KEY, "csrf": token})
+            first = signed_in.get("/").text
             reads = env.sheets.count("read")
             assert '<strong class="total">5</strong>' in first
             limits = section(first, "limits")
@@ -232,10 +232,10 @@ def test_on_a_google_sheet_the_page_counts_requests_and_spares_the_quota(data_di
             providers = dict(re.findall(r"<td>(\w+)</td><td>[^<]*</td><td>([^<]+)</td>", limits))
             assert providers["store"] == "real"
             # a refresh, the rows page and a row's page reuse the snapshot: no new Sheets read
-            client.get("/")
-            rows = client.get("/rows").text
+            signed_in.get("/")
+            rows = signed_in.get("/rows").text
             hub_id = re.search(r'href="/rows/(h_\w+)"', rows).group(1)
-            assert client.get(f"/rows/{hub_id}").status_code == 200
+            assert signed_in.get(f"/rows/{hub_id}").status_code == 200
             assert env.sheets.count("read") == reads
 
 

@@ -95,26 +95,27 @@ class TestPingbackSecurity(_DataForSEOCases):
 
 
 @pytest.fixture
-def inbox():
+def recording_accept():
     return RecordingAccept(known_task_ids={TASK_ID})
 
 
 @pytest.fixture
-def deliveries():
-    return []
-
-
-@pytest.fixture
-def client(inbox, deliveries):
-    with TestClient(webhook_app(inbox, deliveries.append, secret_keys=KEYS)) as test_client:
+def webhook_client(recording_accept, deliveries):
+    with TestClient(
+        webhook_app(recording_accept, deliveries.append, secret_keys=KEYS)
+    ) as test_client:
         yield test_client
 
 
-def test_gzip_postback_becomes_one_event_bound_to_the_job(client, inbox, deliveries):
-    response = client.post(postback_path(), content=gzip.compress(json.dumps(TASK_GET).encode()))
+def test_gzip_postback_becomes_one_event_bound_to_the_job(
+    webhook_client, recording_accept, deliveries
+):
+    response = webhook_client.post(
+        postback_path(), content=gzip.compress(json.dumps(TASK_GET).encode())
+    )
     assert response.status_code == 202, response.text
     assert response.json() == {"job_id": "job-1", "status_url": "/api/jobs/job-1/status"}
-    [event] = inbox.events
+    [event] = recording_accept.events
     assert (event.source, event.action) == ("dataforseo_postback", "dataforseo_result")
     assert event.payload == TASK_GET  # the whole task_get body, untouched
     assert (event.job_id, event.task_id, event.tag) == ("job-7", TASK_ID, "t1")
@@ -124,62 +125,64 @@ def test_gzip_postback_becomes_one_event_bound_to_the_job(client, inbox, deliver
     assert deliveries[-1].route == "dataforseo_postback" and deliveries[-1].verdict == "accepted"
 
 
-def test_plain_json_postback_is_accepted_too(client, inbox):
-    response = client.post(postback_path(), content=json.dumps(TASK_GET).encode())
+def test_plain_json_postback_is_accepted_too(webhook_client, recording_accept):
+    response = webhook_client.post(postback_path(), content=json.dumps(TASK_GET).encode())
     assert response.status_code == 202
-    assert inbox.events[0].payload == TASK_GET
+    assert recording_accept.events[0].payload == TASK_GET
 
 
-def test_content_encoding_header_is_not_needed_nor_trusted(client, inbox):
+def test_content_encoding_header_is_not_needed_nor_trusted(webhook_client, recording_accept):
     body = gzip.compress(json.dumps(TASK_GET).encode())
-    response = client.post(postback_path(), content=body, headers={"content-encoding": "gzip"})
+    response = webhook_client.post(
+        postback_path(), content=body, headers={"content-encoding": "gzip"}
+    )
     # TestClient sends bytes as given; our gunzip is driven by the magic bytes alone.
     assert response.status_code == 202, response.text
-    assert inbox.events[0].payload == TASK_GET
+    assert recording_accept.events[0].payload == TASK_GET
 
 
-def test_multi_member_gzip_is_read_whole(client, inbox):
+def test_multi_member_gzip_is_read_whole(webhook_client, recording_accept):
     raw = json.dumps(TASK_GET).encode()
     body = gzip.compress(raw[:1000]) + gzip.compress(raw[1000:])
-    assert client.post(postback_path(), content=body).status_code == 202
-    assert inbox.events[0].payload == TASK_GET
+    assert webhook_client.post(postback_path(), content=body).status_code == 202
+    assert recording_accept.events[0].payload == TASK_GET
 
 
-def test_gzip_followed_by_garbage_is_refused(client, inbox):
+def test_gzip_followed_by_garbage_is_refused(webhook_client, recording_accept):
     body = gzip.compress(json.dumps(TASK_GET).encode()) + b"trailing"
-    response = client.post(postback_path(), content=body)
+    response = webhook_client.post(postback_path(), content=body)
     assert response.status_code == 400 and "gzip" in response.json()["error"]["message"]
-    assert inbox.events == []
+    assert recording_accept.events == []
 
 
-def test_repeated_postback_for_a_task_is_a_duplicate(client, inbox):
+def test_repeated_postback_for_a_task_is_a_duplicate(webhook_client, recording_accept):
     body = gzip.compress(json.dumps(TASK_GET).encode())
-    first = client.post(postback_path(), content=body)
-    again = client.post(postback_path(), content=body)
+    first = webhook_client.post(postback_path(), content=body)
+    again = webhook_client.post(postback_path(), content=body)
     assert (first.status_code, again.status_code) == (202, 200)
     assert again.json()["duplicate"] is True and again.json()["job_id"] == first.json()["job_id"]
 
 
-def test_task_the_hub_did_not_create_is_refused_404(client, inbox, deliveries):
+def test_task_the_hub_did_not_create_is_refused_404(webhook_client, recording_accept, deliveries):
     other = copy.deepcopy(TASK_GET)
     other["tasks"][0]["id"] = "99999999-0000-0000-0000-000000000000"
-    response = client.post(
+    response = webhook_client.post(
         postback_path(task_id=other["tasks"][0]["id"]), content=json.dumps(other).encode()
     )
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "unknown_task"
-    assert inbox.events == []
+    assert recording_accept.events == []
     assert (deliveries[-1].verdict, deliveries[-1].status) == ("refused", 404)
 
 
-def test_id_must_name_a_task_in_the_body(client, inbox):
-    response = client.post(
+def test_id_must_name_a_task_in_the_body(webhook_client, recording_accept):
+    response = webhook_client.post(
         postback_path(task_id="11111111-2222-3333-4444-555555555555"),
         content=json.dumps(TASK_GET).encode(),
     )
     assert response.status_code == 422
     assert "11111111-2222-3333-4444-555555555555" in response.json()["error"]["message"]
-    assert inbox.events == []
+    assert recording_accept.events == []
 
 
 @pytest.mark.parametrize(
@@ -191,9 +194,9 @@ def test_id_must_name_a_task_in_the_body(client, inbox):
         (f"?id={TASK_ID}&tag=" + "x" * 256, "bad_tag"),
     ],
 )
-def test_bad_query_is_refused_with_the_url_to_use(client, inbox, query, code):
+def test_bad_query_is_refused_with_the_url_to_use(webhook_client, recording_accept, query, code):
     token = dataforseo_callback_token("job-7", KEYS)
-    response = client.post(
+    response = webhook_client.post(
         f"/webhooks/dataforseo/postback/{token}{query}", content=json.dumps(TASK_GET).encode()
     )
     assert response.status_code == 400
@@ -201,27 +204,27 @@ def test_bad_query_is_refused_with_the_url_to_use(client, inbox, query, code):
     assert error["code"] == code
     if code == "missing_task_id":
         assert "?id=$id&tag=$tag" in error["message"]
-    assert inbox.events == []
+    assert recording_accept.events == []
 
 
 @pytest.mark.parametrize(
     "body",
     [{"status_code": 20000}, {"tasks": {"id": TASK_ID}}, {"tasks": [TASK_ID]}, [TASK_GET], b""],
 )
-def test_body_not_shaped_like_task_get_is_refused(client, inbox, body):
+def test_body_not_shaped_like_task_get_is_refused(webhook_client, recording_accept, body):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    response = client.post(postback_path(), content=raw)
+    response = webhook_client.post(postback_path(), content=raw)
     assert response.status_code in (400, 422), response.text
     assert "task" in response.json()["error"]["message"]
-    assert inbox.events == []
+    assert recording_accept.events == []
 
 
-def test_pingback_is_a_get_with_an_empty_payload(client, inbox, deliveries):
+def test_pingback_is_a_get_with_an_empty_payload(webhook_client, recording_accept, deliveries):
     urls = dataforseo_callback_urls("http://testserver", "job-9", KEYS)
     url = urls.pingback_url.replace("$id", TASK_ID).replace("$tag", "")
-    response = client.get(url)
+    response = webhook_client.get(url)
     assert response.status_code == 202, response.text
-    [event] = inbox.events
+    [event] = recording_accept.events
     assert (event.source, event.payload, event.job_id, event.tag) == (
         "dataforseo_pingback",
         {},
@@ -229,13 +232,15 @@ def test_pingback_is_a_get_with_an_empty_payload(client, inbox, deliveries):
         None,
     )
     assert event.dedupe_key == f"dfs:{TASK_ID}"
-    assert client.post(url, content=b"{}").status_code == 405
-    assert client.head(url).status_code == 405  # a link checker's HEAD queues nothing
-    assert len(inbox.events) == 1
+    assert webhook_client.post(url, content=b"{}").status_code == 405
+    assert webhook_client.head(url).status_code == 405  # a link checker's HEAD queues nothing
+    assert len(recording_accept.events) == 1
     assert deliveries[-1].route == "dataforseo_pingback"
 
 
-def test_callback_urls_keep_the_placeholders_literal_and_work_once_substituted(client, inbox):
+def test_callback_urls_keep_the_placeholders_literal_and_work_once_substituted(
+    webhook_client, recording_accept
+):
     urls = dataforseo_callback_urls("https://hub.example.org/", "job-3", KEYS)
     for url in (urls.postback_url, urls.pingback_url):
         assert url.startswith("https://hub.example.org/webhooks/dataforseo/")
@@ -245,13 +250,13 @@ def test_callback_urls_keep_the_placeholders_literal_and_work_once_substituted(c
     tag = "art blogs & zines/UK"
     delivered = urls.postback_url.replace("$id", TASK_ID).replace("$tag", quote(tag, safe=""))
     parts = urlsplit(delivered)
-    response = client.post(
+    response = webhook_client.post(
         f"{parts.path}?{parts.query}", content=gzip.compress(json.dumps(TASK_GET).encode())
     )
     assert response.status_code == 202, response.text
-    assert (inbox.events[0].job_id, inbox.events[0].tag) == ("job-3", tag)
+    assert (recording_accept.events[0].job_id, recording_accept.events[0].tag) == ("job-3", tag)
 
 
-def test_callback_token_survives_rotation(client, inbox):
+def test_callback_token_survives_rotation(webhook_client, recording_accept):
     old_only = postback_path(keys=[OLD_KEY])
-    assert client.post(old_only, content=json.dumps(TASK_GET).encode()).status_code == 202
+    assert webhook_client.post(old_only, content=json.dumps(TASK_GET).encode()).status_code == 202

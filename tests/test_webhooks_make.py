@@ -135,18 +135,15 @@ def replace_headers(req: Req, changes: dict[str, str | None]) -> Req:
 
 
 @pytest.fixture
-def inbox():
+def recording_accept():
     return RecordingAccept()
 
 
 @pytest.fixture
-def deliveries():
-    return []
-
-
-@pytest.fixture
-def client(inbox, deliveries):
-    with TestClient(webhook_app(inbox, deliveries.append, secret_keys=KEYS)) as test_client:
+def webhook_client(recording_accept, deliveries):
+    with TestClient(
+        webhook_app(recording_accept, deliveries.append, secret_keys=KEYS)
+    ) as test_client:
         yield test_client
 
 
@@ -163,27 +160,29 @@ def url_for(action: str, keys=KEYS) -> str:
         ({"keywords": "single"}, ["single"]),
     ],
 )
-def test_discover_accepts_keywords_as_make_maps_them(client, inbox, body, expected):
-    response = client.post(url_for("discover"), json=body)
+def test_discover_accepts_keywords_as_make_maps_them(
+    webhook_client, recording_accept, body, expected
+):
+    response = webhook_client.post(url_for("discover"), json=body)
     assert response.status_code == 202, response.text
-    payload = inbox.events[0].payload
+    payload = recording_accept.events[0].payload
     assert payload == {"keywords": expected, "locations": [], "max_results": 100, "live": False}
 
 
-def test_discover_coerces_text_numbers_and_unmapped_fields(client, inbox):
+def test_discover_coerces_text_numbers_and_unmapped_fields(webhook_client, recording_accept):
     body = {"keywords": "art", "locations": "London, Paris", "max_results": "700", "live": "true"}
-    response = client.post(url_for("discover"), json=body)
+    response = webhook_client.post(url_for("discover"), json=body)
     assert response.status_code == 202, response.text
-    assert inbox.events[0].payload == {
+    assert recording_accept.events[0].payload == {
         "keywords": ["art"],
         "locations": ["London", "Paris"],
         "max_results": 700,
         "live": True,
     }
     # A field left unmapped in Make arrives as "": the default applies.
-    response = client.post(url_for("discover"), json={"keywords": "art", "max_results": ""})
+    response = webhook_client.post(url_for("discover"), json={"keywords": "art", "max_results": ""})
     assert response.status_code == 202
-    assert inbox.events[1].payload["max_results"] == 100
+    assert recording_accept.events[1].payload["max_results"] == 100
 
 
 @pytest.mark.parametrize(
@@ -205,31 +204,33 @@ def test_discover_coerces_text_numbers_and_unmapped_fields(client, inbox):
         ("tick", {"anything": 1}, "anything"),
     ],
 )
-def test_invalid_payload_names_the_field(client, inbox, deliveries, action, body, field):
-    response = client.post(url_for(action), json=body)
+def test_invalid_payload_names_the_field(
+    webhook_client, recording_accept, deliveries, action, body, field
+):
+    response = webhook_client.post(url_for(action), json=body)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["code"] == "invalid_payload"
     assert field in [f["field"] for f in error["fields"]], error
     assert field in error["message"] and action in error["message"]
-    assert inbox.events == []
+    assert recording_accept.events == []
     assert deliveries[-1].verdict == "refused" and deliveries[-1].action == action
 
 
-def test_body_that_is_not_an_object_is_refused(client, inbox):
-    response = client.post(url_for("enrich"), content=b'"enrich please"')
+def test_body_that_is_not_an_object_is_refused(webhook_client, recording_accept):
+    response = webhook_client.post(url_for("enrich"), content=b'"enrich please"')
     assert response.status_code == 422
     assert "JSON object" in response.json()["error"]["message"]
-    assert inbox.events == []
+    assert recording_accept.events == []
 
 
 @pytest.mark.parametrize(
     "action", ["enrich", "score", "draft", "send", "followup", "check_replies", "tick"]
 )
-def test_empty_body_means_defaults(client, inbox, action):
-    response = client.post(url_for(action), content=b"")
+def test_empty_body_means_defaults(webhook_client, recording_accept, action):
+    response = webhook_client.post(url_for(action), content=b"")
     assert response.status_code == 202, response.text
-    event = inbox.events[0]
+    event = recording_accept.events[0]
     assert event.action == action and event.source == "make"
     assert event.payload == (
         {}
@@ -238,38 +239,38 @@ def test_empty_body_means_defaults(client, inbox, action):
     )
 
 
-def test_import_rows_takes_a_bare_array_and_keeps_row_fields(client, inbox):
+def test_import_rows_takes_a_bare_array_and_keeps_row_fields(webhook_client, recording_accept):
     rows = [
         {"domain": "artzine.example", "notes": "met at fair"},
         {"page_url": "https://g.example/a"},
     ]
-    response = client.post(url_for("import_rows"), json=rows)
+    response = webhook_client.post(url_for("import_rows"), json=rows)
     assert response.status_code == 202, response.text
-    assert inbox.events[0].payload == {"rows": rows}
+    assert recording_accept.events[0].payload == {"rows": rows}
 
 
-def test_row_changed_ignores_the_rest_of_a_sheets_bundle(client, inbox):
+def test_row_changed_ignores_the_rest_of_a_sheets_bundle(webhook_client, recording_accept):
     bundle = {"hub_id": "h-17", "__IMTINDEX__": 1, "approved": "TRUE", "notes": "x"}
-    response = client.post(url_for("row_changed"), json=bundle)
+    response = webhook_client.post(url_for("row_changed"), json=bundle)
     assert response.status_code == 202
-    assert inbox.events[0].payload == {"hub_id": "h-17"}
+    assert recording_accept.events[0].payload == {"hub_id": "h-17"}
 
 
-def test_every_action_token_reaches_its_action(client, inbox):
+def test_every_action_token_reaches_its_action(webhook_client, recording_accept):
     bodies = {
         "discover": {"keywords": "a"},
         "import_rows": {"rows": [{"domain": "a.com"}]},
         "row_changed": {"hub_id": "h-1"},
     }
     for action in MAKE_ACTIONS:
-        response = client.post(url_for(action), json=bodies.get(action, {}))
+        response = webhook_client.post(url_for(action), json=bodies.get(action, {}))
         assert response.status_code == 202, (action, response.text)
-    assert [e.action for e in inbox.events] == list(MAKE_ACTIONS)
+    assert [e.action for e in recording_accept.events] == list(MAKE_ACTIONS)
 
 
-def test_duplicate_delivery_returns_same_job(client, inbox, deliveries):
-    first = client.post(url_for("enrich"), json={"max_prospects": 5})
-    again = client.post(url_for("enrich"), json={"max_prospects": 5})
+def test_duplicate_delivery_returns_same_job(webhook_client, recording_accept, deliveries):
+    first = webhook_client.post(url_for("enrich"), json={"max_prospects": 5})
+    again = webhook_client.post(url_for("enrich"), json={"max_prospects": 5})
     assert first.status_code == 202 and again.status_code == 200
     assert first.json() == {"job_id": "job-1", "status_url": "/api/jobs/job-1/status"}
     assert again.json() == {**first.json(), "duplicate": True}
@@ -277,110 +278,129 @@ def test_duplicate_delivery_returns_same_job(client, inbox, deliveries):
     assert deliveries[0].job_id == deliveries[1].job_id == "job-1"
 
 
-def test_dedupe_key_from_body_hash_per_action(client, inbox):
-    client.post(url_for("enrich"), json={})
-    client.post(url_for("score"), json={})  # same body, another action: another event
-    keys = [e.dedupe_key for e in inbox.events]
+def test_dedupe_key_from_body_hash_per_action(webhook_client, recording_accept):
+    webhook_client.post(url_for("enrich"), json={})
+    webhook_client.post(url_for("score"), json={})  # same body, another action: another event
+    keys = [e.dedupe_key for e in recording_accept.events]
     assert keys[0].startswith("make:body:enrich:") and keys[1].startswith("make:body:score:")
     assert keys[0].split(":")[-1] == keys[1].split(":")[-1]  # sha256 of the same raw body
-    assert {e.dedupe_window_seconds for e in inbox.events} == {BODY_HASH_WINDOW_SECONDS}
-    assert inbox.jobs_by_key.keys() == set(keys)
+    assert {e.dedupe_window_seconds for e in recording_accept.events} == {BODY_HASH_WINDOW_SECONDS}
+    assert recording_accept.jobs_by_key.keys() == set(keys)
 
 
-def test_signed_webhook_id_is_the_dedupe_key(client, inbox):
+def test_signed_webhook_id_is_the_dedupe_key(webhook_client, recording_accept):
     key = body_signing_key(NEW_KEY)
     for _ in range(2):
-        response = client_post_signed(client, url_for("tick"), {}, key=key, msg_id="exec-42")
+        response = client_post_signed(
+            webhook_client, url_for("tick"), {}, key=key, msg_id="exec-42"
+        )
     assert response.status_code == 200 and response.json()["duplicate"] is True
-    event = inbox.events[0]
+    event = recording_accept.events[0]
     assert event.dedupe_key == "make:wh:exec-42"
     assert event.dedupe_window_seconds == EXPLICIT_ID_WINDOW_SECONDS
     assert event.signature_scheme == "standard"
     assert event.received_at == NOW
 
 
-def test_unsigned_delivery_id_header_is_the_dedupe_key(client, inbox):
-    client.post(url_for("tick"), json={}, headers={"X-Hub-Delivery": "d-1"})
-    client.post(url_for("tick"), json={}, headers={"X-Hub-Delivery": "d-2"})  # same body
-    assert [e.dedupe_key for e in inbox.events] == ["make:wh:d-1", "make:wh:d-2"]
-    response = client.post(url_for("tick"), json={}, headers={"webhook-id": "bad id"})
+def test_unsigned_delivery_id_header_is_the_dedupe_key(webhook_client, recording_accept):
+    webhook_client.post(url_for("tick"), json={}, headers={"X-Hub-Delivery": "d-1"})
+    webhook_client.post(url_for("tick"), json={}, headers={"X-Hub-Delivery": "d-2"})  # same body
+    assert [e.dedupe_key for e in recording_accept.events] == ["make:wh:d-1", "make:wh:d-2"]
+    response = webhook_client.post(url_for("tick"), json={}, headers={"webhook-id": "bad id"})
     assert response.status_code == 400 and "webhook-id" in response.json()["error"]["message"]
 
 
-def test_signature_is_optional_unless_required_but_always_checked_when_sent(client, inbox):
-    assert client.post(url_for("tick"), json={}).status_code == 202
-    wrong = client_post_signed(client, url_for("tick"), {}, key=body_signing_key(WRONG_KEY))
+def test_signature_is_optional_unless_required_but_always_checked_when_sent(
+    webhook_client, recording_accept
+):
+    assert webhook_client.post(url_for("tick"), json={}).status_code == 202
+    wrong = client_post_signed(webhook_client, url_for("tick"), {}, key=body_signing_key(WRONG_KEY))
     assert wrong.status_code == 401 and "signature" in wrong.json()["error"]["message"]
-    assert len(inbox.events) == 1
+    assert len(recording_accept.events) == 1
 
 
-def test_master_key_is_not_a_body_signing_key(client, inbox):
+def test_master_key_is_not_a_body_signing_key(webhook_client, recording_accept):
     """Make holds only the derived key; a body signed with the master key itself is refused."""
-    response = client_post_signed(client, url_for("tick"), {}, key=NEW_KEY, scheme="hub")
+    response = client_post_signed(webhook_client, url_for("tick"), {}, key=NEW_KEY, scheme="hub")
     assert response.status_code == 401
-    assert inbox.events == []
+    assert recording_accept.events == []
 
 
-def test_github_style_signature_without_timestamp_is_accepted(client, inbox):
+def test_github_style_signature_without_timestamp_is_accepted(webhook_client, recording_accept):
     response = client_post_signed(
-        client, url_for("tick"), {}, key=body_signing_key(OLD_KEY), scheme="hub", timestamp=None
+        webhook_client,
+        url_for("tick"),
+        {},
+        key=body_signing_key(OLD_KEY),
+        scheme="hub",
+        timestamp=None,
     )
     assert response.status_code == 202, response.text
-    assert inbox.events[0].signature_scheme == "hub"
+    assert recording_accept.events[0].signature_scheme == "hub"
 
 
-def test_required_signature_refuses_unsigned_with_instructions(inbox, deliveries):
-    app = webhook_app(inbox, deliveries.append, secret_keys=KEYS, require_signature=True)
-    with TestClient(app) as client:
-        response = client.post(url_for("tick"), json={})
+def test_required_signature_refuses_unsigned_with_instructions(recording_accept, deliveries):
+    app = webhook_app(recording_accept, deliveries.append, secret_keys=KEYS, require_signature=True)
+    with TestClient(app) as webhook_client:
+        response = webhook_client.post(url_for("tick"), json={})
     assert response.status_code == 401
     error = response.json()["error"]
     assert error["code"] == "signature_required" and "X-Hub-Signature-256" in error["message"]
-    assert inbox.events == []
+    assert recording_accept.events == []
 
 
-def test_urls_survive_key_rotation_until_the_key_is_removed(inbox, deliveries):
+def test_urls_survive_key_rotation_until_the_key_is_removed(recording_accept, deliveries):
     url = url_for("enrich", keys=[OLD_KEY])
-    with TestClient(webhook_app(inbox, deliveries.append, secret_keys=[OLD_KEY, NEW_KEY])) as c:
+    with TestClient(
+        webhook_app(recording_accept, deliveries.append, secret_keys=[OLD_KEY, NEW_KEY])
+    ) as c:
         assert c.post(url, json={}).status_code == 202
-    with TestClient(webhook_app(inbox, deliveries.append, secret_keys=[NEW_KEY])) as c:
+    with TestClient(webhook_app(recording_accept, deliveries.append, secret_keys=[NEW_KEY])) as c:
         response = c.post(url, json={"max_prospects": 1})
     assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_token"
 
 
-def test_keys_are_read_on_every_request(inbox, deliveries):
+def test_keys_are_read_on_every_request(recording_accept, deliveries):
     from starlette.applications import Starlette
 
     from webhooks.routes import WebhookConfig, webhook_routes
 
     keys = [OLD_KEY]
     config = WebhookConfig(secret_keys=lambda: keys, now=lambda: NOW)
-    app = Starlette(routes=webhook_routes(config, inbox, deliveries.append))
+    app = Starlette(routes=webhook_routes(config, recording_accept, deliveries.append))
     url = url_for("tick", keys=[NEW_KEY])
-    with TestClient(app) as client:
-        assert client.post(url, json={}).status_code == 401
+    with TestClient(app) as webhook_client:
+        assert webhook_client.post(url, json={}).status_code == 401
         keys.append(NEW_KEY)  # rotated in while running
-        assert client.post(url, json={}).status_code == 202
+        assert webhook_client.post(url, json={}).status_code == 202
 
 
-def test_no_keys_configured_says_which_setting(inbox, deliveries):
-    with TestClient(webhook_app(inbox, deliveries.append, secret_keys=[])) as client:
-        response = client.post(DISCOVER_URL, json={"keywords": "a"})
+def test_no_keys_configured_says_which_setting(recording_accept, deliveries):
+    with TestClient(
+        webhook_app(recording_accept, deliveries.append, secret_keys=[])
+    ) as webhook_client:
+        response = webhook_client.post(DISCOVER_URL, json={"keywords": "a"})
     assert response.status_code == 503
     assert "HUB_SECRET_KEYS" in response.json()["error"]["message"]
-    assert inbox.events == []
+    assert recording_accept.events == []
 
 
-def test_compressed_body_is_refused_with_a_hint(client, inbox):
-    response = client.post(url_for("tick"), content=b"{}", headers={"content-encoding": "br"})
+def test_compressed_body_is_refused_with_a_hint(webhook_client, recording_accept):
+    response = webhook_client.post(
+        url_for("tick"), content=b"{}", headers={"content-encoding": "br"}
+    )
     assert response.status_code == 415 and "uncompressed" in response.json()["error"]["message"]
-    assert inbox.events == []
+    assert recording_accept.events == []
 
 
 def test_hub_refusal_is_passed_on(deliveries):
-    inbox = RecordingAccept(fail_with=Refused(409, "a discovery for these keywords is running"))
-    with TestClient(webhook_app(inbox, deliveries.append, secret_keys=KEYS)) as client:
-        response = client.post(url_for("discover"), json={"keywords": "a"})
+    recording_accept = RecordingAccept(
+        fail_with=Refused(409, "a discovery for these keywords is running")
+    )
+    with TestClient(
+        webhook_app(recording_accept, deliveries.append, secret_keys=KEYS)
+    ) as webhook_client:
+        response = webhook_client.post(url_for("discover"), json={"keywords": "a"})
     assert response.status_code == 409
     assert response.json() == {
         "error": {"code": "conflict", "message": "a discovery for these keywords is running"}
@@ -389,22 +409,26 @@ def test_hub_refusal_is_passed_on(deliveries):
 
 
 def test_broken_inbox_answers_503_with_retry_after(deliveries):
-    inbox = RecordingAccept(fail_with=RuntimeError("database is locked"))
-    with TestClient(webhook_app(inbox, deliveries.append, secret_keys=KEYS)) as client:
-        response = client.post(url_for("tick"), json={})
+    recording_accept = RecordingAccept(fail_with=RuntimeError("database is locked"))
+    with TestClient(
+        webhook_app(recording_accept, deliveries.append, secret_keys=KEYS)
+    ) as webhook_client:
+        response = webhook_client.post(url_for("tick"), json={})
     assert response.status_code == 503 and response.headers["retry-after"]
     assert "database is locked" not in response.text
     assert deliveries[-1].status == 503
 
 
-def test_a_failing_delivery_log_does_not_change_the_answer(inbox):
+def test_a_failing_delivery_log_does_not_change_the_answer(recording_accept):
     def broken_record(delivery):
         raise OSError("disk full")
 
-    with TestClient(webhook_app(inbox, broken_record, secret_keys=KEYS)) as client:
-        response = client.post(url_for("tick"), json={})
+    with TestClient(
+        webhook_app(recording_accept, broken_record, secret_keys=KEYS)
+    ) as webhook_client:
+        response = webhook_client.post(url_for("tick"), json={})
     assert response.status_code == 202
-    assert len(inbox.events) == 1
+    assert len(recording_accept.events) == 1
 
 
 def test_make_webhook_url_is_rooted_at_the_base_url():
@@ -415,15 +439,17 @@ def test_make_webhook_url_is_rooted_at_the_base_url():
         make_webhook_url("https://hub.example.org", "delete_everything", KEYS)
 
 
-def test_timestamps_use_the_injected_clock(inbox, deliveries):
+def test_timestamps_use_the_injected_clock(recording_accept, deliveries):
     later = NOW + timedelta(days=3)
-    app = webhook_app(inbox, deliveries.append, secret_keys=KEYS, now=later)
-    with TestClient(app) as client:
-        stale = client_post_signed(client, url_for("tick"), {}, key=body_signing_key(NEW_KEY))
+    app = webhook_app(recording_accept, deliveries.append, secret_keys=KEYS, now=later)
+    with TestClient(app) as webhook_client:
+        stale = client_post_signed(
+            webhook_client, url_for("tick"), {}, key=body_signing_key(NEW_KEY)
+        )
         fresh = client_post_signed(
-            client, url_for("tick"), {}, key=body_signing_key(NEW_KEY), now=later
+            webhook_client, url_for("tick"), {}, key=body_signing_key(NEW_KEY), now=later
         )
     assert stale.status_code == 401 and "too old" in stale.json()["error"]["message"]
     assert fresh.status_code == 202
-    assert inbox.events[0].received_at == later
+    assert recording_accept.events[0].received_at == later
     assert deliveries[-1].at == later

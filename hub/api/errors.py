@@ -35,13 +35,6 @@ class Invalid(HubError):
         self.fields = fields or []
 
 
-class NotAvailable(HubError):
-    """501: the feature's module is not part of this build."""
-
-    status = 501
-    code = "not_available"
-
-
 def error_response(
     status: int, code: str, message: str, fields: list[dict[str, str]] | None = None
 ) -> JSONResponse:

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from hub.api.body import parse
 from hub.errors import Conflict, NotFound
-from hub.stages.base import JOB_TYPES
+from hub.stages.registry import MAKE_ACTIONS
 from webhooks.make_payloads import DiscoverPayload
 
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
@@ -32,9 +32,7 @@ class DiscoverParams(DiscoverPayload):
 
 class ListParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    job_type: str | None = Field(
-        None, pattern="^(" + "|".join(JOB_TYPES) + "|import_rows|row_changed|tick)$"
-    )
+    job_type: str | None = Field(None, pattern="^(" + "|".join(MAKE_ACTIONS) + ")$")
     status: str | None = Field(None, pattern="^(" + "|".join(STATUSES) + ")$")
     limit: int = Field(100, ge=1, le=1000)
 

@@ -1,11 +1,16 @@
-"""``/api/prospects``: list and read rows, enrich by hand, compose or send one row now."""
+"""``/api/prospects``: list and read rows, enrich by hand, compose or send one row now.
+
+**Prospect and row** (stated here once): the API's *prospect* is the code's *row*, one row of
+the prospect store (:class:`sheets.store.ProspectStore`, the Google Sheet or the local store).
+A prospect is the row as the store gives it, every column under its header name
+(:func:`prospect_of`); its id is the row's ``hub_id`` (``/api/prospects/{hub_id}``), and a job's
+``prospect_ids`` parameter lists ``hub_id`` values. Everywhere below the API (stages, sending,
+the store) the word is "row".
+"""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
-import inspect
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
@@ -13,9 +18,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hub.api.body import parse
-from hub.api.errors import NotAvailable
 from hub.api.jobs import stage_endpoint
 from hub.errors import NotFound
+from hub.stages.draft import compose_one
+from hub.stages.send_one import send_one
+from sheets.columns import Row
 
 
 class ListParams(BaseModel):
@@ -37,12 +44,19 @@ async def list_prospects(request: Request) -> JSONResponse:
     store = request.app.state.services.store
     rows = await asyncio.to_thread(store.select, lambda row: matches(row, query))
     page = rows[query.offset : query.offset + query.limit]
+    prospects = [prospect_of(row) for row in page]
     return JSONResponse(
-        {"prospects": page, "total": len(rows), "limit": query.limit, "offset": query.offset}
+        {"prospects": prospects, "total": len(rows), "limit": query.limit, "offset": query.offset}
     )
 
 
-async def _row(request: Request) -> dict[str, str]:
+def prospect_of(row: Row) -> dict[str, str]:
+    """The prospect a row is shown as: the row itself, every column by its header name."""
+    return dict(row)
+
+
+async def row_for(request: Request) -> Row:
+    """The row the ``{hub_id}`` of the path names; 404 when no row has that ``hub_id``."""
     hub_id = request.path_params["hub_id"]
     row = await asyncio.to_thread(request.app.state.services.store.get, hub_id)
     if row is None:
@@ -51,28 +65,21 @@ async def _row(request: Request) -> dict[str, str]:
 
 
 async def get_prospect(request: Request) -> JSONResponse:
-    return JSONResponse(await _row(request))
-
-
-async def _call_feature(module: str, function: str, request: Request) -> Any:
-    """Call a feature another module provides (drafting, sending), if this build has it."""
-    await _row(request)  # 404 before anything else
-    try:
-        feature = getattr(importlib.import_module(module), function)
-    except (ImportError, AttributeError) as exc:
-        raise NotAvailable(f"{module}.{function} is not part of this build") from exc
-    outcome = feature(request.app.state.services, request.path_params["hub_id"])
-    return await outcome if inspect.isawaitable(outcome) else outcome
+    return JSONResponse(prospect_of(await row_for(request)))
 
 
 async def compose(request: Request) -> JSONResponse:
     """Draft this row now (drafts are only written into empty draft cells)."""
-    return JSONResponse(await _call_feature("hub.stages.draft", "compose_one", request))
+    await row_for(request)  # 404 before anything else
+    services = request.app.state.services
+    return JSONResponse(await compose_one(services, request.path_params["hub_id"]))
 
 
 async def send(request: Request) -> JSONResponse:
     """Send this row now, through the same exactly-once path as the send stage."""
-    return JSONResponse(await _call_feature("hub.sending.send_one", "send_one", request))
+    await row_for(request)  # 404 before anything else
+    services = request.app.state.services
+    return JSONResponse(await send_one(services, request.path_params["hub_id"]))
 
 
 routes = [

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from hub.api.auth import bearer_token
 from hub.api.body import parse, read_json_body
 from hub.api.errors import Invalid
-from hub.errors import NotFound
+from hub.api.prospects import prospect_of, row_for
 from hub.rows import actions
 from hub.rows.filter import RowFilter, normal_status
 from sheets.human_edits import parse_time
@@ -101,7 +101,7 @@ async def patch_prospect(request: Request) -> JSONResponse:
             "hub_id": hub_id,
             "changed": {c: {"before": b, "after": a} for c, (b, a) in result.changed.items()},
             "message": result.message(),
-            "prospect": row,
+            "prospect": prospect_of(row) if row is not None else None,
         }
     )
 
@@ -137,8 +137,7 @@ async def history(request: Request) -> JSONResponse:
     """The row's changes made through the hub (API, status page, CLI), newest first."""
     hub_id = request.path_params["hub_id"]
     services = request.app.state.services
-    if await asyncio.to_thread(services.store.get, hub_id) is None:
-        raise NotFound(f"no prospect with id {hub_id!r}")
+    await row_for(request)  # 404 for an unknown hub_id
     changes = await asyncio.to_thread(actions.changes_of, services.settings, hub_id)
     return JSONResponse(
         {

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from hub.config import ConfigError, Settings, load_settings
+from hub.config import Settings, load_settings
+from hub.errors import ConfigError
 
 console = Console()
 err_console = Console(stderr=True)

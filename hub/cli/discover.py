@@ -75,8 +75,8 @@ def discover(
     poll_seconds: float = typer.Option(10, "--poll-seconds", hidden=True),
 ) -> None:
     """Find prospects with DataForSEO and add them as pending rows (de-duplicated by domain)."""
+    from hub.app import build_services
     from hub.cli.run import summary_table
-    from hub.services import build_services
 
     settings = settings_or_exit()
     if not settings.uses_dataforseo:

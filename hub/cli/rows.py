@@ -12,11 +12,12 @@ from collections.abc import Iterator
 import typer
 from rich.table import Table
 
+from hub.app import build_store
 from hub.cli.common import console, err_console, settings_or_exit
 from hub.errors import HubError
 from hub.rows import actions
 from hub.rows.filter import RowFilter, normal_status
-from hub.services import Services, build_store
+from hub.services import Services
 from hub.web.routes import when
 from sheets.store import StoreError
 

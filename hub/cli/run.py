@@ -67,7 +67,7 @@ def _command(job_type: str):
         auto_send: bool = typer.Option(False, "--auto-send", help="Pass auto_send to the stage."),
         prospect_ids: list[str] = typer.Option(None, "--id", help="Only this hub_id (repeat)."),
     ) -> None:
-        from hub.services import build_services
+        from hub.app import build_services
 
         params: dict[str, Any] = {}
         if max_prospects:

@@ -16,7 +16,8 @@ from rich.table import Table
 from hub.cli.common import console, err_console, settings_or_exit
 from hub.config import Settings
 from hub.state.keys import secret_keys_for
-from scenarios.lint import FileReport, LintOptions, lint_file
+from scenarios.lint import FileReport, lint_file
+from scenarios.lint_context import LintOptions
 from scenarios.render import (
     DEFAULT_DATAFORSEO_JOB,
     DEFAULT_ZONE,

@@ -11,8 +11,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from hub.app import build_store
 from hub.cli.common import console, err_console, progress_bar, settings_or_exit
-from hub.services import build_store
 from hub.stages.row_errors import in_trouble
 from sheets.cells import clean_text
 from sheets.csvio import RefusedLine, export_csv, import_csv, read_csv_lines

@@ -37,11 +37,9 @@ def worker() -> None:
 
 
 async def run_worker(settings) -> None:
-    import hub.inbox
-    import hub.tick  # noqa: F401 - registers the internal tick job
-    from hub.background import Background
+    from hub.app import build_services
+    from hub.jobs.background import Background
     from hub.jobs.runner import JobRunner
-    from hub.services import build_services
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

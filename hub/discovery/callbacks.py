@@ -16,6 +16,7 @@ from hub.discovery.exclusions import Exclusions
 from hub.discovery.ingest import append_rows, task_query, task_rows
 from hub.discovery.tasks import Counts, TaskBook, task_book
 from hub.providers.dataforseo import OK, TASK_NOT_READY, explain
+from hub.services import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def _ingest_once(services, book: TaskBook, job_id: str, task: dict[str, Any]) ->
 
 
 async def handle_task_answer(
-    services, runner, job_id: str, task_id: str, answer: dict[str, Any]
+    services, runner: JobQueue, job_id: str, task_id: str, answer: dict[str, Any]
 ) -> bool:
     """Ingest or fail one task from a task_get-shaped answer. True if the task changed state."""
     book = task_book(services)
@@ -100,7 +101,7 @@ def job_summary(book: TaskBook, job_id: str) -> tuple[dict[str, Any], str | None
     return summary, error
 
 
-async def finish_if_complete(services, runner, job_id: str) -> bool:
+async def finish_if_complete(services, runner: JobQueue, job_id: str) -> bool:
     book = task_book(services)
     if not await asyncio.to_thread(book.claim_finish, job_id):
         return False
@@ -109,7 +110,7 @@ async def finish_if_complete(services, runner, job_id: str) -> bool:
     return True
 
 
-async def process_callback(services, runner, event) -> None:
+async def process_callback(services, runner: JobQueue, event) -> None:
     """Entry point for a DataForSEO postback/pingback ``InboundEvent`` (webhooks.events)."""
     job_id, task_id = event.job_id, event.task_id
     book = task_book(services)

@@ -22,7 +22,6 @@ from typing import Any
 
 from hub.discovery.ingest import task_query
 from hub.discovery.tasks import CALLBACK_GRANT, known_task_job, task_book
-from hub.jobs.types import open_waiting_job
 from hub.providers.dataforseo import OK, TASK_NOT_READY
 from webhooks.dataforseo import PINGBACK_ROUTE, canonical_make_job
 from webhooks.events import Refused
@@ -74,8 +73,7 @@ def callback_job(
             params["language"] = language
         if tag:
             params["tag"] = tag
-        job_id = open_waiting_job(
-            services.state,
+        job_id = services.state.open_waiting_job(
             "discover",
             params,
             source=MAKE_SOURCE,

@@ -16,6 +16,7 @@ import time
 from hub.discovery.callbacks import finish_if_complete, handle_task_answer
 from hub.discovery.tasks import task_book
 from hub.errors import ProviderError
+from hub.services import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,9 @@ FETCH_ANYWAY_FACTOR = 6
 MAX_FETCHES_PER_SWEEP = 200
 
 
-async def sweep_lost_tasks(services, runner, *, older_than_seconds: float | None = None) -> int:
+async def sweep_lost_tasks(
+    services, runner: JobQueue, *, older_than_seconds: float | None = None
+) -> int:
     """Fetch overdue tasks; returns how many tasks were ingested or marked failed."""
     book = task_book(services)
     # Jobs whose last task came in just before a crash, before the job was finished.
@@ -58,7 +61,7 @@ async def sweep_lost_tasks(services, runner, *, older_than_seconds: float | None
     return recovered
 
 
-async def collect_ready(services, runner, job_id: str) -> int:
+async def collect_ready(services, runner: JobQueue, job_id: str) -> int:
     """Fetch the tasks of one job that DataForSEO lists as ready (``hub discover`` polls this
     when no server is there to receive the callbacks). Returns how many changed state."""
     book = task_book(services)

@@ -18,31 +18,6 @@ from typing import Any
 from hub.state.database import SqliteDatabase, open_database
 from webhooks.dataforseo import canonical_make_job
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS discovery_jobs (
-    job_id TEXT PRIMARY KEY,
-    params TEXT NOT NULL DEFAULT '{}',
-    created_at REAL NOT NULL,
-    finished INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS discovery_tasks (
-    task_id TEXT PRIMARY KEY,
-    job_id TEXT NOT NULL,
-    keyword TEXT NOT NULL DEFAULT '',
-    location TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL DEFAULT 'posted',
-    posted_at REAL NOT NULL,
-    done_at REAL,
-    found INTEGER NOT NULL DEFAULT 0,
-    added INTEGER NOT NULL DEFAULT 0,
-    duplicates INTEGER NOT NULL DEFAULT 0,
-    excluded INTEGER NOT NULL DEFAULT 0,
-    error TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS discovery_tasks_job ON discovery_tasks(job_id);
-CREATE INDEX IF NOT EXISTS discovery_tasks_status ON discovery_tasks(status, posted_at);
-"""
-
 TERMINAL = ("done", "failed")
 
 
@@ -74,7 +49,7 @@ class TaskBook:
         """``db``: the hub's database (:func:`hub.state.database.open_database`) or the path of
         a SQLite file."""
         if isinstance(db, str | Path):
-            db = SqliteDatabase(db, schema=_SCHEMA)
+            db = SqliteDatabase(db)
         self._db = db
         # Held while a task is ingested, so two deliveries of one task ingest it once (across
         # processes too, on PostgreSQL). Re-entrant.
@@ -205,9 +180,7 @@ def task_book(services) -> TaskBook:
     if book is None:
         settings = services.settings
         book = TaskBook(
-            open_database(
-                settings, sqlite_path=settings.data_dir / "discovery.sqlite3", schema=_SCHEMA
-            )
+            open_database(settings, sqlite_path=settings.data_dir / "discovery.sqlite3")
         )
         services.extras["discovery_tasks"] = book
     return book

@@ -16,9 +16,9 @@ import dns.exception
 import dns.resolver
 
 from hub.config import Settings
+from hub.config.identities import Identity, load_identities
 from hub.doctor.report import Finding, error, ok, warn
 from hub.mail.base import MailerError
-from hub.mail.identities import Identity, load_identities
 
 AREA = "providers"
 

@@ -9,7 +9,8 @@ import secrets
 
 from hub.config import Settings
 from hub.doctor.report import Finding, error, ok, warn
-from scenarios.lint import LintOptions, lint_document
+from scenarios.lint import lint_document
+from scenarios.lint_context import LintOptions
 from scenarios.render import RenderError, RenderOptions, catalogue, render
 
 AREA = "scenarios"

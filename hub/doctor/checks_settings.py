@@ -9,9 +9,9 @@ import os
 import re
 from pathlib import Path
 
-from hub.config import ConfigError, Settings
+from hub.config import Settings
 from hub.doctor.report import Finding, error, ok, warn
-from hub.errors import HubError
+from hub.errors import ConfigError, HubError
 from hub.state.keys import api_key_path
 
 AREA = "settings"
@@ -93,7 +93,7 @@ def _sending(settings: Settings) -> list[Finding]:
 
 
 def _sending_parsers():
-    from hub.sending.limits import Gap, SendWindow
+    from hub.config.pacing import Gap, SendWindow
     from hub.sending.reconcile import followup_offsets
 
     return (

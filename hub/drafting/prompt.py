@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from hub.config import ConfigError, Settings
+from hub.config import Settings
 from hub.drafting.templates import placeholders
+from hub.errors import ConfigError
 from sheets.columns import Row
 
 # The row's facts the model may use (issue 5): nothing else of the row is sent.

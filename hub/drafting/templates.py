@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from hub.config import ConfigError, Settings
+from hub.config import Settings
 from hub.drafting.base import Draft, Drafter, DraftRefused
+from hub.errors import ConfigError
 from sheets.columns import Row
 
 # Row columns a template may use; each is read with .get(col, "") (missing cell = blank).

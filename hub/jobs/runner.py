@@ -17,14 +17,14 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from hub.errors import HubError
-from hub.jobs.leases import lease_owner, owner_dead, runner_started, runner_stopped
-from hub.jobs.types import PARALLEL_TYPES, check_job_type, finished_event, next_job, stage_for
+from hub.jobs.chain import finished_event, next_job
 from hub.stages.base import JobCancelled, StageContext, StageResult
+from hub.stages.registry import PARALLEL_TYPES, check_job_type, stage_for
+from hub.state.leases import new_owner, owner_dead, owner_started, owner_stopped
 
 log = logging.getLogger("hub.jobs")
 
@@ -47,8 +47,7 @@ class JobRunner:
         on_postgres = getattr(self.state, "backend_name", "") == "postgres"
         self.poll_interval = poll_interval or (5.0 if on_postgres else 0.5)
         self.concurrency = concurrency or self.settings.job_concurrency
-        self._nonce = uuid.uuid4().hex[:8]
-        self.owner = lease_owner(self._nonce)
+        self.owner = new_owner()
         self._tasks: dict[str, asyncio.Task] = {}
         self._running_types: set[str] = set()
         # The same, readable from the state's worker threads (a set may change under them).
@@ -59,7 +58,7 @@ class JobRunner:
         self._wake: asyncio.Event | None = None
         self._background: list[asyncio.Task] = []
         self._stopping = False
-        runner_started(self._nonce)
+        owner_started(self.owner)
 
     # --- life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -82,7 +81,7 @@ class JobRunner:
             self._wake = asyncio.Event()
             self.state.on_change_typed(self._on_state_change)
             self.state.on_cancel(self._on_cancel_requested)
-        runner_started(self._nonce)
+        owner_started(self.owner)
 
     async def stop(self) -> None:
         """Stop taking jobs; interrupted jobs go back to pending for the next start."""
@@ -93,7 +92,7 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._background.clear()
-        runner_stopped(self._nonce)
+        owner_stopped(self.owner)
 
     def _on_state_change(self, kind: str, job_types: frozenset[str] | None = None) -> None:
         if kind != "job" or self._loop is None or self._loop.is_closed():

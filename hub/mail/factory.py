@@ -8,8 +8,8 @@ comes from. With a real ``HUB_MAILER`` each identity sends through its own ``mai
 from __future__ import annotations
 
 from hub.config import Settings
+from hub.config.identities import Identity, load_identities
 from hub.mail.base import Mailer
-from hub.mail.identities import Identity, load_identities
 
 
 def build_mailer(settings: Settings) -> Mailer:

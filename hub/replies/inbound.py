@@ -232,13 +232,6 @@ def _payload(row: Row, found: Classification, status: str) -> dict[str, Any]:
     return payload
 
 
-CURSOR_SCHEMA = """
-CREATE TABLE IF NOT EXISTS mailbox_cursor (
-    mailbox TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at TEXT NOT NULL
-);
-"""
-
-
 class MailboxCursor:
     """Where the last check stopped reading the mailbox (a small table in the hub's database:
     the state DB, or PostgreSQL with ``HUB_DATABASE_URL`` so any worker continues from it)."""
@@ -247,12 +240,12 @@ class MailboxCursor:
         """``db``: the hub's database (:func:`hub.state.database.open_database`) or the path of
         a SQLite file."""
         if isinstance(db, str | Path):
-            db = SqliteDatabase(db, schema=CURSOR_SCHEMA)
+            db = SqliteDatabase(db)
         self._db = db
 
     @classmethod
     def from_settings(cls, settings: Any) -> MailboxCursor:
-        return cls(open_database(settings, schema=CURSOR_SCHEMA))
+        return cls(open_database(settings))
 
     def get(self, mailbox: str) -> str | None:
         found = self._db.execute(

@@ -17,18 +17,6 @@ from typing import Any
 
 from hub.state.database import SqliteDatabase, open_database
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS row_changes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    hub_id TEXT NOT NULL,
-    at REAL NOT NULL,
-    actor TEXT NOT NULL,
-    column_name TEXT NOT NULL,
-    before TEXT NOT NULL,
-    after TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS row_changes_row ON row_changes(hub_id, seq);
-"""
 # Long drafts are kept in full in the sheet; the history keeps enough to recognise them.
 MAX_VALUE_CHARS = 2000
 
@@ -48,12 +36,12 @@ class RowHistory:
         """``db``: the hub's database (:func:`hub.state.database.open_database`) or the path of
         a SQLite file."""
         if isinstance(db, str | Path):
-            db = SqliteDatabase(db, schema=_SCHEMA)
+            db = SqliteDatabase(db)
         self._db = db
 
     @classmethod
     def from_settings(cls, settings) -> RowHistory:
-        return cls(open_database(settings, schema=_SCHEMA))
+        return cls(open_database(settings))
 
     def close(self) -> None:
         self._db.close()

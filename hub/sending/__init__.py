@@ -1,6 +1,6 @@
 """Sending exactly once: messages, the durable ledger, limits, suppression, reconciliation.
 
-Entry points: :func:`hub.sending.runner.run_send` (the send job),
-:func:`hub.sending.followups.run_followups` (the follow-up job) and
-:func:`hub.sending.send_one.send_one` (``POST /api/prospects/{id}/send``).
+The stages that send are :mod:`hub.stages.send` (first messages, and a single row's send in
+:mod:`hub.stages.send_one`) and :mod:`hub.stages.followup`; each message goes through the one
+path here, :class:`hub.sending.path.SendPath`.
 """

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hub.sending.limits import Gap
+from hub.config.pacing import Gap
 
 CHUNK_SECONDS = 12.0  # the sends of one chunk go out within about this long
 CHUNK_DEADLINE = 15.0  # past this a chunk puts its unreached rows back (a provider slowed down)

@@ -22,19 +22,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hub.sending.claims import DEFAULT_LEASE_SECONDS, owner_alive
-from hub.sending.ledger_schema import (
-    INDEXES_AFTER_MIGRATION,
-    MIGRATIONS,
-    SCHEMA,
-    Intent,
-    SendRecord,
-    recipient_domain,
-)
+from hub.sending.ledger_schema import Intent, SendRecord, recipient_domain
 from hub.state.database import SqliteDatabase, open_database
+from hub.state.leases import owner_dead
 
 # The rolling window the daily caps count over (``sends_since(now - DAY_SECONDS)``).
 DAY_SECONDS = 24 * 3600
+
+# A send claim outlives a crash only until this passes, or at once when its holder is gone.
+DEFAULT_LEASE_SECONDS = 15 * 60
 
 
 class Ledger:
@@ -42,23 +38,12 @@ class Ledger:
         """``db``: the hub's database (:func:`hub.state.database.open_database`), or the path
         of a SQLite file."""
         if isinstance(db, str | Path):
-            db = SqliteDatabase(db, schema=SCHEMA, synchronous="FULL")
+            db = SqliteDatabase(db, synchronous="FULL")
         self._db = db
-        if db.backend_name == "sqlite":  # PostgreSQL's tables come from hub.state.migrations
-            self._migrate()
-
-    def _migrate(self) -> None:
-        """A SQLite ledger written before sending identities gets their column."""
-        with self._tx() as db:
-            for table, column, statement in MIGRATIONS:
-                present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-                if column not in present:
-                    db.execute(statement)
-            db.execute(INDEXES_AFTER_MIGRATION)
 
     @classmethod
     def from_settings(cls, settings) -> Ledger:
-        return cls(open_database(settings, schema=SCHEMA, synchronous="FULL"))
+        return cls(open_database(settings, synchronous="FULL"))
 
     def close(self) -> None:
         self._db.close()
@@ -169,7 +154,7 @@ class Ledger:
                 if (
                     held.owner != owner
                     and (held.lease_until or 0) > now
-                    and owner_alive(held.owner)
+                    and not owner_dead(held.owner)
                 ):
                     return None
                 db.execute(

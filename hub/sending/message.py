@@ -15,14 +15,14 @@ from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from hub.config.identities import PREVIEW_FROM
 from hub.drafting.rules import BAD_SUBJECT
+from hub.state.keys import secret_keys_for
 from sheets.cells import BadCell, clean_text, normalize_email
 from webhooks.tokens import UNSUBSCRIBE_SALT, TokenError, sign_timed
 
 # Shown in dry-run previews when HUB_SENDER_ADDRESS is not set; a real send is refused instead.
 ADDRESS_PLACEHOLDER = "[HUB_SENDER_ADDRESS is not set: a real send is refused until it is]"
-# Used for previews when no Gmail sender is configured; ".invalid" can never be delivered to.
-PREVIEW_FROM = "outreach@hub.invalid"
 
 
 class _HeaderClasses(HeaderRegistry):
@@ -110,8 +110,6 @@ def new_message_id(settings, *, sender: str = "") -> str:
 
 def unsubscribe_url(settings, hub_id: str) -> str:
     """The one-click link for a row; the token carries the row id only, never the address."""
-    from hub.state.keys import secret_keys_for  # HUB_SECRET_KEYS, else the embedded key
-
     try:
         token = sign_timed({"h": hub_id}, secret_keys_for(settings), UNSUBSCRIBE_SALT)
     except TokenError as exc:

@@ -24,10 +24,10 @@ from hub.mail.base import SentMessage
 from hub.sending import message as msg
 from hub.sending.limits import Hold
 from hub.sending.outcomes import Halted, Outcome, Planned
-from hub.sending.service import SendPath
+from hub.sending.path import SendPath
 from sheets.columns import Row
 
-RunState = Any  # hub.sending.runner._RunState (that module imports this one)
+RunState = Any  # the send stage's run state (hub.stages.send._RunState)
 STOPPING_HOLDS = ("daily_cap", "send_window")  # no later row could go either
 ROW_ERROR = "row_error"  # caught by the row error boundary, which counts it itself
 

@@ -26,26 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from hub.mail.outbox import safe_file_name
-from hub.sending.claims import DEFAULT_LEASE_SECONDS, owner_alive
+from hub.sending.ledger import DEFAULT_LEASE_SECONDS
 from hub.state.database import open_database
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS dry_run_previews (
-    hub_id TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    machine TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    file TEXT NOT NULL DEFAULT '',
-    written INTEGER NOT NULL DEFAULT 0,
-    lease_until REAL NOT NULL,
-    PRIMARY KEY (hub_id, step)
-);
-"""
+from hub.state.leases import owner_dead
 
 
 class PreviewClaims:
     def __init__(self, settings: Any, owner: str):
-        self._db = open_database(settings, schema=SCHEMA)
+        self._db = open_database(settings)
         # This machine's outbox folder: previews written here may be written here again.
         self.machine = f"{socket.gethostname()}:{settings.outbox_dir.resolve()}"
         self.owner = owner
@@ -81,7 +69,7 @@ class PreviewClaims:
         machine, owner, file, written, held_until = found
         if written:
             return "done", file
-        if held_until > now and owner_alive(owner):
+        if held_until > now and not owner_dead(owner):
             return "busy", ""
         left = _left_in_folder(machine, hub_id, step)
         if left:  # the holder died after its rename, before its mark: finish its mark

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+from hub.config.identities import Identity, load_identities
 from hub.mail.base import Mailer
 from hub.mail.factory import Mailers
-from hub.mail.identities import Identity, load_identities
 from hub.sending.ledger import Ledger
 from hub.sending.limits import Hold, Limits
 

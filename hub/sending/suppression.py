@@ -26,14 +26,6 @@ from sheets.store import ProspectStore
 # Row statuses that put the row's address on the list, and the reason each one gives.
 SUPPRESSING_STATUSES = ("unsubscribed", "bounced", "replied", "do_not_contact")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS suppressed (
-    email TEXT PRIMARY KEY,
-    reason TEXT NOT NULL,
-    added_at REAL NOT NULL
-);
-"""
-
 
 def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
@@ -41,24 +33,17 @@ def normalise_email(email: str) -> str:
 
 class Suppression:
     def __init__(self, settings, store: ProspectStore | None = None, *, path: Path | None = None):
-        # Without a store the configured one is opened on first need (and closed by close()).
+        # Without a store only the table and HUB_SUPPRESSION_LIST are consulted, not the rows.
         self.settings = settings
         self.store = store
-        self._own_store: ProspectStore | None = None
         self._configured = [normalise_email(e).lstrip("@") for e in settings.suppression_list]
         # The hub's database (PostgreSQL with HUB_DATABASE_URL: every process sees an
         # unsubscribe at once), or the SQLite file ``path``.
-        self._db = (
-            SqliteDatabase(path, schema=_SCHEMA)
-            if path
-            else open_database(settings, schema=_SCHEMA)
-        )
+        self._db = SqliteDatabase(path) if path else open_database(settings)
         self._from_rows: dict[str, str] | None = None
 
     def close(self) -> None:
         self._db.close()
-        if self._own_store is not None:
-            self._own_store.close()
 
     def add(self, email: str, reason: str, *, overriding: bool = False) -> None:
         """Suppress an address for good (the first reason recorded is kept, unless
@@ -82,11 +67,7 @@ class Suppression:
     def refresh(self, rows: Iterable[Row] | None = None) -> None:
         """Re-read the rows' statuses (once per chunk of sends; pass rows already read)."""
         found: dict[str, str] = {}
-        if rows is None:
-            if self.store is None:
-                from hub.services import build_store
-
-                self.store = self._own_store = build_store(self.settings)
+        if rows is None and self.store is not None:
             rows = self.store.rows()
         if rows is not None:
             for row in rows:

@@ -1,7 +1,7 @@
 """The contract between the job runner and a pipeline stage.
 
 A stage is an async function ``(ctx: StageContext) -> StageResult`` registered under a job
-type with :func:`stage`. It reads the rows eligible for it from ``ctx.services.store``, works in
+type in :mod:`hub.stages.registry`. It reads the rows eligible for it from ``ctx.services.store``, works in
 chunks, writes each chunk back in one batched ``store.update`` and reports progress. It must be
 **idempotent by row state**: a second run over the same rows changes nothing, which is what
 lets the runner simply run unfinished jobs again after a restart.
@@ -15,15 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import wraps
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hub.services import Services
 from hub.stages.row_errors import RowGuard
-
-if TYPE_CHECKING:
-    from hub.services import Services
-
-JOB_TYPES = ("discover", "enrich", "score", "draft", "send", "followup", "check_replies")
 
 
 class JobCancelled(Exception):
@@ -39,7 +34,7 @@ class StageContext:
     # processed, total: the runner stores them on the job (the status page shows them live)
     report_progress: Callable[[int, int], None] = lambda processed, total: None
     is_cancelled: Callable[[], bool] = lambda: False
-    # outbound event (job.completed, prospect.replied, ...) into the durable outbox
+    # outbound event (job.completed, prospect.replied, ...) into the durable event queue
     emit: Callable[[str, dict[str, Any]], None] = lambda event_type, payload: None
     _rows: RowGuard | None = field(default=None, repr=False)
 
@@ -75,25 +70,12 @@ class StageResult:
     chain: bool = True
 
 
+@dataclass
+class ChainTo(StageResult):
+    """A result that names its successor explicitly (``row_changed`` -> that row's stage)."""
+
+    next_job: tuple[str, dict[str, Any]] | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
 StageFn = Callable[[StageContext], Awaitable[StageResult]]
-
-STAGES: dict[str, StageFn] = {}
-
-
-def stage(job_type: str) -> Callable[[StageFn], StageFn]:
-    if job_type not in JOB_TYPES:
-        raise ValueError(f"unknown job type {job_type!r}; expected one of {JOB_TYPES}")
-
-    def register(fn: StageFn) -> StageFn:
-        @wraps(fn)
-        async def counted(ctx: StageContext) -> StageResult:
-            result = await fn(ctx)
-            caught = ctx.rows.errors if ctx._rows is not None else 0
-            if caught:
-                result.summary["errors"] = result.summary.get("errors", 0) + caught
-            return result
-
-        STAGES[job_type] = counted
-        return counted
-
-    return register

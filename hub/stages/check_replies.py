@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from hub.config.identities import load_identities
 from hub.mail.base import MailerError
+from hub.mail.factory import Mailers
 from hub.replies.inbound import WATCHED, MailboxCursor, plan_replies
 from hub.sending.suppression import Suppression
-from hub.stages.base import StageContext, StageResult, stage
+from hub.stages.base import StageContext, StageResult
 
 
 def _own_addresses(ctx: StageContext) -> list[str]:
@@ -23,8 +25,6 @@ def _own_addresses(ctx: StageContext) -> list[str]:
     mailer = ctx.services.mailer
     own = [settings.gmail_sender, settings.sender_address, getattr(mailer, "sender", "")]
     if settings.identities_file:  # every identity's address is ours
-        from hub.mail.identities import load_identities
-
         own += [identity.address for identity in load_identities(settings)]
     return [a for a in own if a]
 
@@ -70,15 +70,11 @@ def _mailboxes(ctx: StageContext):
     primary = ctx.services.mailer
     if not ctx.settings.identities_file:
         return [(_mailbox_key(ctx), primary)], None
-    from hub.mail.factory import Mailers
-    from hub.mail.identities import load_identities
-
     mailers = Mailers(ctx.settings, load_identities(ctx.settings), primary)
     boxes = [(f"{m.provider_name}:{i.address}", m) for i, m in mailers.each()]
     return boxes, mailers
 
 
-@stage("check_replies")
 async def run(ctx: StageContext) -> StageResult:
     if ctx.services.mailer is None:
         return StageResult(summary={"skipped": "no mailer configured"}, chain=False)

@@ -20,7 +20,7 @@ from hub.discovery.plan import NO_DATAFORSEO, DiscoveryRequest, NotConfigured
 from hub.discovery.tasks import task_book
 from hub.errors import ProviderError
 from hub.providers.dataforseo import OK, TASK_CREATED, explain
-from hub.stages.base import StageContext, StageResult, stage
+from hub.stages.base import StageContext, StageResult
 from hub.state.keys import secret_keys_for
 from webhooks.dataforseo import dataforseo_callback_urls
 
@@ -113,7 +113,6 @@ async def _post_tasks(ctx: StageContext, request: DiscoveryRequest) -> StageResu
     return StageResult(summary=summary, waiting=True)
 
 
-@stage("discover")
 async def run(ctx: StageContext) -> StageResult:
     request = DiscoveryRequest.from_params(ctx.params)
     if ctx.services.serp is None:

@@ -27,18 +27,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hub.drafting import rules
 from hub.drafting.base import Draft, DraftRefused
 from hub.errors import BadRequest, Conflict, NotFound, ProviderError
-from hub.stages.base import StageContext, StageResult, stage
+from hub.services import Services
+from hub.stages.base import StageContext, StageResult
 from hub.stages.row_errors import RowGuard, is_error_hold
 from sheets.cells import BadCell, normalize_email
 from sheets.columns import Row
-
-if TYPE_CHECKING:
-    from hub.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +251,6 @@ def _select(services: Services, params: dict[str, Any], guard: RowGuard) -> list
     return store.select(lambda row: is_eligible(row) and guard.may_try(row), limit)
 
 
-@stage("draft")
 async def run(ctx: StageContext) -> StageResult:
     services = ctx.services
     rows = await asyncio.to_thread(_select, services, ctx.params, ctx.rows)

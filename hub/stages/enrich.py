@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from hub.errors import ProviderError
-from hub.stages.base import StageContext, StageResult, stage
+from hub.stages.base import StageContext, StageResult
 from sheets.cells import BadCell, domain_from_cell, normalize_email
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,6 @@ class _Writer:
         self.ctx.report_progress(self.processed, self.total)
 
 
-@stage("enrich")
 async def run(ctx: StageContext) -> StageResult:
     rows = await asyncio.to_thread(_select, ctx)
     enricher = ctx.services.enricher

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from hub.scoring import load_weights, score_row
-from hub.stages.base import StageContext, StageResult, stage
+from hub.stages.base import StageContext, StageResult
 
 
 def is_eligible(row: dict[str, str]) -> bool:
@@ -17,7 +17,6 @@ def is_eligible(row: dict[str, str]) -> bool:
     return status == "enriched" and not (row.get("score") or "").strip()
 
 
-@stage("score")
 async def run(ctx: StageContext) -> StageResult:
     weights = load_weights(ctx.settings.score_weights_file)
     wanted = set(ctx.params.get("prospect_ids") or [])

@@ -12,8 +12,9 @@ module needs beyond plain statements:
 - :meth:`shared_lock`: a lock held across several statements and across processes (an advisory
   lock on PostgreSQL, a re-entrant in-process lock on SQLite, whose file has one writer process).
 
-On PostgreSQL the tables come from the numbered migrations (:mod:`hub.state.migrations`); on
-SQLite each module creates its own (``schema``).
+Every table is defined once, in :mod:`hub.state.schema`; opening the database creates or
+migrates them (:mod:`hub.state.migrate`): a SQLite file when it is opened, PostgreSQL when the
+process's pool is (:func:`hub.state.pools.shared_pool`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from hub.state.migrate import ensure_sqlite_schema
 
 LOCK_KEYS = 0x6875_6233  # first key of the advisory locks taken by lock_key / shared_lock
 
@@ -46,7 +49,7 @@ class Result:
 class SqliteDatabase:
     backend_name = "sqlite"
 
-    def __init__(self, path: str | Path, *, schema: str = "", synchronous: str = "NORMAL"):
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL"):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -56,8 +59,8 @@ class SqliteDatabase:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.execute("PRAGMA busy_timeout=30000")
-        if schema:
-            self._db.executescript(schema)
+        with self._lock:
+            ensure_sqlite_schema(self._db, self.path)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         with self._lock:
@@ -169,15 +172,12 @@ class _SharedLock:
 
 
 def open_database(
-    settings: Any, *, sqlite_path: str | Path | None = None, schema: str = "",
-    synchronous: str = "NORMAL",
-) -> SqliteDatabase | PostgresDatabase:  # fmt: skip
+    settings: Any, *, sqlite_path: str | Path | None = None, synchronous: str = "NORMAL"
+) -> SqliteDatabase | PostgresDatabase:
     """The shared PostgreSQL database when ``HUB_DATABASE_URL`` is set, else the SQLite file
-    ``sqlite_path`` (default: the state DB) with ``schema`` created in it."""
+    ``sqlite_path`` (default: the state DB)."""
     if settings.uses_postgres:
         from hub.state.pools import shared_pool
 
         return PostgresDatabase(shared_pool(settings))
-    return SqliteDatabase(
-        sqlite_path or settings.state_db_path, schema=schema, synchronous=synchronous
-    )
+    return SqliteDatabase(sqlite_path or settings.state_db_path, synchronous=synchronous)

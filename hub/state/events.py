@@ -1,23 +1,14 @@
-"""The inbox (durable, de-duplicated inbound events), the delivery log and the outbound
-event outbox with its attempt log."""
+"""The inbox (durable, de-duplicated inbound events), the delivery log and the queue of
+outbound events with its attempt log (its table is still named ``outbox``)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from hub.state.codec import dumps, iso, loads, new_id
-
-
-@dataclass(frozen=True)
-class Persisted:
-    """What :meth:`EventsMixin.persist_inbound` did with a delivery."""
-
-    job_id: str | None
-    duplicate: bool
-    inbox_seq: int | None  # None for a duplicate
+from hub.state.group import Persisted, persist_group_in
 
 
 class EventsMixin:
@@ -77,8 +68,6 @@ class EventsMixin:
         Nothing is acknowledged before this returns, so the durability is that of
         :meth:`persist_inbound` (committed in WAL mode = survives SIGKILL).
         """
-        from hub.state.group import persist_group_in  # it builds on this module's Persisted
-
         results: list[Persisted | Exception] = []
         with self.tx() as db:
             self._write_deliveries_in(db, self._take_queued_deliveries())

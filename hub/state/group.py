@@ -13,10 +13,20 @@ one the per-delivery path gives, item by item; whatever this path cannot decide 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from hub.state.codec import dumps, iso, new_id
-from hub.state.events import Persisted
+
+
+@dataclass(frozen=True)
+class Persisted:
+    """What :meth:`EventsMixin.persist_inbound` (or a group of them) did with a delivery."""
+
+    job_id: str | None
+    duplicate: bool
+    inbox_seq: int | None  # None for a duplicate
+
 
 # SQLite's default limit on ? parameters in one statement is 32,766 (999 before 3.32).
 _KEYS_PER_SELECT = 500

@@ -72,6 +72,26 @@ class JobsMixin(JobClaimsMixin):
         self._notify("job", frozenset((job_type,)))
         return job_id
 
+    def open_waiting_job(
+        self,
+        job_type: str,
+        params: dict[str, Any],
+        *,
+        source: str,
+        summary: dict[str, Any] | None = None,
+    ) -> str:
+        """Create a job that starts out waiting for callbacks, as a stage returning
+        ``waiting=True`` leaves it: for work someone else started (DataForSEO tasks a Make.com
+        scenario posted). No stage ever runs for it; :meth:`JobRunner.finish_job` ends it and
+        queues its successor like any other."""
+        with self.tx() as db:
+            job_id = self.insert_job_in(
+                db, job_type, params, source=source, status="running", result=summary
+            )
+            # Same columns set_waiting leaves: running, waiting, no lease (so never runnable).
+            db.execute("UPDATE jobs SET waiting=1, started_at=created_at WHERE id=?", (job_id,))
+        return job_id
+
     # --- reading -------------------------------------------------------------------------
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         found = self.query("SELECT * FROM jobs WHERE id=?", (job_id,))

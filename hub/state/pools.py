@@ -22,7 +22,7 @@ def shared_pool(settings: Any) -> Any:
         if pool is None or pool.closed:
             pool = open_pool(dsn, size=settings.database_pool_size, name="hub-shared")
             with pool.connection() as conn:
-                prepare_schema(conn, auto_upgrade=settings.database_auto_upgrade)
+                prepare_schema(conn, dsn, auto_upgrade=settings.database_auto_upgrade)
             _POOLS[dsn] = pool
         return pool
 

@@ -24,8 +24,8 @@ from psycopg_pool import ConnectionPool
 
 from hub.state.codec import dumps, iso, new_id
 from hub.state.dialect import PgConnection, Row, pg_sql, redact_dsn, row_factory
-from hub.state.events import EventsMixin, Persisted
-from hub.state.group import INSERT_JOB
+from hub.state.events import EventsMixin
+from hub.state.group import INSERT_JOB, Persisted
 from hub.state.jobs import JobsMixin
 from hub.state.listeners import ChangeListeners
 from hub.state.migrate import prepare_schema
@@ -96,7 +96,7 @@ class PostgresState(ChangeListeners, JobsMixin, EventsMixin):
         self.pool = open_pool(dsn, size=pool_size)
         try:
             with self.pool.connection() as conn:
-                self.schema_version = prepare_schema(conn, auto_upgrade=auto_upgrade)
+                self.schema_version = prepare_schema(conn, dsn, auto_upgrade=auto_upgrade)
         except BaseException:
             self.pool.close()
             raise

@@ -59,7 +59,7 @@ def inbound(state: Any, limit: int = INBOUND_LIMIT) -> list[Inbound]:
 
 
 def _last_attempts(state: Any, event_ids: list[str]) -> dict[str, tuple[Any, Any]]:
-    """The last attempt of each event, in one query (the outbox keeps one row per attempt)."""
+    """The last attempt of each event, in one query (the event queue keeps one row per attempt)."""
     if not event_ids:
         return {}
     marks = ",".join("?" * len(event_ids))

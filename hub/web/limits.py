@@ -11,9 +11,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.config import ConfigError
+from hub.config.pacing import LimitsConfigError
+from hub.errors import ConfigError
 from hub.sending.ledger import DAY_SECONDS, Ledger
-from hub.sending.limits import Limits, LimitsConfigError, format_until
+from hub.sending.limits import Limits, format_until
 
 # Names ``Services.providers()`` gives the embedded defaults (DESIGN.md §6).
 EMBEDDED = {"local", "import only", "site crawler", "templates", "outbox"}

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from hub.errors import BadRequest, HubError, NotFound
 from hub.rows import actions
 from hub.rows.filter import RowFilter
-from hub.sending.service import is_approved
+from hub.sending.path import is_approved
 from hub.web import session
 from hub.web.preview import first_message
 from hub.web.rows import PAGE_SIZE, RowQuery

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from scenarios.lint import Finding, LintContext
+from scenarios.lint_context import Finding, LintContext
 from scenarios.markers import ACTION_URL_PREFIX, HUB_PATH
 from scenarios.shapes import HTTP_MODULES
 from scenarios.tree import Site

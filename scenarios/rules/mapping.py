@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scenarios.lint import Finding, LintContext, iter_references
+from scenarios.lint_context import Finding, LintContext, iter_references
 from scenarios.tree import Site
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from scenarios import iml
-from scenarios.lint import Finding, LintContext
+from scenarios.lint_context import Finding, LintContext
 from scenarios.markers import find_placeholders
 from scenarios.rules.http import is_hub_call
 from scenarios.shapes import FEEDER, HTTP_MODULES, SHEETS_ROW_MODULES, is_implicit_iterator

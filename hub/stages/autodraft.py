@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 
+from hub.stages.draft import draft_changes
 from sheets.columns import Row
 
 
@@ -21,10 +22,6 @@ async def draft_missing(services, rows: list[Row]) -> list[Row]:
         if not (r.get("draft_subject", "").strip() and r.get("draft_body", "").strip())
     ]
     if not need:
-        return rows
-    try:
-        from hub.stages.draft import draft_changes
-    except ImportError:  # drafting not installed: those rows get REVIEW:blank_field
         return rows
     changes = draft_changes(services, need, step=0)
     if inspect.isawaitable(changes):

@@ -15,9 +15,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-
-class ConfigError(Exception):
-    """A setting is missing or inconsistent; the message names the variable to fix."""
+from hub.config.identities import load_identities
+from hub.errors import ConfigError
 
 
 def _env(*names: str) -> AliasChoices:
@@ -162,7 +161,7 @@ class Settings(BaseSettings):
     database_auto_upgrade: bool = Field(True, validation_alias=_env("HUB_DATABASE_AUTO_UPGRADE"))
 
     # --- sending identities: any SMTP/IMAP mailbox, several inboxes with caps (issue 14) ------
-    # A TOML file of [[identity]] tables (hub.mail.identities); without it the GMAIL_* or the
+    # A TOML file of [[identity]] tables (hub.config.identities); without it the GMAIL_* or the
     # SMTP_*/IMAP_* settings below are one implicit identity capped by HUB_DAILY_CAP.
     identities_file: str = Field("", validation_alias=_env("HUB_IDENTITIES_FILE"))
     smtp_host: str = Field("", validation_alias=_env("SMTP_HOST"))
@@ -301,7 +300,5 @@ def load_settings(**overrides: object) -> Settings:
     settings = Settings(**overrides)  # type: ignore[arg-type]
     settings.check()
     if settings.identities_file:  # a bad identities file stops start-up, naming the field
-        from hub.mail.identities import load_identities
-
         load_identities(settings)
     return settings

@@ -1,4 +1,4 @@
-"""The periodic tick: follow-ups and reply checks, the DataForSEO recovery sweep, housekeeping.
+"""The ``tick`` stage: follow-ups and reply checks, the DataForSEO recovery sweep, housekeeping.
 
 It runs in-process every ``HUB_TICK_MINUTES`` (0 disables it) and whenever Make sends the
 ``tick`` action (for users who prefer a Make schedule). The jobs it queues are no-ops when
@@ -8,11 +8,11 @@ nothing is due, and it does not queue a second one while one of the type is stil
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from typing import Any
 
-from hub.jobs.types import internal_stage
+from hub.discovery.sweep import sweep_lost_tasks
+from hub.services import JobQueue
 from hub.stages.base import StageContext, StageResult
 
 log = logging.getLogger("hub.tick")
@@ -20,7 +20,7 @@ log = logging.getLogger("hub.tick")
 TICK_JOBS = ("followup", "check_replies")
 
 
-async def run_tick(services: Any, runner: Any) -> dict[str, Any]:
+async def run_tick(services: Any, runner: JobQueue) -> dict[str, Any]:
     summary: dict[str, Any] = {"queued": {}, "skipped": [], "swept_tasks": None}
     for job_type in TICK_JOBS:
         busy = await asyncio.to_thread(_has_unfinished, services.state, job_type)
@@ -29,15 +29,10 @@ async def run_tick(services: Any, runner: Any) -> dict[str, Any]:
             continue
         summary["queued"][job_type] = await runner.submit(job_type, {}, source="tick")
     try:
-        sweep = importlib.import_module("hub.discovery.sweep")
-    except ImportError:
-        log.debug("hub.discovery.sweep is not installed; no DataForSEO sweep")
-    else:
-        try:
-            summary["swept_tasks"] = await sweep.sweep_lost_tasks(services, runner)
-        except Exception:  # the next tick tries again; the jobs above are already queued
-            log.exception("the DataForSEO recovery sweep failed")
-            summary["swept_tasks"] = "failed"
+        summary["swept_tasks"] = await sweep_lost_tasks(services, runner)
+    except Exception:  # the next tick tries again; the jobs above are already queued
+        log.exception("the DataForSEO recovery sweep failed")
+        summary["swept_tasks"] = "failed"
     summary["purged_inbox_rows"] = await asyncio.to_thread(services.state.purge_inbox)
     return summary
 
@@ -48,7 +43,7 @@ def _has_unfinished(state: Any, job_type: str) -> bool:
     )
 
 
-async def tick_loop(services: Any, runner: Any, minutes: float) -> None:
+async def tick_loop(services: Any, runner: JobQueue, minutes: float) -> None:
     """Tick every ``minutes`` until cancelled (the first tick comes one period after start).
 
     Every process of a hub runs this loop; the state's periodic turn lets one of them tick per
@@ -65,7 +60,7 @@ async def tick_loop(services: Any, runner: Any, minutes: float) -> None:
             log.exception("tick failed; next one in %s min", minutes)
 
 
-async def periodic_tick(services: Any, runner: Any, period_seconds: float) -> dict | None:
+async def periodic_tick(services: Any, runner: JobQueue, period_seconds: float) -> dict | None:
     """:func:`run_tick` if it is this process's turn in this period, else None."""
     turn = services.state.periodic_turn("tick", period_seconds)
     mine = await asyncio.to_thread(turn.__enter__)
@@ -75,8 +70,7 @@ async def periodic_tick(services: Any, runner: Any, period_seconds: float) -> di
         await asyncio.to_thread(turn.__exit__, None, None, None)
 
 
-@internal_stage("tick")
-async def tick_job(ctx: StageContext) -> StageResult:
+async def run(ctx: StageContext) -> StageResult:
     """The Make ``tick`` action, run durably as a job."""
     summary = await run_tick(ctx.services, ctx.services.runner)
     return StageResult(summary=summary, chain=False)

@@ -14,8 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from hub.jobs.types import internal_stage
-from hub.sending.runner import run_send, wants_send
+from hub.sending.path import wants_send
 from hub.stages.base import JobCancelled, StageContext, StageResult
 
 SLICE_TYPE = "send_slice"
@@ -95,14 +94,3 @@ def _sum(results: list[dict[str, Any]], slices: int) -> dict[str, Any]:
             elif isinstance(value, int | float):
                 total[key] = total.get(key, 0) + value
     return total
-
-
-@internal_stage(SLICE_TYPE)
-async def send_slice(ctx: StageContext) -> StageResult:
-    """Some rows of a dry-run send (``hub_ids``), beside the other slices."""
-    summary = await run_send(
-        ctx.services, ctx.params, is_cancelled=ctx.is_cancelled,
-        report_progress=ctx.report_progress,
-    )  # fmt: skip
-    ctx.check_cancelled()
-    return StageResult(summary=summary, chain=False)

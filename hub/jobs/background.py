@@ -12,10 +12,9 @@ import asyncio
 import contextlib
 from typing import Any
 
-import hub.sending.slices
-import hub.tick
-from hub.events_out import EventDelivery
 from hub.jobs.runner import JobRunner
+from hub.providers.events_out import EventDelivery
+from hub.stages.tick import tick_loop
 
 
 class Background:
@@ -29,7 +28,7 @@ class Background:
         await self.runner.start()
         minutes = self.services.settings.tick_minutes
         self._tasks = [
-            asyncio.create_task(hub.tick.tick_loop(self.services, self.runner, minutes)),
+            asyncio.create_task(tick_loop(self.services, self.runner, minutes)),
         ]
         if self.delivery is not None:
             self._tasks.append(asyncio.create_task(self.delivery.run()))

@@ -21,18 +21,19 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from hub.mail.base import Mailer, SentMessage
+from hub.mail.factory import build_mailer
 from hub.mail.outbox import message_bytes
 from hub.sending import message as msg
-from hub.sending.claims import new_owner
 from hub.sending.ledger import Ledger
 from hub.sending.ledger_schema import Intent, SendRecord
-from hub.sending.limits import Hold, Limits
+from hub.sending.limits import Hold, Limits, wait_interruptibly
 from hub.sending.outcomes import HALTED, Halted, Outcome, Planned
 from hub.sending.previews import PreviewClaims, write_preview
 from hub.sending.reconcile import sent_changes, settle
 from hub.sending.senders import Senders
 from hub.sending.suppression import Suppression
-from sheets.columns import Row
+from hub.state.leases import new_owner, owner_stopped
+from sheets.columns import HUMAN_TERMINAL_STATUSES, Row
 
 APPROVED_VALUES = frozenset({"true", "yes", "y", "1", "x", "✓", "✔", "☑", "checked"})
 
@@ -41,10 +42,27 @@ def is_approved(row: Row) -> bool:
     return (row.get("approved", "") or "").strip().lower() in APPROVED_VALUES
 
 
+# Which rows a first send takes: the send stage, its slices and a single send all ask this.
+SEND_STATUSES = frozenset({"drafted", "sending", "failed"})
+
+
+def status_of(row: Row) -> str:
+    return (row.get("outreach_status", "") or "").strip().lower()
+
+
+def wants_send(row: Row, *, auto_send: bool, require_approval: bool) -> bool:
+    status = status_of(row)
+    if status in HUMAN_TERMINAL_STATUSES or not row.get("contact_email", "").strip():
+        return False
+    if status == "sending":  # an earlier run's intent: always settle it
+        return True
+    if status not in SEND_STATUSES and not (auto_send and status == "enriched"):
+        return False
+    return is_approved(row) or not require_approval
+
+
 def _mailer(services) -> Mailer:
     if services.mailer is None:
-        from hub.mail.factory import build_mailer
-
         services.mailer = build_mailer(services.settings)
     return services.mailer
 
@@ -82,6 +100,7 @@ class SendPath:
         """Give back claims on intents this job planned but never attempted."""
         self._sending.shutdown(wait=True)
         self.ledger.release_owner(self.owner)
+        owner_stopped(self.owner)  # what it still holds may be taken over at once
         self.ledger.close()
         self.suppression.close()
         self.senders.close()
@@ -205,7 +224,6 @@ class SendPath:
 
     async def wait_gap(self, identity: str | None = None) -> bool:
         """Wait out the gap since the last provider call; False when cancelled meanwhile."""
-        from hub.sending.limits import wait_interruptibly
 
         return await wait_interruptibly(self.gap_left(identity), self.is_cancelled)
 

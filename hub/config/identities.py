@@ -31,9 +31,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from hub.config import ConfigError
+from hub.config.pacing import Gap, LimitsConfigError, SendWindow
+from hub.errors import ConfigError
 
 IMPLICIT_NAME = "default"
+# The From of a dry-run preview when no sender is configured (a reserved .invalid domain).
+PREVIEW_FROM = "outreach@hub.invalid"
 SECRET_FIELDS = {
     "smtp_password": "smtp_password_env",
     "imap_password": "imap_password_env",
@@ -174,8 +177,6 @@ def _check_mailer_fields(fields: IdentityFields, label: str) -> None:
                 )
     elif not fields.gmail_refresh_token_env:
         raise ConfigError(f'{label}: mailer = "gmail" needs gmail_refresh_token_env')
-    from hub.sending.limits import Gap, LimitsConfigError, SendWindow
-
     try:
         Gap.parse(fields.send_gap_seconds or "0")
         SendWindow.parse(fields.send_window)
@@ -216,8 +217,6 @@ def implicit_identity(settings) -> Identity:
         sender = settings.smtp_from or settings.gmail_sender
     else:
         sender = settings.gmail_sender or settings.smtp_from
-    from hub.sending.message import PREVIEW_FROM
-
     # Not validated: these settings were accepted before identities existed, and an odd
     # GMAIL_SENDER must keep working as it did (Settings.check covers what is required).
     return Identity.model_construct(

@@ -1,5 +1,5 @@
 """Outbound events (``job.completed``, ``prospect.replied``, ...) delivered from the durable
-outbox to ``HUB_EVENTS_URL`` (typically a Make.com custom webhook).
+event queue (``hub.state.events``) to ``HUB_EVENTS_URL`` (typically a Make.com custom webhook).
 
 Each event is one JSON body ``{"type", "timestamp", "data"}`` stored once, so every retry sends
 the same bytes under the same ``webhook-id``; ``webhook-timestamp`` and ``webhook-signature``

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from hub.errors import Conflict, NotFound
 from hub.sending.ledger import Ledger
+from hub.sending.path import wants_send
+from hub.stages.send import run_send
 
 
 async def send_one(services, hub_id: str) -> dict[str, Any]:
@@ -16,9 +19,6 @@ async def send_one(services, hub_id: str) -> dict[str, Any]:
     Raises ``NotFound`` for an unknown id and ``Conflict`` naming what to fix when the row
     cannot be sent. A row already sent answers with its state (``result=already_sent``).
     """
-    from hub.errors import Conflict, NotFound
-    from hub.sending.runner import run_send, wants_send
-
     settings = services.settings
     row = await asyncio.to_thread(services.store.get, hub_id)
     if row is None:
