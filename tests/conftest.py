@@ -19,6 +19,7 @@ from hub.services import Services
 from sheets.local import LocalStore
 from tests import hostile_run
 from tests.emulators.dataforseo import DataForSEOEmulator
+from tests.emulators.discovery_validator import REFUSALS
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.gmail import gmail_world
 from tests.emulators.hunter import HunterEmulator
@@ -111,6 +112,61 @@ def hunter_world():
 def deliveries():
     """The delivery-log lines a webhook route records (its ``record`` callback appends here)."""
     return []
+
+
+# --- requests Google would refuse fail the test that sent them ---------------------------------
+# The Sheets, Gmail and Gemini emulators check every request against Google's own API
+# descriptions (tests/emulators/discovery_validator.py) and answer a bad one with Google's 400.
+# The product may handle that 400 quietly (a row marked failed), so the refusal itself fails the
+# test, naming the method and the description's reason. A test that sends bad requests on
+# purpose says so with @pytest.mark.google_refuses.
+_REFUSAL_MARK = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item.stash[_REFUSAL_MARK] = REFUSALS.mark()
+
+
+def _refusals_since(item) -> str:
+    mark = item.stash.get(_REFUSAL_MARK, REFUSALS.mark())
+    refused = REFUSALS.since(mark)
+    item.stash[_REFUSAL_MARK] = mark + len(refused)
+    if not refused or item.get_closest_marker("google_refuses"):
+        return ""
+    return f"{len(refused)} request(s) Google would refuse:\n" + "\n".join(map(str, refused))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    try:
+        result = yield
+    except BaseException:
+        if text := _refusals_since(item):
+            item.add_report_section("call", "google refusals", text)
+        raise
+    if text := _refusals_since(item):
+        pytest.fail(text, pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    result = yield
+    if text := _refusals_since(item):
+        pytest.fail(text, pytrace=False)
+    return result
+
+
+def pytest_terminal_summary(terminalreporter):
+    checked = REFUSALS.checked
+    if checked:
+        apis = ", ".join(f"{api} {n}" for api, n in sorted(checked.items()))
+        refused = len(REFUSALS.since(0))
+        terminalreporter.write_line(
+            f"Google API descriptions checked {sum(checked.values())} emulator requests "
+            f"({apis}); {refused} refused"
+        )
 
 
 # --- hypothesis: a bounded profile for `make test`, a long one for bench/fuzz.py --------------

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from hub.config import Settings
-from sheets.columns import HUB_COLUMNS, missing_columns
+from sheets.columns import HUB_COLUMNS, MAX_CELL_CHARS, missing_columns
 from sheets.google import GoogleSheetStore
 from sheets.human_edits import EditRefused
 from sheets.local import LocalStore
@@ -359,6 +359,16 @@ class StoreContract:
         assert row["snippet"] == "=1+1"
         assert row["score_reasons"] == "+cmd|' /C calc'!A0"
         assert harness.all_writes_raw()
+
+    def test_text_longer_than_a_cell_holds_is_clipped_to_the_cap(self, harness, store):
+        # Sheets refuses a cell over 50,000 characters (and with it the whole batch write; the
+        # strict Sheets emulator does too): every store keeps the same clipped text instead.
+        long = "é" * (MAX_CELL_CHARS + 5_000)
+        added = store.append([{"domain": "long.example", "page_title": long}])
+        store.update({added.added[0]: {"snippet": long}})
+        row = _by_domain(store)["long.example"]
+        assert len(row["page_title"]) == len(row["snippet"]) == MAX_CELL_CHARS
+        assert row["snippet"].endswith("…") and row["snippet"][:-1] == long[: MAX_CELL_CHARS - 1]
 
     def test_append_dedupes_by_normalised_domain(self, harness, store):
         report = store.append(

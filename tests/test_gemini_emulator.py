@@ -79,15 +79,39 @@ def test_other_schemas_get_exactly_their_properties(gemini):
 
 def test_request_is_recorded_as_the_client_sent_it(gemini):
     client(gemini.url, version="v1").models.generate_content(
-        model="gemini-2.5-flash", contents="hello there", config=json_config()
+        model="gemini-2.5-flash",
+        contents="hello there",
+        config=types.GenerateContentConfig(temperature=0.5),
     )
-    (request,) = gemini.requests
-    assert (request.api_version, request.model, request.key_ok) == ("v1", "gemini-2.5-flash", True)
-    assert request.prompt == "hello there"
-    config = request.body["generationConfig"]
+    client(gemini.url).models.generate_content(
+        model="gemini-2.5-flash", contents="json please", config=json_config()
+    )
+    first, second = gemini.requests
+    assert (first.api_version, first.model, first.key_ok) == ("v1", "gemini-2.5-flash", True)
+    assert first.prompt == "hello there"
+    assert first.body["generationConfig"] == {"temperature": 0.5}
+    config = second.body["generationConfig"]
+    assert second.api_version == "v1beta"
     assert config["responseMimeType"] == "application/json"
     assert set(config["responseSchema"]["properties"]) == {"subject", "body"}
-    assert gemini.request_count == 1
+    assert gemini.request_count == 2
+
+
+@pytest.mark.google_refuses
+def test_v1_has_no_json_mode_and_refuses_it_as_google_does(gemini):
+    # v1's GenerationConfig has no responseMimeType/responseSchema (they are v1beta's): the
+    # hub asks for v1beta. Google's words: Unknown name ... at 'generation_config'.
+    with pytest.raises(genai_errors.ClientError) as caught:
+        client(gemini.url, version="v1").models.generate_content(
+            model="gemini-2.5-flash", contents="x", config=json_config()
+        )
+    assert caught.value.code == 400 and caught.value.status == "INVALID_ARGUMENT"
+    assert (
+        "Unknown name \"responseMimeType\" at 'generation_config': Cannot find field."
+        in caught.value.message
+    )
+    assert "google.ai.generativelanguage.v1 types" in caught.value.message  # the reason's source
+    assert gemini.requests == []  # refused before the model saw it
 
 
 def test_unknown_key_gets_the_recorded_api_key_invalid_error(gemini):
@@ -170,6 +194,7 @@ def test_prompt_keyword_selects_the_answer(gemini):
     assert caught.value.code == 503
 
 
+@pytest.mark.google_refuses
 def test_malformed_body_is_a_400_invalid_argument(gemini):
     answer = httpx.post(
         f"{gemini.url}/v1beta/models/gemini-2.5-flash:generateContent",

@@ -132,17 +132,50 @@ def test_message_id_is_kept_or_replaced_by_switch(settings):
             assert kept.endswith("@mail.gmail.com>") is not keep
 
 
-def test_thread_id_keeps_a_message_in_the_thread_and_unknown_thread_is_404(
-    clocked_mail_world, users
-):
-    first = send(users, outgoing(msgid="<a.1@hub.example>"))
-    second = send(
-        users, outgoing(subject="Re: Hello", msgid="<a.2@hub.example>"), first["threadId"]
-    )
+def reply_to(parent: EmailMessage, *, subject=None, msgid="<o.2@hub.example>", refs=True):
+    msg = outgoing(subject=subject or "Re: " + str(parent["Subject"]), msgid=msgid)
+    if refs:
+        msg["In-Reply-To"] = parent["Message-ID"]
+        msg["References"] = parent["Message-ID"]
+    return msg
+
+
+def test_thread_id_keeps_a_reply_in_the_thread_and_unknown_thread_is_404(clocked_mail_world, users):
+    original = outgoing(msgid="<a.1@hub.example>")
+    first = send(users, original)
+    second = send(users, reply_to(original, msgid="<a.2@hub.example>"), first["threadId"])
     assert second["threadId"] == first["threadId"]
     with pytest.raises(HttpError) as caught:
         send(users, outgoing(msgid="<a.3@hub.example>"), "deadbeef00000000")
     assert caught.value.resp.status == 404
+
+
+@pytest.mark.parametrize(
+    ("subject", "refs", "threaded"),
+    [
+        ("Re: Hello", True, True),
+        ("RE:  re: hello", True, True),  # prefixes and case do not count
+        ("Fwd: Hello", True, True),
+        ("Re: Something else", True, False),  # "3. The Subject headers must match."
+        ("Re: Hello", False, False),  # "2. The References and In-Reply-To headers ..."
+    ],
+)
+def test_a_send_joins_its_thread_id_only_by_gmails_rule(
+    clocked_mail_world, users, subject, refs, threaded
+):
+    original = outgoing(msgid="<r.1@hub.example>")
+    first = send(users, original)
+    second = send(users, reply_to(original, subject=subject, refs=refs), first["threadId"])
+    assert (second["threadId"] == first["threadId"]) is threaded
+    if not threaded:
+        assert second["threadId"] == second["id"]  # a thread of its own
+
+
+def test_a_reply_without_thread_id_starts_a_new_thread(clocked_mail_world, users):
+    original = outgoing(msgid="<n.1@hub.example>")
+    first = send(users, original)
+    second = send(users, reply_to(original))  # "1. The requested threadId must be specified"
+    assert second["threadId"] != first["threadId"]
 
 
 @pytest.mark.parametrize(
@@ -264,23 +297,38 @@ def test_missing_or_bad_token_gets_the_documented_401(clocked_mail_world):
     assert clocked_mail_world.gmail.units_by_method == {}
 
 
-def test_units_per_minute_give_429_with_retry_after_until_the_minute_passes(settings, clock):
-    with gmail_world(settings, clock=clock, units_per_minute=250) as clocked_mail_world:
-        token = clocked_mail_world.oauth._issue("me@artist.example", ("gmail",)).token
+@pytest.mark.parametrize(
+    ("answer", "status", "reason"),
+    [
+        ("403_user_rate", 403, "userRateLimitExceeded"),  # the default: a per-user limit
+        ("403_rate", 403, "rateLimitExceeded"),
+        ("429", 429, "rateLimitExceeded"),
+    ],
+)
+def test_units_per_minute_are_refused_with_the_retry_time_in_the_message(
+    settings, clock, answer, status, reason
+):
+    with gmail_world(
+        settings, clock=clock, units_per_minute=250, rate_limit_answer=answer
+    ) as world:
+        token = world.oauth._issue("me@artist.example", ("gmail",)).token
         headers = {"Authorization": f"Bearer {token}"}
         body = {"raw": raw_of(outgoing())}
-        url = clocked_mail_world.gmail_url + "gmail/v1/users/me/messages/send"
+        url = world.gmail_url + "gmail/v1/users/me/messages/send"
         assert httpx.post(url, json=body, headers=headers).status_code == 200
+        clock.now += 10
         assert httpx.post(url, json=body, headers=headers).status_code == 200
         refused = httpx.post(url, json=body, headers=headers)
-        assert refused.status_code == 429
-        assert 1 <= int(refused.headers["Retry-After"]) <= 61
+        assert refused.status_code == status
         error = refused.json()["error"]
-        assert error["code"] == 429 and error["errors"][0]["reason"] == "rateLimitExceeded"
+        assert error["code"] == status and error["errors"][0]["reason"] == reason
         assert error["errors"][0]["domain"] == "usageLimits"
-        assert clocked_mail_world.gmail.units_by_method["users.messages.send"] == 200
-        assert len(clocked_mail_world.gmail.sent()) == 2
-        clock.now += 61
+        # The first send leaves the minute's window 50 s from now: Gmail's words for it.
+        assert error["message"].endswith("Retry after 2025-06-15T15:07:40.000Z")
+        assert ("Retry-After" in refused.headers) is (status == 429)
+        assert world.gmail.units_by_method["users.messages.send"] == 200
+        assert len(world.gmail.sent()) == 2
+        clock.now += 50
         assert httpx.post(url, json=body, headers=headers).status_code == 200
 
 

@@ -90,6 +90,7 @@ import pytest  # noqa: E402
 from hub.mail.base import MailerError  # noqa: E402
 from hub.mail.gmail import GmailMailer  # noqa: E402
 from tests.emulators import gmail_messages as inbound  # noqa: E402
+from tests.emulators.fake_clock import FakeClock  # noqa: E402
 from tests.emulators.gmail import gmail_world  # noqa: E402
 from tests.emulators.serve import wait_until  # noqa: E402
 
@@ -231,6 +232,50 @@ def test_quota_errors_are_reported_as_quota(mail_world, mailer):
     assert daily.value.quota and daily.value.retry_after is None
     assert "dailyLimitExceeded" in str(daily.value)
     assert mail_world.gmail.sent() == []
+
+
+@pytest.mark.parametrize("answer", ["403_user_rate", "403_rate"])
+def test_send_retries_a_403_rate_limit_after_the_time_in_its_message(settings, answer):
+    # Gmail's documented 403 carries no Retry-After header: the wait is only in the message,
+    # "User-rate limit exceeded.  Retry after <RFC 3339>". Both sides read one fixed clock.
+    clock = FakeClock(start=1_750_000_000.0)
+    waits: list[float] = []
+    with gmail_world(settings, clock=clock) as world:
+        mailer = GmailMailer.from_settings(world.settings, clock=clock, sleep=waits.append)
+        world.gmail.inject(answer, api_method="users.messages.send", seconds=7.5)
+        sent = mailer.send(make_message())
+        mailer.close()
+    refused = [r for r in world.gmail.requests if r.status == 403]
+    assert len(refused) == 1 and refused[0].api_method == "users.messages.send"
+    assert sent.provider_id in world.gmail.messages and len(world.gmail.sent()) == 1
+    assert world.gmail.count("users.messages.send") == 2
+    assert waits == [7.5]  # the message's time, not the 60 s fallback nor a short backoff
+
+
+def test_a_403_rate_limit_past_the_longest_wait_is_quota_with_its_wait(settings):
+    clock = FakeClock(start=1_750_000_000.0)
+    with gmail_world(settings, clock=clock) as world:
+        mailer = GmailMailer.from_settings(world.settings, clock=clock, sleep=clock.sleep)
+        world.gmail.inject("403_user_rate", api_method="users.messages.send", seconds=3_600)
+        with pytest.raises(MailerError) as caught:
+            mailer.send(make_message())
+        mailer.close()
+    error = caught.value
+    assert error.quota and not error.ambiguous and error.retry_after == 3_600
+    assert "userRateLimitExceeded" in str(error) and "Retry after" in str(error)
+    assert world.gmail.count("users.messages.send") == 1  # never re-sent within the run
+    assert world.gmail.sent() == []
+
+
+def test_reads_retry_a_403_rate_limit_from_the_message_too(settings):
+    clock = FakeClock(start=1_750_000_000.0)
+    waits: list[float] = []
+    with gmail_world(settings, clock=clock) as world:
+        mailer = GmailMailer.from_settings(world.settings, clock=clock, sleep=waits.append)
+        world.gmail.inject("403_user_rate", api_method="users.getProfile", seconds=12)
+        assert mailer.profile()["emailAddress"] == "me@artist.example"
+        mailer.close()
+    assert world.gmail.count("users.getProfile") == 2 and waits == [12.0]
 
 
 def test_reads_retry_server_errors_then_succeed(mail_world, mailer, waits):
@@ -392,7 +437,6 @@ def test_send_timeout_is_ambiguous_even_when_gmail_keeps_the_message(mail_world,
 # --- the client-side unit limiter: a sliding 60-second window, on an injected clock ----------
 
 from hub.mail.gmail_quota import UnitLimiter  # noqa: E402
-from tests.emulators.fake_clock import FakeClock  # noqa: E402
 
 
 def _busiest_window(stamps: list[tuple[float, int]], window: float = 60.0) -> int:
@@ -445,19 +489,20 @@ def test_unit_limiter_waits_for_calls_in_flight_to_finish():
     assert clock() == pytest.approx(3 * 0.05 + 60.0)
 
 
-def test_a_long_send_run_on_a_shared_clock_gets_no_429(settings):
-    """Real mailer, real client library, the emulator's own window: no 429, at full pace."""
+def test_a_long_send_run_on_a_shared_clock_gets_no_rate_limit(settings):
+    """Real mailer, real client library, the emulator's own window: never refused (Gmail's
+    403 userRateLimitExceeded), at full pace."""
     clock = FakeClock(start=1_000_000.0)
-    with gmail_world(settings, clock=clock, units_per_minute=1_000) as mail_world:
-        mailer = GmailMailer.from_settings(mail_world.settings)
-        mailer._sleep = clock.sleep  # a 429's Retry-After would be slept on the same clock
+    with gmail_world(settings, clock=clock, units_per_minute=1_000) as world:
+        mailer = GmailMailer.from_settings(world.settings)
+        mailer._sleep = clock.sleep  # a refusal's retry time would be slept on the same clock
         mailer.limiter = UnitLimiter(1_000, clock=clock, sleep=clock.sleep)
         started = clock()
         for i in range(25):  # 25 x (100 send + 5 get) = 2,625 units: three windows
             mailer.send(make_message(to=f"ed{i}@gallery.example", msgid=f"<l.{i}@hub.example>"))
         mailer.close()
-    assert [r for r in mail_world.gmail.requests if r.status == 429] == []
-    assert mail_world.gmail.count("users.messages.send") == 25
-    spent = sum(mail_world.gmail.units_by_method.values())
+    assert [r for r in world.gmail.requests if r.status in (403, 429)] == []
+    assert world.gmail.count("users.messages.send") == 25
+    spent = sum(world.gmail.units_by_method.values())
     assert spent == 2_625
     assert clock() - started == pytest.approx((spent - 1) // 1_000 * 60.0, abs=0.5)

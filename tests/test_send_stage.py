@@ -334,6 +334,23 @@ async def test_gmail_daily_limit_holds_the_rest_of_the_run(gmail_hub):
     assert len(bare_mail_world.gmail.sent()) == 3
 
 
+async def test_gmail_user_rate_limit_for_an_hour_holds_the_run_with_gmails_words(gmail_hub):
+    # Gmail's documented per-user answer: 403 userRateLimitExceeded, the wait only in the
+    # message. An hour is past the mailer's longest wait, so the run stops and says why.
+    world, services = gmail_hub
+    ids = add_rows(services.store, 2)
+    world.gmail.inject("403_user_rate", api_method="users.messages.send", seconds=3_600)
+    summary = await run_send(services)
+    assert summary["quota"] == 1 and world.gmail.sent() == []
+    assert world.gmail.count("users.messages.send") == 1  # not hammered, not retried at once
+    for hub_id in ids:
+        row = _row(services, hub_id)
+        assert row["outreach_status"] == "drafted" and row["hold_reason"] == "HELD:gmail_quota"
+    assert "userRateLimitExceeded" in _row(services, ids[0])["last_error"]
+    await run_send(services)
+    assert len(world.gmail.sent()) == 2
+
+
 async def test_send_stage_is_registered_and_its_gap_wait_stops_on_cancel(bare_mail_world, data_dir):
     from hub.stages.base import JobCancelled, StageContext
     from hub.stages.registry import STAGES

@@ -181,7 +181,7 @@ class GmailMailer(Mailer):
             try:
                 return request.execute(http=http, num_retries=0)
             except Exception as exc:  # mapped below; unknown kinds are re-raised as they are
-                raise to_mailer_error(exc, call=call) from exc
+                raise to_mailer_error(exc, call=call, now=self._clock()) from exc
 
     # --- the Mailer interface ------------------------------------------------------------------
     def send(

@@ -3,19 +3,22 @@
 Gmail meters every call in quota units per user per minute (15,000), not in requests:
 ``messages.send`` 100, ``messages.list`` 5, ``messages.get`` 5, ``threads.get`` 10,
 ``history.list`` 2, ``getProfile`` 1 (developers.google.com/gmail/api/reference/quota).
-The limiter below spends those units client-side so we slow down before Gmail answers 429.
+The limiter below spends those units client-side so we slow down before Gmail refuses a call
+(403 userRateLimitExceeded, or 429).
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import httplib2
 from google.auth.exceptions import RefreshError, TransportError
@@ -33,9 +36,18 @@ UNITS = {
 }
 UNITS_PER_USER_PER_MINUTE = 15_000
 
-# 429 reasons Gmail uses for "slow down"; 403 dailyLimitExceeded means "stop for today".
+# "Slow down": Gmail answers a rate limit with 403 userRateLimitExceeded / rateLimitExceeded
+# (developers.google.com/gmail/api/guides/handle-errors) or with a 429; 403 dailyLimitExceeded
+# means "stop for today".
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 DAILY_REASONS = {"dailyLimitExceeded", "quotaExceeded"}
+# Gmail often gives the wait only in the message, as an RFC 3339 time:
+# "User-rate limit exceeded.  Retry after 2024-01-01T00:00:00.000Z".
+_RETRY_AFTER_TEXT = re.compile(
+    r"retry after (\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))",
+    re.IGNORECASE,
+)
+DEFAULT_RATE_WAIT = 60.0  # no wait given anywhere: Gmail's quota is per minute
 
 
 class UnitLimiter:
@@ -147,12 +159,24 @@ def _reason(exc: HttpError) -> tuple[str, str]:
         return "", ""
 
 
-def _retry_after(exc: HttpError) -> float | None:
+def _retry_after(exc: HttpError, message: str, now: float) -> float | None:
+    """Seconds to wait: the ``Retry-After`` header, or the time in the message ("Retry after
+    <RFC 3339>"), whichever is later; None when neither says."""
+    waits: list[float] = []
     value = exc.resp.get("retry-after") if exc.resp is not None else None
     try:
-        return max(float(value), 0.0) if value is not None else None
+        if value is not None:
+            waits.append(float(value))
     except ValueError:
-        return None
+        pass
+    if found := _RETRY_AFTER_TEXT.search(message):
+        try:
+            until = datetime.fromisoformat(found.group(1).replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            waits.append(until.timestamp() - now)
+    return max(max(waits), 0.0) if waits else None
 
 
 REFRESH_HINT = (
@@ -161,11 +185,14 @@ REFRESH_HINT = (
 )
 
 
-def to_mailer_error(exc: BaseException, *, call: str, request_sent: bool = True) -> MailerError:
+def to_mailer_error(
+    exc: BaseException, *, call: str, request_sent: bool = True, now: float | None = None
+) -> MailerError:
     """Map a client-library failure onto :class:`MailerError`.
 
     ``ambiguous`` is set when the request may have been carried out (5xx, timeout, connection
     lost after the request went out): a send must then be reconciled, never blindly repeated.
+    ``now`` (epoch seconds, default the wall clock) turns a "Retry after <time>" into a wait.
     """
     if isinstance(exc, RefreshError):  # invalid_grant, invalid_client: our credentials
         return MailerError(REFRESH_HINT, account=True)
@@ -173,7 +200,8 @@ def to_mailer_error(exc: BaseException, *, call: str, request_sent: bool = True)
         status = exc.resp.status if exc.resp is not None else 0
         reason, message = _reason(exc)
         text = f"Gmail {call}: HTTP {status} {reason or ''} {message}".strip()
-        return _http_error(text, status, reason, exc)
+        retry_after = _retry_after(exc, message, time.time() if now is None else now)
+        return _http_error(text, status, reason, retry_after)
     if isinstance(exc, ConnectionRefusedError | httplib2.ServerNotFoundError | TransportError):
         # Nothing reached Gmail: the connection never opened, or the token refresh (which
         # happens before the request) failed on the network.
@@ -192,9 +220,10 @@ def to_mailer_error(exc: BaseException, *, call: str, request_sent: bool = True)
     raise exc
 
 
-def _http_error(text: str, status: int, reason: str, exc: HttpError) -> MailerError:
+def _http_error(text: str, status: int, reason: str, retry_after: float | None) -> MailerError:
     if status == 429 or (status == 403 and reason in RATE_REASONS):
-        error = MailerError(text, quota=True, retry_after=_retry_after(exc) or 60.0)
+        wait = DEFAULT_RATE_WAIT if retry_after is None else retry_after
+        error = MailerError(text, quota=True, retry_after=wait)
     elif status == 403 and reason in DAILY_REASONS:
         # Used up for the day: no retry_after, so nothing retries it within this run.
         error = MailerError(text, quota=True)

@@ -20,6 +20,12 @@ Which answer a request gets, first match wins:
 
 Every request is recorded (:attr:`requests`, :attr:`prompts`) so a test can assert what was
 sent, e.g. that only the row's facts reached the model.
+
+Before any of that, a request with a valid key is checked against the API's own v1/v1beta
+types, as google-ai-generativelanguage ships them (:data:`GEMINI_APIS`, built by
+:func:`tests.emulators.gapic_discovery.from_gapic`): an unknown field or query parameter,
+a wrong JSON type or a bad enum is Google's 400 ``INVALID_ARGUMENT``, and fails the test that
+sent it (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -33,11 +39,32 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
+from google.ai import generativelanguage_v1, generativelanguage_v1beta
+from google.ai.generativelanguage_v1.services.generative_service.transports import (
+    rest_base as v1_generative,
+)
+from google.ai.generativelanguage_v1.services.model_service.transports import (
+    rest_base as v1_models,
+)
+from google.ai.generativelanguage_v1beta.services.generative_service.transports import (
+    rest_base as v1beta_generative,
+)
+from google.ai.generativelanguage_v1beta.services.model_service.transports import (
+    rest_base as v1beta_models,
+)
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.emulators.discovery_validator import (
+    DiscoveryApi,
+    RefusedRequest,
+    error_body,
+    query_pairs,
+    standard_parameters,
+)
+from tests.emulators.gapic_discovery import from_gapic
 from tests.fixtures import load_real
 
 KINDS = (
@@ -69,6 +96,28 @@ class GeminiRequest:
     body: dict[str, Any]
     prompt: str
     answer: str
+
+
+def _described(version: str, package, generative, models) -> DiscoveryApi:
+    """The two methods the emulator serves, as the GAPIC client of ``version`` describes them."""
+    return from_gapic(
+        name="generativelanguage",
+        version=version,
+        clients={
+            package.GenerativeServiceClient: (
+                generative._BaseGenerativeServiceRestTransport,
+                ["generate_content"],
+            ),
+            package.ModelServiceClient: (models._BaseModelServiceRestTransport, ["get_model"]),
+        },
+        standard_parameters=standard_parameters(),
+    )
+
+
+GEMINI_APIS = {
+    "v1": _described("v1", generativelanguage_v1, v1_generative, v1_models),
+    "v1beta": _described("v1beta", generativelanguage_v1beta, v1beta_generative, v1beta_models),
+}
 
 
 def _google_error(code: int, status: str, message: str, details: list | None = None) -> dict:
@@ -131,10 +180,27 @@ class GeminiEmulator:
             return Counter(r.answer for r in self.requests)
 
     # --- the endpoint -------------------------------------------------------------------------
+    def _refused(self, request: Request, key: str, body: bytes) -> JSONResponse | None:
+        """Google's 400 for a request its API description refuses (checked once the key is
+        known to be good, as Google checks the key first); None when it is valid."""
+        api = GEMINI_APIS.get(request.path_params["version"])
+        if api is None or key not in self.api_keys:
+            return None
+        routed = api.route(request.method, request.scope["raw_path"].decode("ascii"))
+        if routed is None:
+            return None
+        try:
+            api.check(routed, query_pairs(request.scope.get("query_string", b"")), body)
+        except RefusedRequest as refused:
+            return JSONResponse(error_body(refused), status_code=400)
+        return None
+
     async def _generate(self, request: Request) -> JSONResponse:
         version = request.path_params["version"]
         model = request.path_params["model"]
         key = request.headers.get("x-goog-api-key", "")
+        if (refused := self._refused(request, key, await request.body())) is not None:
+            return refused
         try:
             body = json.loads(await request.body())
             prompt = "\n".join(
@@ -159,8 +225,11 @@ class GeminiEmulator:
     async def _get_model(self, request: Request) -> JSONResponse:
         """``models.get``: the model's description; no quota is spent (hub doctor uses it)."""
         version, model = request.path_params["version"], request.path_params["model"]
-        if request.headers.get("x-goog-api-key", "") not in self.api_keys:
+        key = request.headers.get("x-goog-api-key", "")
+        if key not in self.api_keys:
             return JSONResponse(load_real("gemini_error_400_api_key_invalid.json"), 400)
+        if (refused := self._refused(request, key, b"")) is not None:
+            return refused
         if version not in ("v1", "v1beta") or model not in self.models:
             status, payload = self._answer("unknown_model", version, model, {}, "")
             return JSONResponse(payload, status_code=status)

@@ -11,9 +11,17 @@ Implements ``users.getProfile``, ``users.messages.send|list|get``, ``users.threa
 ``users.history.list`` with the resource shapes of ``tests/fixtures/real/gmail_*.json``; the
 search operators of :mod:`tests.emulators.gmail_search`; per-user quota units per minute
 (send 100, list 5, get 5, threads.get 10, history.list 2, getProfile 1; 15,000 a minute) with
-Google's error bodies (429 ``rateLimitExceeded`` + ``Retry-After``, 403 ``dailyLimitExceeded``);
-fault injection (latency, 500, dropped connection, 500 after storing a sent message); a request
-log and unit counters. Test helpers place inbound mail (see ``deliver``).
+Google's documented answers (403 ``userRateLimitExceeded`` whose message says "Retry after
+<RFC 3339 time>", and no Retry-After header; 403 ``dailyLimitExceeded``); fault injection
+(latency, 500, dropped connection, 500 after storing a sent message, the rate-limit answers); a
+request log and unit counters. Test helpers place inbound mail (see ``deliver``).
+
+Every request is checked against ``gmail.v1.json`` (:mod:`tests.emulators.discovery_validator`:
+unknown parameters or body fields, bad enums such as ``format`` or ``historyTypes``,
+``maxResults`` over 500 are Google's 400, and fail the test that sent them); ``fields`` trims
+the answer. A sent message joins the ``threadId`` it names only as the ``Message.threadId``
+description says: the References / In-Reply-To headers point into that thread and the Subject
+matches (after ``Re:``/``Fwd:``); otherwise it starts a thread of its own.
 
 Whether Gmail keeps a client-supplied ``Message-ID`` is not confirmed (API_NOTES.md), so it is a
 switch: ``keep_message_id=False`` replaces it the way Gmail's own composer ids look.
@@ -29,6 +37,7 @@ import copy
 import itertools
 import json
 import logging
+import re
 import threading
 import time
 from collections import Counter, deque
@@ -46,6 +55,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.emulators.discovery_validator import (
+    DiscoveryApi,
+    RefusedRequest,
+    error_body,
+    query_pairs,
+)
 from tests.emulators.gmail_payload import StoredMessage
 from tests.emulators.gmail_search import SearchError, compile_query
 from tests.emulators.google_oauth import OAuthEmulator, RefreshGrant
@@ -63,6 +78,15 @@ UNITS = {
 }
 UNITS_PER_USER_PER_MINUTE = 15_000
 _DOCS_ERRORS = load_real("gmail_errors_official_docs.json")
+GMAIL_API = DiscoveryApi.load("gmail.v1")
+# developers.google.com/gmail/api/guides/handle-errors: a per-user rate limit is a 403
+# userRateLimitExceeded (rateLimitExceeded for the project); the mail-sending limit is a 429.
+# The wait is in the message ("User-rate limit exceeded.  Retry after 2024-01-01T00:00:00.000Z").
+RATE_LIMIT_ANSWERS = {
+    "403_user_rate": (403, "userRateLimitExceeded", "User-rate limit exceeded."),
+    "403_rate": (403, "rateLimitExceeded", "Rate Limit Exceeded."),
+    "429": (429, "rateLimitExceeded", "User-rate limit exceeded."),
+}
 # What Google sends with a 401 (RFC 6750 §3); httplib2 parses it, so it must be well formed.
 _WWW_AUTHENTICATE = 'Bearer realm="https://accounts.google.com/", error="invalid_token"'
 
@@ -88,7 +112,9 @@ def google_error(code: int, reason: str, message: str, *, domain: str = "global"
 
 @dataclass
 class Fault:
-    kind: str  # "500", "drop", "500_after_store", "drop_after_store", "latency", "429", "403_daily"
+    # "500", "drop", "500_after_store", "drop_after_store", "latency", "403_daily", or a rate
+    # limit of RATE_LIMIT_ANSWERS ("403_user_rate", "403_rate", "429": retry after `seconds`)
+    kind: str
     api_method: str | None = None  # e.g. "users.messages.send"; None = any method
     times: int = 1
     seconds: float = 0.0  # for "latency"
@@ -126,6 +152,7 @@ class GmailEmulator:
     keep_message_id: bool = True
     units_per_minute: int = UNITS_PER_USER_PER_MINUTE
     daily_send_limit: int | None = None  # sends allowed per rolling day, then 403
+    rate_limit_answer: str = "403_user_rate"  # how units over the minute's quota are refused
     clock: Callable[[], float] = time.time
     history_start: int = 4178212  # the fixture's historyId
 
@@ -209,6 +236,8 @@ class GmailEmulator:
         with self._lock:
             message_id = format(next(self._ids), "x")
             now_ms = int((when.timestamp() if when else self.clock()) * 1000)
+            if thread_id == "":  # a send outside any thread (see _send)
+                thread_id = message_id
             stored = StoredMessage(
                 id=message_id,
                 thread_id=thread_id or self._thread_for(parsed) or message_id,
@@ -235,8 +264,9 @@ class GmailEmulator:
             raise _ApiError(400, "invalidArgument", "Recipient address required")
         thread_id = body.get("threadId") or None
         with self._lock:
-            if thread_id and not any(m.thread_id == thread_id for m in self.messages.values()):
-                raise _ApiError(404, "notFound", "Requested entity was not found.")
+            members = [m for m in self.messages.values() if m.thread_id == thread_id]
+        if thread_id and not members:
+            raise _ApiError(404, "notFound", "Requested entity was not found.")
         if not parsed.get("From"):
             parsed["From"] = self.address
         if not parsed.get("Date"):
@@ -248,7 +278,8 @@ class GmailEmulator:
         recipients = getaddresses([str(parsed.get(h, "")) for h in ("To", "Cc", "Bcc")])
         if any(addr.lower() == self.address.lower() for _, addr in recipients):
             labels += ["INBOX", "UNREAD"]
-        return self._store(_wire(parsed), labels, thread_id=thread_id, when=None)
+        joins = thread_id if thread_id and _joins_thread(parsed, members) else ""
+        return self._store(_wire(parsed), labels, thread_id=joins, when=None)
 
     # --- quota --------------------------------------------------------------------------------
     def _charge(self, api_method: str) -> None:
@@ -259,15 +290,9 @@ class GmailEmulator:
                 self._spent.popleft()
             used = sum(u for _, u in self._spent)
             if used + units > self.units_per_minute:
-                retry_after = max(1, int(self._spent[0][0] + 60 - now) + 1)
-                raise _ApiError(
-                    429,
-                    "rateLimitExceeded",
-                    "User-rate limit exceeded.  Retry after "
-                    + datetime.fromtimestamp(now + retry_after, UTC).isoformat(),
-                    domain="usageLimits",
-                    headers={"Retry-After": str(retry_after)},
-                )
+                # Units free up when the oldest call leaves the minute's window.
+                wait = self._spent[0][0] + 60 - now
+                raise _ApiError.rate_limited(self.rate_limit_answer, now, wait)
             if api_method == "users.messages.send" and self.daily_send_limit is not None:
                 while self._sends and self._sends[0] <= now - 86_400:
                     self._sends.popleft()
@@ -326,6 +351,12 @@ class GmailEmulator:
         user = request.path_params["user"]
         if user not in ("me", self.address):
             raise _ApiError(403, "forbidden", "Delegation denied for " + self.address)
+        routed = GMAIL_API.route(request.method, request.scope["raw_path"].decode("ascii"))
+        query = query_pairs(request.scope.get("query_string", b""))
+        try:
+            GMAIL_API.check(routed, query, await request.body())
+        except RefusedRequest as refused:
+            raise _ApiError(400, "", "", body=error_body(refused, legacy_errors=True)) from None
         fault = self._take_fault(api_method)
         if fault and fault.kind == "latency":
             # Read the request first: a client that times out meanwhile has still sent it,
@@ -333,14 +364,8 @@ class GmailEmulator:
             await request.body()
             await asyncio.sleep(fault.seconds)
             fault = None
-        if fault and fault.kind == "429":
-            raise _ApiError(
-                429,
-                "rateLimitExceeded",
-                "User-rate limit exceeded.",
-                domain="usageLimits",
-                headers={"Retry-After": str(int(fault.seconds) or 1)},
-            )
+        if fault and fault.kind in RATE_LIMIT_ANSWERS:
+            raise _ApiError.rate_limited(fault.kind, self.clock(), fault.seconds or 1.0)
         if fault and fault.kind == "403_daily":
             raise _ApiError.daily()
         if fault and fault.kind in ("500", "drop"):
@@ -350,7 +375,7 @@ class GmailEmulator:
         result = await handler(request)
         if fault and fault.kind in ("500_after_store", "drop_after_store"):
             return _fail(fault.kind.removesuffix("_after_store"))
-        return JSONResponse(result)
+        return JSONResponse(GMAIL_API.partial(routed, result, query))
 
     async def _profile(self, request: Request) -> dict:
         with self._lock:
@@ -469,6 +494,43 @@ class _ApiError(Exception):
     @classmethod
     def daily(cls) -> _ApiError:
         return cls(403, "", "", body=copy.deepcopy(_DOCS_ERRORS["403_dailyLimitExceeded"]))
+
+    @classmethod
+    def rate_limited(cls, kind: str, now: float, wait: float) -> _ApiError:
+        """A RATE_LIMIT_ANSWERS answer: the time to retry in the message, as Gmail writes it;
+        only the 429 also carries a Retry-After header (whole seconds)."""
+        code, reason, text = RATE_LIMIT_ANSWERS[kind]
+        message = f"{text}  Retry after {rfc3339_ms(now + wait)}"
+        headers = {"Retry-After": str(max(1, round(wait)))} if code == 429 else None
+        return cls(code, reason, message, domain="usageLimits", headers=headers)
+
+
+def rfc3339_ms(epoch: float) -> str:
+    """``2024-01-01T00:00:00.000Z``: the form of the time in Gmail's "Retry after" message."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+_REPLY_PREFIX = re.compile(r"^\s*((re|fwd?|aw|wg)\s*:\s*)+", re.IGNORECASE)
+
+
+def base_subject(subject: str) -> str:
+    """The Subject Gmail compares when threading: without ``Re:``/``Fwd:`` prefixes, with
+    whitespace folded, case ignored."""
+    return " ".join(_REPLY_PREFIX.sub("", subject or "").split()).casefold()
+
+
+def _joins_thread(parsed: EmailMessage, members: list[StoredMessage]) -> bool:
+    """The ``Message.threadId`` rule of gmail.v1.json: "2. The References and In-Reply-To
+    headers must be set in compliance with the RFC 2822 standard. 3. The Subject headers must
+    match." (1. is the threadId itself.) The headers must name a message of the thread."""
+    named = (str(parsed.get("In-Reply-To", "")) + " " + str(parsed.get("References", ""))).split()
+    ids = {ref.strip().strip("<>") for ref in named}
+    in_thread = {m.header("Message-ID").strip().strip("<>") for m in members}
+    if not ids & (in_thread - {""}):
+        return False
+    subject = base_subject(str(parsed.get("Subject", "")))
+    return any(base_subject(m.header("Subject")) == subject for m in members)
 
 
 def _fail(kind: str) -> Response:

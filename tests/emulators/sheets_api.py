@@ -11,6 +11,11 @@ What it adds for tests:
   spreadsheet can be shared with only some principals (403 ``PERMISSION_DENIED`` otherwise);
 - per-user quotas, reads and writes counted apart (60 each per 60 s by default, configurable,
   with an injectable clock), answering Google's 429 ``RESOURCE_EXHAUSTED`` body;
+- every request checked against ``sheets.v4.json`` (:mod:`tests.emulators.discovery_validator`)
+  plus what Sheets' guides add: a sheet name with spaces or special characters quoted in A1
+  ranges, at most 50,000 characters a cell, no object or list cells; a refusal is Google's 400
+  ``INVALID_ARGUMENT`` and fails the test that caused it (tests/conftest.py); ``fields`` trims
+  the answer (a partial response);
 - a request log (``emu.log``) and counters (``emu.count("write")``, ``emu.served(429)``);
 - faults for the next matching request: ``fail_next(503)``, ``fail_next(429, retry_after=2)``,
   ``delay_next(0.2)``, ``drop_next(after_processing=True)`` (the write happens, the answer is lost);
@@ -31,13 +36,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.emulators.discovery_validator import (
+    DiscoveryApi,
+    RefusedRequest,
+    Routed,
+    Violation,
+    error_body,
+    query_pairs,
+)
 from tests.emulators.google_oauth import OAuthEmulator
 from tests.emulators.sheets_grid import (
     Cell,
@@ -46,11 +58,68 @@ from tests.emulators.sheets_grid import (
     Worksheet,
     column_index,
     parse_user_entered,
+    unquoted_title,
 )
 from tests.emulators.sheets_values import SheetsValues
 
 _FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "real"
 READS = frozenset({"spreadsheets.get", "values.get", "values.batchGet"})
+MAX_CELL_CHARACTERS = 50_000  # support.google.com/drive/answer/37603 ("Files you can store")
+_A1_GUIDE = "developers.google.com/workspace/sheets/api/guides/concepts#cell"
+
+
+def _a1_range(value, where: str):
+    """A range (or list of ranges) whose sheet name needs quotes Google's parser requires."""
+    for text in value if isinstance(value, list) else [value]:
+        title = unquoted_title(text) if isinstance(text, str) else None
+        if title is not None:
+            yield Violation(
+                where,
+                f"Unable to parse range: {text}",
+                f'sheets.v4.json: {where} is "The A1 notation or R1C1 notation" of a range '
+                f"({_A1_GUIDE}): a sheet name with spaces or special characters goes in single "
+                f"quotes, '{title.replace(chr(39), chr(39) * 2)}'!A1",
+            )
+
+
+def _cells(values, where: str):
+    """Cells Sheets refuses: an object or list (the document: "For input, supported value types
+    are: bool, string, and double") and text longer than a cell holds."""
+    for r, line in enumerate(values if isinstance(values, list) else []):
+        for c, cell in enumerate(line if isinstance(line, list) else []):
+            at = f"{where}[{r}][{c}]"
+            if isinstance(cell, dict | list):
+                kind = "struct_value" if isinstance(cell, dict) else "list_value"
+                yield Violation(
+                    at,
+                    f"Invalid values[{r}][{c}]: {kind} {json.dumps(cell)[:80]}",
+                    'sheets.v4.json: ValueRange.values "For input, supported value types are: '
+                    'bool, string, and double."',
+                )
+            elif isinstance(cell, str) and len(cell) > MAX_CELL_CHARACTERS:
+                yield Violation(
+                    at,
+                    "Your input contains more than the maximum of 50000 characters in a single "
+                    "cell.",
+                    f"Google Sheets holds at most {MAX_CELL_CHARACTERS:,} characters in a cell; "
+                    f"this one has {len(cell):,}",
+                )
+
+
+# What sheets.v4.json says only in prose, checked beside it. A ValueRange body is the request's
+# `data` field: the recorded 400 for a bad one reads "Invalid value at 'data.values'".
+SHEETS_API = DiscoveryApi.load(
+    "sheets.v4",
+    extra={
+        "?range": _a1_range,
+        "?ranges": _a1_range,
+        "ValueRange.range": _a1_range,
+        "BatchClearValuesRequest.ranges": _a1_range,
+        "DataFilter.a1Range": _a1_range,
+        "ValueRange.values": _cells,
+    },
+    body_fields={"ValueRange": "data"},
+)
 
 
 @dataclass
@@ -263,11 +332,11 @@ class SheetsEmulator:
 
     # --- HTTP ------------------------------------------------------------------------------------
     async def _dispatch(self, request: Request) -> Response:
-        raw = request.scope["raw_path"].decode("ascii").split("/v4/spreadsheets/", 1)[1]
-        route = _route(request.method, raw)
-        if route is None:
+        raw = request.scope["raw_path"].decode("ascii")
+        routed = SHEETS_API.route(request.method, raw)
+        method = _method_name(routed)
+        if routed is None or not self._values.serves(method):
             return _error(404, "NOT_FOUND", f"Method not found: {request.method} {raw}")
-        method, spreadsheet_id, range_text = route
         kind = "read" if method in READS else "write"
         body = await request.body()
         query = {k: request.query_params.getlist(k) for k in request.query_params}
@@ -281,11 +350,11 @@ class SheetsEmulator:
             hook = self._take(self._hooks, method, kind)
         if hook is not None:
             hook[1](self)
-        response = await self._answer(request, entry, spreadsheet_id, range_text, body)
+        response = await self._answer(request, entry, routed, body)
         entry.status = response.status_code
         return response
 
-    async def _answer(self, request, entry, spreadsheet_id, range_text, body) -> Response:
+    async def _answer(self, request, entry, routed: Routed, body: bytes) -> Response:
         info = self.oauth.bearer_info(request)
         if info is None:
             return _error(
@@ -295,6 +364,13 @@ class SheetsEmulator:
                 "login cookie or other valid authentication credential.",
             )
         entry.principal = info.principal
+        query = query_pairs(request.scope.get("query_string", b""))
+        try:
+            payload = SHEETS_API.check(routed, query, body)
+        except RefusedRequest as refused:
+            return JSONResponse(error_body(refused), status_code=400)
+        spreadsheet_id = routed.path_params["spreadsheetId"]
+        range_text = routed.path_params.get("range", "")
         with self.lock:
             book = self.spreadsheets.get(spreadsheet_id)
             fault = self._take(self._faults, entry.method, entry.kind)
@@ -312,7 +388,6 @@ class SheetsEmulator:
         if not self._within_quota(info.principal, entry.kind):
             return _quota_response(entry.kind)
         try:
-            payload = json.loads(body) if body else {}
             with self.lock:
                 status, answer = self._values.handle(
                     entry.method, book, range_text, request.query_params, payload
@@ -323,7 +398,7 @@ class SheetsEmulator:
             return _error(400, "INVALID_ARGUMENT", f"Invalid request: {exc}")
         if fault is not None and fault.drop:
             return _Dropped()
-        return JSONResponse(answer, status_code=status)
+        return JSONResponse(SHEETS_API.partial(routed, answer, query), status_code=status)
 
     def _within_quota(self, principal: str, kind: str) -> bool:
         """Sliding window per user and kind; a refused request does not use quota."""
@@ -356,33 +431,12 @@ class _Dropped(Response):
         raise ConnectionAbortedError("emulated dropped connection")
 
 
-def _route(http_method: str, raw: str) -> tuple[str, str, str] | None:
-    """(method name, spreadsheet id, decoded range) from the raw path after /v4/spreadsheets/."""
-    head, _, tail = raw.partition("/")
-    spreadsheet_id, _, action = head.partition(":")
-    if not tail:
-        table = {
-            ("GET", ""): "spreadsheets.get",
-            ("POST", "batchUpdate"): "spreadsheets.batchUpdate",
-        }
-        name = table.get((http_method, action))
-        return (name, spreadsheet_id, "") if name else None
-    if tail.startswith("values:"):
-        verb = tail.split(":", 1)[1]
-        table = {
-            ("GET", "batchGet"): "values.batchGet",
-            ("POST", "batchUpdate"): "values.batchUpdate",
-            ("POST", "batchClear"): "values.batchClear",
-        }
-        name = table.get((http_method, verb))
-        return (name, spreadsheet_id, "") if name else None
-    if not tail.startswith("values/"):
-        return None
-    encoded, _, verb = tail[len("values/") :].partition(":")
-    table = {("GET", ""): "values.get", ("PUT", ""): "values.update"}
-    table |= {("POST", "append"): "values.append", ("POST", "clear"): "values.clear"}
-    name = table.get((http_method, verb))
-    return (name, spreadsheet_id, unquote(encoded)) if name else None
+def _method_name(routed: Routed | None) -> str:
+    """``sheets.spreadsheets.values.append`` -> ``values.append`` (the log's and handlers' name)."""
+    if routed is None:
+        return ""
+    name = routed.method.id.removeprefix("sheets.")
+    return name.removeprefix("spreadsheets.") if name.startswith("spreadsheets.values.") else name
 
 
 def _json_or_none(body: bytes) -> dict:

@@ -204,6 +204,33 @@ def split_sheet(text: str) -> tuple[str | None, str]:
     return None, text
 
 
+_CELL_REF = re.compile(r"(?:[A-Za-z]*\d*|R\d*C\d*)(?::(?:[A-Za-z]*\d*|R\d*C\d*))?", re.IGNORECASE)
+
+
+def unquoted_title(text: str) -> str | None:
+    """The sheet name of an A1 range that needs single quotes and has none, else None.
+
+    Sheets' A1 notation: "Single quotes are required for sheet names with spaces, special
+    characters, or an alphanumeric combination" (``'My Sheet'!A1``; developers.google.com/
+    sheets/api/guides/concepts#cell). A name may go bare where Google's own answers write it
+    bare (:func:`quote_title`): ``Sheet1!A1``, ``Sheet1``.
+
+    Stricter than Google was once seen to be: gspread's 2023 cassettes
+    (``tests/fixtures/real/sheets_values_update_and_get.json``) sent ``🌵 test_values_get 1!A1``
+    bare and got a 200. The guide is followed anyway: a product that quotes works either way.
+    """
+    text = text.strip()
+    if not text or text.startswith("'"):
+        return None  # quoted (split_sheet checks the quoting itself)
+    if "!" in text:
+        title = text.rsplit("!", 1)[0]
+    elif _CELL_REF.fullmatch(text):
+        return None  # a range of the first sheet: A1, A1:B2, A:A, 1:1, R1C1
+    else:
+        title = text  # a bare sheet name means the whole sheet
+    return None if quote_title(title) == title else title
+
+
 def resolve(text: str, sheets: list[Worksheet]) -> tuple[Worksheet, GridRange]:
     """Find the sheet and the (clipped) grid area an A1 range names."""
     title, ref = split_sheet(text.strip())

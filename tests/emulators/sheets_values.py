@@ -37,6 +37,10 @@ class SheetsValues:
     def __init__(self, emulator: SheetsEmulator):
         self.emulator = emulator
 
+    def serves(self, method: str) -> bool:
+        """Whether the emulator carries out ``method`` (``"values.append"``)."""
+        return bool(method) and hasattr(self, "_" + method.replace(".", "_"))
+
     def handle(
         self,
         method: str,
